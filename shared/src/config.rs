@@ -1,0 +1,206 @@
+//! Configuration from the environment, read and validated once per cold start. A missing
+//! or malformed value stops the instance at init with a message naming the variable,
+//! rather than surfacing later as a confusing request failure.
+
+use std::path::PathBuf;
+use std::time::Duration;
+use url::Url;
+
+/// The values `make dev`, the tests and `tokenctl` agree on for the local stack.
+pub const LOCAL_DEFAULTS: &[(&str, &str)] = &[
+    ("TABLE_NAME", "tokens"),
+    ("DYNAMODB_ENDPOINT", "http://127.0.0.1:8000"),
+    ("ISSUER", "http://127.0.0.1:9000"),
+    ("KEY_SOURCE", "file:.local/keys.json"),
+];
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ConfigError {
+    #[error("{0} is not set")]
+    Missing(&'static str),
+    #[error("{name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+/// Where the signing keys and the refresh-token MAC key come from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum KeySourceConfig {
+    /// A key-set file made by `tokenctl keys generate` (local development).
+    File(PathBuf),
+}
+
+/// Default lifetimes; a client may override each one (ARCHITECTURE.md §2).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Lifetimes {
+    pub access_token: u64,
+    pub id_token: u64,
+    /// Absolute lifetime of a refresh-token family (and of its session).
+    pub refresh_absolute: u64,
+    /// A family unused for this long is dead.
+    pub refresh_idle: u64,
+    /// How long a just-rotated refresh token still yields the same successor.
+    pub refresh_grace: u64,
+}
+
+impl Default for Lifetimes {
+    fn default() -> Self {
+        Self {
+            access_token: 600,
+            id_token: 300,
+            refresh_absolute: 30 * 24 * 3600,
+            refresh_idle: 7 * 24 * 3600,
+            refresh_grace: 10,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub table_name: String,
+    /// Only for a local DynamoDB-compatible server; in AWS the SDK resolves the endpoint.
+    pub dynamodb_endpoint: Option<String>,
+    /// The `iss` of every token, without a trailing slash.
+    pub issuer: String,
+    pub key_source: KeySourceConfig,
+    pub lifetimes: Lifetimes,
+    /// How long a warm instance trusts its copy of a client record (0 disables caching).
+    pub client_cache_ttl: Duration,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// The environment, with [`LOCAL_DEFAULTS`] for whatever it leaves unset: for the
+    /// admin CLI, which should "just work" against `make dev`.
+    pub fn from_env_or_local() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| {
+            std::env::var(name).ok().or_else(|| {
+                LOCAL_DEFAULTS.iter().find(|(key, _)| *key == name).map(|(_, v)| v.to_string())
+            })
+        })
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &'static str| lookup(name).filter(|v| !v.trim().is_empty());
+        let seconds = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
+            match get(name) {
+                None => Ok(default),
+                Some(raw) => raw.trim().parse::<u64>().map_err(|_| ConfigError::Invalid {
+                    name,
+                    reason: format!("expected a whole number of seconds, got {raw:?}"),
+                }),
+            }
+        };
+        let defaults = Lifetimes::default();
+        let lifetimes = Lifetimes {
+            access_token: seconds("ACCESS_TOKEN_TTL_SECONDS", defaults.access_token)?,
+            id_token: seconds("ID_TOKEN_TTL_SECONDS", defaults.id_token)?,
+            refresh_absolute: seconds("REFRESH_TOKEN_TTL_SECONDS", defaults.refresh_absolute)?,
+            refresh_idle: seconds("REFRESH_IDLE_TTL_SECONDS", defaults.refresh_idle)?,
+            refresh_grace: seconds("REFRESH_GRACE_SECONDS", defaults.refresh_grace)?,
+        };
+        if lifetimes.access_token == 0 || lifetimes.id_token == 0 {
+            return Err(ConfigError::Invalid {
+                name: "ACCESS_TOKEN_TTL_SECONDS",
+                reason: "token lifetimes must be at least one second".into(),
+            });
+        }
+        let table_name = get("TABLE_NAME").ok_or(ConfigError::Missing("TABLE_NAME"))?;
+        let dynamodb_endpoint = get("DYNAMODB_ENDPOINT")
+            .map(|raw| validate_url("DYNAMODB_ENDPOINT", &raw).map(|_| raw))
+            .transpose()?;
+        let issuer = parse_issuer(&get("ISSUER").ok_or(ConfigError::Missing("ISSUER"))?)?;
+        let key_source = parse_key_source(&get("KEY_SOURCE").ok_or(ConfigError::Missing("KEY_SOURCE"))?)?;
+        let client_cache_ttl = Duration::from_secs(seconds("CLIENT_CACHE_TTL_SECONDS", 60)?);
+        Ok(Self { table_name, dynamodb_endpoint, issuer, key_source, lifetimes, client_cache_ttl })
+    }
+}
+
+fn validate_url(name: &'static str, raw: &str) -> Result<Url, ConfigError> {
+    Url::parse(raw).map_err(|e| ConfigError::Invalid { name, reason: format!("not a URL: {e}") })
+}
+
+/// RFC 8414 §2: the issuer is an `https` URL with no query or fragment. Plain `http` is
+/// accepted for loopback only, so that the local stack works without certificates.
+fn parse_issuer(raw: &str) -> Result<String, ConfigError> {
+    let name = "ISSUER";
+    let url = validate_url(name, raw)?;
+    let invalid = |reason: &str| ConfigError::Invalid { name, reason: reason.to_string() };
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid("must not have a query or fragment (RFC 8414 §2)"));
+    }
+    let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        _ => return Err(invalid("must be an https URL (plain http only for loopback)")),
+    }
+    Ok(raw.trim_end_matches('/').to_string())
+}
+
+fn parse_key_source(raw: &str) -> Result<KeySourceConfig, ConfigError> {
+    match raw.split_once(':') {
+        Some(("file", path)) if !path.is_empty() => Ok(KeySourceConfig::File(PathBuf::from(path))),
+        _ => Err(ConfigError::Invalid {
+            name: "KEY_SOURCE",
+            reason: format!("expected file:<path>, got {raw:?}"),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookup<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
+    }
+
+    const BASE: &[(&str, &str)] = &[
+        ("TABLE_NAME", "t"),
+        ("ISSUER", "https://auth.example.com/"),
+        ("KEY_SOURCE", "file:/tmp/keys.json"),
+    ];
+
+    #[test]
+    fn given_minimal_environment_then_defaults_apply_and_issuer_loses_trailing_slash() {
+        let config = Config::from_lookup(lookup(BASE)).unwrap();
+        assert_eq!(config.issuer, "https://auth.example.com");
+        assert_eq!(config.lifetimes, Lifetimes::default());
+        assert_eq!(config.dynamodb_endpoint, None);
+        assert_eq!(config.key_source, KeySourceConfig::File("/tmp/keys.json".into()));
+    }
+
+    #[test]
+    fn given_missing_table_then_error_names_it() {
+        let err = Config::from_lookup(lookup(&BASE[1..])).unwrap_err();
+        assert_eq!(err.to_string(), "TABLE_NAME is not set");
+    }
+
+    #[test]
+    fn given_plain_http_issuer_off_loopback_then_rejected() {
+        let mut env = BASE.to_vec();
+        env[1] = ("ISSUER", "http://auth.example.com");
+        let err = Config::from_lookup(lookup(&env)).unwrap_err();
+        assert!(err.to_string().starts_with("ISSUER is invalid"), "{err}");
+        env[1] = ("ISSUER", "http://127.0.0.1:9000");
+        assert!(Config::from_lookup(lookup(&env)).is_ok());
+    }
+
+    #[test]
+    fn given_bad_lifetime_then_error_names_variable() {
+        let mut env = BASE.to_vec();
+        env.push(("ACCESS_TOKEN_TTL_SECONDS", "ten"));
+        let err = Config::from_lookup(lookup(&env)).unwrap_err();
+        assert!(err.to_string().contains("ACCESS_TOKEN_TTL_SECONDS"), "{err}");
+    }
+
+    #[test]
+    fn given_unknown_key_source_scheme_then_rejected() {
+        let mut env = BASE.to_vec();
+        env[2] = ("KEY_SOURCE", "vault:abc");
+        assert!(matches!(Config::from_lookup(lookup(&env)), Err(ConfigError::Invalid { name: "KEY_SOURCE", .. })));
+    }
+}

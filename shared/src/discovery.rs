@@ -1,0 +1,36 @@
+//! Authorization server metadata (RFC 8414, OIDC Discovery 1.0) and the JWKS. Both are
+//! rendered once per cold start; requests only copy bytes. Only what is implemented is
+//! advertised.
+
+use crate::grants::SUPPORTED_GRANTS;
+use crate::keys::KeySet;
+use serde_json::json;
+
+pub struct DiscoveryDocuments {
+    pub metadata: Vec<u8>,
+    pub jwks: Vec<u8>,
+}
+
+pub const JWKS_PATH: &str = "/.well-known/jwks.json";
+pub const TOKEN_PATH: &str = "/oauth2/token";
+
+impl DiscoveryDocuments {
+    pub fn new(issuer: &str, keys: &KeySet) -> Result<Self, serde_json::Error> {
+        let algorithm = keys.signing_key().algorithm;
+        let grants: Vec<&str> = SUPPORTED_GRANTS.iter().map(|g| g.as_str()).collect();
+        let metadata = json!({
+            "issuer": issuer,
+            "token_endpoint": format!("{issuer}{TOKEN_PATH}"),
+            "jwks_uri": format!("{issuer}{JWKS_PATH}"),
+            "grant_types_supported": grants,
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            // No authorization endpoint exists, so no response type is supported
+            // (RFC 8414 §2 still requires the member).
+            "response_types_supported": [],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": [algorithm],
+            "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "sid"],
+        });
+        Ok(Self { metadata: serde_json::to_vec(&metadata)?, jwks: serde_json::to_vec(keys.jwks())? })
+    }
+}

@@ -1,0 +1,129 @@
+//! The serialised key set: what a key source returns and `tokenctl keys generate` writes.
+//! Private keys are PKCS#8 PEM, so operators can bring keys made with standard tools.
+
+use super::KeyError;
+use crate::time::UnixTime;
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::rsa::KeySize;
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, RsaKeyPair};
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use jsonwebtoken::jwk::{Jwk, ThumbprintHash};
+use jsonwebtoken::{Algorithm, EncodingKey};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SigningAlgorithm {
+    #[serde(rename = "ES256")]
+    Es256,
+    #[serde(rename = "EdDSA")]
+    EdDsa,
+    #[serde(rename = "RS256")]
+    Rs256,
+}
+
+impl SigningAlgorithm {
+    pub fn jwt_algorithm(self) -> Algorithm {
+        match self {
+            Self::Es256 => Algorithm::ES256,
+            Self::EdDsa => Algorithm::EdDSA,
+            Self::Rs256 => Algorithm::RS256,
+        }
+    }
+}
+
+impl FromStr for SigningAlgorithm {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "ES256" => Ok(Self::Es256),
+            "EdDSA" => Ok(Self::EdDsa),
+            "RS256" => Ok(Self::Rs256),
+            other => Err(format!("unsupported signing algorithm {other:?} (ES256, EdDSA or RS256)")),
+        }
+    }
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct StoredKey {
+    /// RFC 7638 JWK thumbprint (SHA-256) of the public key.
+    pub kid: String,
+    pub alg: SigningAlgorithm,
+    pub private_key_pem: String,
+    pub created_at: UnixTime,
+}
+
+/// The whole key set as stored. The first key signs; the others only verify.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct KeySetDocument {
+    pub keys: Vec<StoredKey>,
+    /// base64url of at least 32 random bytes.
+    pub refresh_mac_key: String,
+}
+
+impl fmt::Debug for KeySetDocument {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kids: Vec<&str> = self.keys.iter().map(|k| k.kid.as_str()).collect();
+        f.debug_struct("KeySetDocument").field("kids", &kids).finish_non_exhaustive()
+    }
+}
+
+impl KeySetDocument {
+    /// A fresh set: one new key of `alg` and a new refresh MAC key.
+    pub fn generate(alg: SigningAlgorithm) -> Result<Self, KeyError> {
+        Ok(Self {
+            keys: vec![generate_key(alg)?],
+            refresh_mac_key: URL_SAFE_NO_PAD.encode(crate::ids::random_bytes::<32>()),
+        })
+    }
+
+    pub(super) fn refresh_mac_key_bytes(&self) -> Result<Vec<u8>, KeyError> {
+        URL_SAFE_NO_PAD
+            .decode(self.refresh_mac_key.trim())
+            .map_err(|_| KeyError::BadMacKey("not base64url".into()))
+    }
+}
+
+pub fn generate_key(alg: SigningAlgorithm) -> Result<StoredKey, KeyError> {
+    let rng = SystemRandom::new();
+    let der: Vec<u8> = match alg {
+        SigningAlgorithm::Es256 => EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+            .map_err(|_| KeyError::Generation)?
+            .as_ref()
+            .to_vec(),
+        // PKCS#8 v1 (no embedded public key) is the form jsonwebtoken reads for Ed25519.
+        SigningAlgorithm::EdDsa => {
+            Ed25519KeyPair::generate_pkcs8v1(&rng).map_err(|_| KeyError::Generation)?.as_ref().to_vec()
+        }
+        SigningAlgorithm::Rs256 => {
+            let pair = RsaKeyPair::generate(KeySize::Rsa2048).map_err(|_| KeyError::Generation)?;
+            let der: aws_lc_rs::encoding::Pkcs8V1Der<'static> = pair.as_der().map_err(|_| KeyError::Generation)?;
+            der.as_ref().to_vec()
+        }
+    };
+    let private_key_pem = pkcs8_pem(&der);
+    let encoding = match alg {
+        SigningAlgorithm::Es256 => EncodingKey::from_ec_pem(private_key_pem.as_bytes()),
+        SigningAlgorithm::EdDsa => EncodingKey::from_ed_pem(private_key_pem.as_bytes()),
+        SigningAlgorithm::Rs256 => EncodingKey::from_rsa_pem(private_key_pem.as_bytes()),
+    }
+    .map_err(|_| KeyError::Generation)?;
+    let kid = Jwk::from_encoding_key(&encoding, alg.jwt_algorithm())
+        .and_then(|jwk| jwk.thumbprint(ThumbprintHash::SHA256))
+        .map_err(|_| KeyError::Generation)?;
+    Ok(StoredKey { kid, alg, private_key_pem, created_at: UnixTime::now() })
+}
+
+fn pkcs8_pem(der: &[u8]) -> String {
+    let body = STANDARD.encode(der);
+    let mut pem = String::from("-----BEGIN PRIVATE KEY-----\n");
+    for line in body.as_bytes().chunks(64) {
+        pem.push_str(std::str::from_utf8(line).unwrap_or_default());
+        pem.push('\n');
+    }
+    pem.push_str("-----END PRIVATE KEY-----\n");
+    pem
+}

@@ -1,0 +1,16 @@
+//! Everything the token-lifecycle functions share: configuration, keys, JWTs, the OAuth
+//! wire layer, storage and errors. Functions stay thin: parse, call into this crate, map
+//! the result to HTTP (ARCHITECTURE.md §1).
+
+pub mod config;
+pub mod discovery;
+pub mod grants;
+pub mod http;
+pub mod ids;
+pub mod keys;
+pub mod oauth;
+pub mod secrets;
+pub mod store;
+pub mod telemetry;
+pub mod time;
+pub mod tokens;

@@ -1,0 +1,10 @@
+//! The OAuth 2.0 wire layer: request parsing, client authentication, and the RFC 6749
+//! §5.1 / §5.2 responses.
+
+pub mod client_auth;
+pub mod error;
+pub mod request;
+pub mod scope;
+
+pub use error::{OAuthError, OAuthErrorCode};
+pub use request::OAuthRequest;

@@ -1,0 +1,227 @@
+//! Records to DynamoDB items and back. Lists, not sets, hold multi-valued attributes,
+//! because DynamoDB refuses an empty set and an empty grant list is legitimate.
+
+use crate::ids::{ClientId, FamilyId, Sid, Subject};
+use crate::oauth::scope::Scope;
+use crate::secrets::{ClientSecretHash, PasswordHashString};
+use crate::store::{
+    ClientLifetimes, ClientRecord, FamilyRecord, FamilyStatus, GrantType, SessionRecord, StoreError, StoreResult,
+    UserRecord,
+};
+use crate::time::UnixTime;
+use aws_sdk_dynamodb::types::AttributeValue;
+use std::collections::HashMap;
+
+pub(crate) const CLIENT_SK: &str = "CLIENT";
+pub(crate) const EXPIRES_AT: &str = "expires_at";
+
+pub(crate) struct Key {
+    pk: String,
+    sk: &'static str,
+}
+
+impl Key {
+    pub fn client(id: &ClientId) -> Self {
+        Self { pk: format!("CLIENT#{id}"), sk: CLIENT_SK }
+    }
+    pub fn user(username: &str) -> Self {
+        Self { pk: format!("USER#{username}"), sk: "USER" }
+    }
+    pub fn session(sid: &Sid) -> Self {
+        Self { pk: format!("SESSION#{sid}"), sk: "SESSION" }
+    }
+    pub fn family(fid: &FamilyId) -> Self {
+        Self { pk: format!("FAMILY#{fid}"), sk: "FAMILY" }
+    }
+    pub fn into_map(self) -> HashMap<String, AttributeValue> {
+        HashMap::from([("pk".into(), AttributeValue::S(self.pk)), ("sk".into(), AttributeValue::S(self.sk.into()))])
+    }
+}
+
+pub(crate) struct Item(pub HashMap<String, AttributeValue>);
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+fn n(v: u64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+fn list<I: IntoIterator<Item = S>, S: Into<String>>(values: I) -> AttributeValue {
+    AttributeValue::L(values.into_iter().map(|v| AttributeValue::S(v.into())).collect())
+}
+
+impl Item {
+    fn keyed(key: Key) -> Self {
+        Self(key.into_map())
+    }
+    fn set(&mut self, name: &str, value: AttributeValue) -> &mut Self {
+        self.0.insert(name.to_string(), value);
+        self
+    }
+    fn set_opt(&mut self, name: &str, value: Option<AttributeValue>) -> &mut Self {
+        if let Some(value) = value {
+            self.0.insert(name.to_string(), value);
+        }
+        self
+    }
+
+    fn corrupt(&self, name: &str) -> StoreError {
+        let pk = self.0.get("pk").and_then(|v| v.as_s().ok()).map(String::as_str).unwrap_or("?");
+        StoreError::Corrupt(format!("{pk}: attribute {name} missing or of the wrong type"))
+    }
+    fn opt_s(&self, name: &str) -> StoreResult<Option<String>> {
+        match self.0.get(name) {
+            None | Some(AttributeValue::Null(_)) => Ok(None),
+            Some(AttributeValue::S(v)) => Ok(Some(v.clone())),
+            Some(_) => Err(self.corrupt(name)),
+        }
+    }
+    fn req_s(&self, name: &str) -> StoreResult<String> {
+        self.opt_s(name)?.ok_or_else(|| self.corrupt(name))
+    }
+    fn opt_n(&self, name: &str) -> StoreResult<Option<u64>> {
+        match self.0.get(name) {
+            None | Some(AttributeValue::Null(_)) => Ok(None),
+            Some(AttributeValue::N(v)) => v.parse().map(Some).map_err(|_| self.corrupt(name)),
+            Some(_) => Err(self.corrupt(name)),
+        }
+    }
+    fn req_n(&self, name: &str) -> StoreResult<u64> {
+        self.opt_n(name)?.ok_or_else(|| self.corrupt(name))
+    }
+    fn req_bool(&self, name: &str) -> StoreResult<bool> {
+        match self.0.get(name) {
+            Some(AttributeValue::Bool(v)) => Ok(*v),
+            _ => Err(self.corrupt(name)),
+        }
+    }
+    fn req_list(&self, name: &str) -> StoreResult<Vec<String>> {
+        match self.0.get(name) {
+            Some(AttributeValue::L(values)) => values
+                .iter()
+                .map(|v| v.as_s().cloned().map_err(|_| self.corrupt(name)))
+                .collect(),
+            _ => Err(self.corrupt(name)),
+        }
+    }
+    fn scope(&self, name: &str) -> StoreResult<Scope> {
+        Scope::parse(&self.req_s(name)?).map_err(|_| self.corrupt(name))
+    }
+
+    pub fn expires_at(&self) -> StoreResult<Option<UnixTime>> {
+        Ok(self.opt_n(EXPIRES_AT)?.map(UnixTime))
+    }
+
+    pub fn from_client(c: &ClientRecord) -> Self {
+        let mut item = Self::keyed(Key::client(&c.id));
+        item.set("client_id", s(c.id.as_str()))
+            .set("secret_hash", s(c.secret_hash.stored()))
+            .set("grant_types", list(c.grant_types.iter().map(|g| g.as_str())))
+            .set("scopes", s(c.scopes.to_string()))
+            .set("may_introspect", AttributeValue::Bool(c.may_introspect))
+            .set("admin", AttributeValue::Bool(c.admin))
+            .set_opt("audience", c.audience.as_deref().map(s))
+            .set_opt("backchannel_logout_uri", c.backchannel_logout_uri.as_deref().map(s))
+            .set_opt("access_token_ttl", c.lifetimes.access_token.map(n))
+            .set_opt("refresh_absolute_ttl", c.lifetimes.refresh_absolute.map(n))
+            .set_opt("refresh_idle_ttl", c.lifetimes.refresh_idle.map(n))
+            .set_opt("refresh_grace", c.lifetimes.refresh_grace.map(n));
+        item
+    }
+
+    pub fn to_client(&self) -> StoreResult<ClientRecord> {
+        let grant_types = self
+            .req_list("grant_types")?
+            .iter()
+            .map(|g| g.parse::<GrantType>().map_err(|_| self.corrupt("grant_types")))
+            .collect::<StoreResult<_>>()?;
+        Ok(ClientRecord {
+            id: ClientId::new(self.req_s("client_id")?),
+            secret_hash: ClientSecretHash::from_stored(self.req_s("secret_hash")?),
+            grant_types,
+            scopes: self.scope("scopes")?,
+            audience: self.opt_s("audience")?,
+            may_introspect: self.req_bool("may_introspect")?,
+            admin: self.req_bool("admin")?,
+            backchannel_logout_uri: self.opt_s("backchannel_logout_uri")?,
+            lifetimes: ClientLifetimes {
+                access_token: self.opt_n("access_token_ttl")?,
+                refresh_absolute: self.opt_n("refresh_absolute_ttl")?,
+                refresh_idle: self.opt_n("refresh_idle_ttl")?,
+                refresh_grace: self.opt_n("refresh_grace")?,
+            },
+        })
+    }
+
+    pub fn from_user(u: &UserRecord) -> Self {
+        let mut item = Self::keyed(Key::user(&u.username));
+        item.set("username", s(&u.username))
+            .set("sub", s(u.sub.as_str()))
+            .set("password_hash", s(u.password_hash.stored()))
+            .set("disabled", AttributeValue::Bool(u.disabled));
+        item
+    }
+
+    pub fn to_user(&self) -> StoreResult<UserRecord> {
+        Ok(UserRecord {
+            username: self.req_s("username")?,
+            sub: Subject::new(self.req_s("sub")?),
+            password_hash: PasswordHashString::from_stored(self.req_s("password_hash")?),
+            disabled: self.req_bool("disabled")?,
+        })
+    }
+
+    pub fn from_session(x: &SessionRecord) -> Self {
+        let mut item = Self::keyed(Key::session(&x.sid));
+        item.set("sid", s(x.sid.as_str()))
+            .set("sub", s(x.sub.as_str()))
+            .set("client_ids", list(x.client_ids.iter().map(|c| c.as_str())))
+            .set("auth_time", n(x.auth_time.0))
+            .set(EXPIRES_AT, n(x.expires_at.0))
+            // The `by_subject` index: every session of a user, for "log out everywhere".
+            .set("gsi1pk", s(format!("SUB#{}", x.sub)))
+            .set("gsi1sk", s(format!("SESSION#{}", x.sid)));
+        item
+    }
+
+    pub fn to_session(&self) -> StoreResult<SessionRecord> {
+        Ok(SessionRecord {
+            sid: Sid::new(self.req_s("sid")?),
+            sub: Subject::new(self.req_s("sub")?),
+            client_ids: self.req_list("client_ids")?.into_iter().map(ClientId::new).collect(),
+            auth_time: UnixTime(self.req_n("auth_time")?),
+            expires_at: UnixTime(self.req_n(EXPIRES_AT)?),
+        })
+    }
+
+    pub fn from_family(f: &FamilyRecord) -> Self {
+        let mut item = Self::keyed(Key::family(&f.fid));
+        item.set("fid", s(f.fid.as_str()))
+            .set("sid", s(f.sid.as_str()))
+            .set("sub", s(f.sub.as_str()))
+            .set("client_id", s(f.client_id.as_str()))
+            .set("scope", s(f.scope.to_string()))
+            .set("generation", n(u64::from(f.generation)))
+            .set("created_at", n(f.created_at.0))
+            .set("rotated_at", n(f.rotated_at.0))
+            .set("status", s(f.status.as_str()))
+            .set(EXPIRES_AT, n(f.expires_at.0));
+        item
+    }
+
+    pub fn to_family(&self) -> StoreResult<FamilyRecord> {
+        let generation = u32::try_from(self.req_n("generation")?).map_err(|_| self.corrupt("generation"))?;
+        Ok(FamilyRecord {
+            fid: FamilyId::new(self.req_s("fid")?),
+            sid: Sid::new(self.req_s("sid")?),
+            sub: Subject::new(self.req_s("sub")?),
+            client_id: ClientId::new(self.req_s("client_id")?),
+            scope: self.scope("scope")?,
+            generation,
+            created_at: UnixTime(self.req_n("created_at")?),
+            rotated_at: UnixTime(self.req_n("rotated_at")?),
+            status: FamilyStatus::parse(&self.req_s("status")?).ok_or_else(|| self.corrupt("status"))?,
+            expires_at: UnixTime(self.req_n(EXPIRES_AT)?),
+        })
+    }
+}

@@ -1,0 +1,235 @@
+//! The DynamoDB store: one table, keys `pk`/`sk`, TTL attribute `expires_at`, GSI
+//! `by_subject` (ARCHITECTURE.md §4). Reads are strongly consistent: a revocation must
+//! be seen by the very next check.
+
+mod codec;
+pub mod schema;
+
+use super::*;
+use crate::config::Config;
+use crate::time::UnixTime;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use codec::{Item, Key};
+use std::time::Duration;
+
+#[derive(Clone, Debug)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStore {
+    /// Build the SDK client once per cold start. The endpoint override exists for a local
+    /// DynamoDB-compatible server; it is configuration, not a separate code path.
+    pub async fn connect(config: &Config) -> Self {
+        use aws_config::meta::region::RegionProviderChain;
+        use aws_config::timeout::TimeoutConfig;
+        let region = RegionProviderChain::default_provider().or_else("us-east-1");
+        // Bounded waits: an unreachable store must turn into a fail-closed answer well
+        // inside the Lambda timeout, not a hung invocation.
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(1))
+            .operation_attempt_timeout(Duration::from_secs(2))
+            .operation_timeout(Duration::from_secs(5))
+            .build();
+        let shared = aws_config::from_env().region(region).timeout_config(timeouts).load().await;
+        let mut builder = aws_sdk_dynamodb::config::Builder::from(&shared);
+        if let Some(endpoint) = &config.dynamodb_endpoint {
+            builder = builder.endpoint_url(endpoint);
+        }
+        Self { client: Client::from_conf(builder.build()), table: config.table_name.clone() }
+    }
+
+    pub fn from_client(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    pub fn sdk_client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    async fn get(&self, key: Key) -> StoreResult<Option<Item>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key.into_map()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(out.item.map(Item))
+    }
+
+    /// A live item: present and not past its `expires_at` (if it has one).
+    async fn get_live(&self, key: Key) -> StoreResult<Option<Item>> {
+        let now = UnixTime::now();
+        match self.get(key).await? {
+            Some(item) if item.expires_at()?.is_some_and(|at| at.has_passed(now)) => Ok(None),
+            other => Ok(other),
+        }
+    }
+}
+
+pub(crate) fn unavailable<E, R>(err: SdkError<E, R>) -> StoreError
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    StoreError::Unavailable(DisplayErrorContext(&err).to_string())
+}
+
+/// A put that must not overwrite: ids are random, but a collision must never replace a
+/// live session or family.
+fn exclusive_put(table: &str, item: Item) -> StoreResult<TransactWriteItem> {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item.0))
+        .condition_expression("attribute_not_exists(pk)")
+        .build()
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+#[async_trait]
+impl ClientRead for DynamoStore {
+    async fn client(&self, id: &ClientId) -> StoreResult<Option<ClientRecord>> {
+        self.get(Key::client(id)).await?.map(|item| item.to_client()).transpose()
+    }
+}
+
+#[async_trait]
+impl ClientAdmin for DynamoStore {
+    async fn put_client(&self, client: &ClientRecord) -> StoreResult<()> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(Item::from_client(client).0))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn remove_client(&self, id: &ClientId) -> StoreResult<bool> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(Key::client(id).into_map()))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(out.attributes.is_some_and(|a| !a.is_empty()))
+    }
+
+    async fn list_clients(&self) -> StoreResult<Vec<ClientRecord>> {
+        // An admin operation over a handful of clients: a filtered scan is fine here and
+        // keeps the table free of an index that only the CLI would use.
+        let mut clients = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("sk = :sk")
+                .expression_attribute_values(":sk", AttributeValue::S(codec::CLIENT_SK.into()))
+                .set_exclusive_start_key(start)
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            for item in out.items.unwrap_or_default() {
+                clients.push(Item(item).to_client()?);
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        clients.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(clients)
+    }
+}
+
+#[async_trait]
+impl UserRead for DynamoStore {
+    async fn user(&self, username: &str) -> StoreResult<Option<UserRecord>> {
+        self.get(Key::user(username)).await?.map(|item| item.to_user()).transpose()
+    }
+}
+
+#[async_trait]
+impl UserAdmin for DynamoStore {
+    async fn create_user(&self, user: &UserRecord) -> StoreResult<()> {
+        self.conditional_put(Item::from_user(user), "attribute_not_exists(pk)").await
+    }
+
+    async fn replace_user(&self, user: &UserRecord) -> StoreResult<()> {
+        self.conditional_put(Item::from_user(user), "attribute_exists(pk)").await
+    }
+}
+
+impl DynamoStore {
+    async fn conditional_put(&self, item: Item, condition: &str) -> StoreResult<()> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item.0))
+            .condition_expression(condition)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Err(StoreError::Conflict)
+            }
+            Err(err) => Err(unavailable(err)),
+        }
+    }
+}
+
+#[async_trait]
+impl SessionWrite for DynamoStore {
+    async fn begin_session(&self, session: &SessionRecord, family: &FamilyRecord) -> StoreResult<()> {
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(exclusive_put(&self.table, Item::from_session(session))?)
+            .transact_items(exclusive_put(&self.table, Item::from_family(family))?)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) => {
+                use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+                let lost_condition = matches!(
+                    err.as_service_error(),
+                    Some(TransactWriteItemsError::TransactionCanceledException(cancel))
+                        if cancel.cancellation_reasons().iter().any(|r| r.code() == Some("ConditionalCheckFailed"))
+                );
+                if lost_condition { Err(StoreError::Conflict) } else { Err(unavailable(err)) }
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl SessionRead for DynamoStore {
+    async fn session(&self, sid: &Sid) -> StoreResult<Option<SessionRecord>> {
+        self.get_live(Key::session(sid)).await?.map(|item| item.to_session()).transpose()
+    }
+
+    async fn family(&self, fid: &FamilyId) -> StoreResult<Option<FamilyRecord>> {
+        self.get_live(Key::family(fid)).await?.map(|item| item.to_family()).transpose()
+    }
+}

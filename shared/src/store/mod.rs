@@ -1,0 +1,71 @@
+//! Storage behind small capability traits, so each function holds only the rights it
+//! needs. Two implementations, one behaviour: `dynamo` (the real table) and `memory`
+//! (fast unit tests); `behaviour` holds the tests both must pass.
+//!
+//! Every read treats an item whose `expires_at` has passed as absent: DynamoDB TTL deletes
+//! within days, not seconds (ARCHITECTURE.md §3.8).
+
+pub mod behaviour;
+pub mod dynamo;
+pub mod memory;
+mod model;
+
+pub use model::{ClientLifetimes, ClientRecord, FamilyRecord, FamilyStatus, GrantType, SessionRecord, UserRecord};
+
+use crate::ids::{ClientId, FamilyId, Sid};
+use async_trait::async_trait;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The store could not be reached or refused the call: callers fail closed.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// A conditional write lost: the item exists, or changed since it was read.
+    #[error("conflict")]
+    Conflict,
+    /// An item is present but cannot be understood; never trusted.
+    #[error("corrupt item: {0}")]
+    Corrupt(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[async_trait]
+pub trait ClientRead: Send + Sync {
+    async fn client(&self, id: &ClientId) -> StoreResult<Option<ClientRecord>>;
+}
+
+#[async_trait]
+pub trait ClientAdmin: ClientRead {
+    /// Create or replace a client.
+    async fn put_client(&self, client: &ClientRecord) -> StoreResult<()>;
+    /// Returns whether a client was there to remove.
+    async fn remove_client(&self, id: &ClientId) -> StoreResult<bool>;
+    async fn list_clients(&self) -> StoreResult<Vec<ClientRecord>>;
+}
+
+#[async_trait]
+pub trait UserRead: Send + Sync {
+    async fn user(&self, username: &str) -> StoreResult<Option<UserRecord>>;
+}
+
+#[async_trait]
+pub trait UserAdmin: UserRead {
+    /// Create a user; `Conflict` if the username is taken.
+    async fn create_user(&self, user: &UserRecord) -> StoreResult<()>;
+    /// Replace an existing user; `Conflict` if there is none.
+    async fn replace_user(&self, user: &UserRecord) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait SessionWrite: Send + Sync {
+    /// Start a login: the session and its first refresh-token family in one atomic write
+    /// (one round trip: ARCHITECTURE.md §5).
+    async fn begin_session(&self, session: &SessionRecord, family: &FamilyRecord) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait SessionRead: Send + Sync {
+    async fn session(&self, sid: &Sid) -> StoreResult<Option<SessionRecord>>;
+    async fn family(&self, fid: &FamilyId) -> StoreResult<Option<FamilyRecord>>;
+}
