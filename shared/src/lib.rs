@@ -7,6 +7,7 @@ pub mod discovery;
 pub mod grants;
 pub mod http;
 pub mod ids;
+pub mod init;
 pub mod keys;
 pub mod oauth;
 pub mod secrets;

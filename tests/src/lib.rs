@@ -1,1 +1,252 @@
+//! Helpers for tests that talk to the real local stack over HTTP: moto (DynamoDB) and
+//! `cargo lambda watch` (the functions). `make test` starts both and exports where they
+//! are; run outside it, these tests stop with a message saying so.
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use shared::config::Config;
+use shared::ids::{ClientId, Subject, random_id};
+use shared::oauth::scope::Scope;
+use shared::secrets::{ClientSecretHash, PasswordHashString, SecretString};
+use shared::store::dynamo::{DynamoStore, schema};
+use shared::store::{ClientAdmin, ClientLifetimes, ClientRecord, GrantType, UserAdmin, UserRecord};
+
+fn required_env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run these tests with `make test`, which starts moto and cargo lambda watch")
+    })
+}
+
+/// Where the stack under test lives.
+pub struct Stack {
+    pub base_url: String,
+    pub issuer: String,
+    pub http: reqwest::Client,
+}
+
+impl Stack {
+    pub fn from_env() -> Self {
+        Self {
+            base_url: required_env("E2E_BASE_URL"),
+            issuer: required_env("ISSUER"),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// POST a raw body to an endpoint; returns status, headers and the JSON body (or Null).
+    pub async fn post(&self, path: &str, request: Req<'_>) -> Reply {
+        let mut builder = self.http.post(self.url(path));
+        if let Some(ct) = request.content_type {
+            builder = builder.header("content-type", ct);
+        }
+        if let Some(auth) = request.authorization {
+            builder = builder.header("authorization", auth);
+        }
+        let response = builder
+            .body(request.body.to_vec())
+            .send()
+            .await
+            .expect("the stack answers");
+        Reply::read(response).await
+    }
+
+    /// POST a form with HTTP Basic client authentication.
+    pub async fn post_form(&self, path: &str, client: &TestClient, form: &[(&str, &str)]) -> Reply {
+        let body = encode_form(form);
+        self.post(path, Req::form(&body).basic(&client.basic()))
+            .await
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        Reply::read(
+            self.http
+                .get(self.url(path))
+                .send()
+                .await
+                .expect("the stack answers"),
+        )
+        .await
+    }
+}
+
+pub fn encode_form(pairs: &[(&str, &str)]) -> String {
+    let mut out = String::new();
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        out.push_str(&form_escape(k));
+        out.push('=');
+        out.push_str(&form_escape(v));
+    }
+    out
+}
+
+fn form_escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => {
+                (b as char).to_string()
+            }
+            b' ' => "+".to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+pub struct Req<'a> {
+    pub content_type: Option<&'a str>,
+    pub authorization: Option<String>,
+    pub body: &'a [u8],
+}
+
+impl<'a> Req<'a> {
+    pub fn form(body: &'a str) -> Self {
+        Self {
+            content_type: Some("application/x-www-form-urlencoded"),
+            authorization: None,
+            body: body.as_bytes(),
+        }
+    }
+    pub fn raw(content_type: Option<&'a str>, body: &'a [u8]) -> Self {
+        Self {
+            content_type,
+            authorization: None,
+            body,
+        }
+    }
+    pub fn basic(mut self, header: &str) -> Self {
+        self.authorization = Some(header.to_string());
+        self
+    }
+}
+
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub json: serde_json::Value,
+}
+
+impl Reply {
+    async fn read(response: reqwest::Response) -> Self {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("body");
+        let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+        Self {
+            status,
+            headers,
+            json,
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn str(&self, field: &str) -> &str {
+        self.json[field]
+            .as_str()
+            .unwrap_or_else(|| panic!("no string {field} in {}", self.json))
+    }
+}
+
+/// The DynamoDB store the functions under test use (same table, same endpoint).
+pub async fn stack_store() -> DynamoStore {
+    DynamoStore::connect(&store_config(&required_env("TABLE_NAME"))).await
+}
+
+/// A table of its own, for store tests that must not see other tests' items.
+pub async fn fresh_table_store() -> DynamoStore {
+    let store = DynamoStore::connect(&store_config(&format!("test-{}", random_id()))).await;
+    schema::create_table(store.sdk_client(), store.table())
+        .await
+        .expect("create table");
+    store
+}
+
+fn store_config(table: &str) -> Config {
+    let table = table.to_string();
+    Config::from_lookup(move |name| match name {
+        "TABLE_NAME" => Some(table.clone()),
+        _ => std::env::var(name).ok(),
+    })
+    .expect("the stack's configuration")
+}
+
+/// A client registered for one test, with its plain secret.
+pub struct TestClient {
+    pub id: String,
+    pub secret: String,
+}
+
+impl TestClient {
+    pub fn basic(&self) -> String {
+        format!(
+            "Basic {}",
+            STANDARD.encode(format!(
+                "{}:{}",
+                form_escape(&self.id),
+                form_escape(&self.secret)
+            ))
+        )
+    }
+}
+
+pub async fn seed_client(grants: &[GrantType], scope: &str, audience: Option<&str>) -> TestClient {
+    let client = TestClient {
+        id: format!("client-{}", random_id()),
+        secret: format!("secret-{}", random_id()),
+    };
+    stack_store()
+        .await
+        .put_client(&ClientRecord {
+            id: ClientId::new(&client.id),
+            secret_hash: ClientSecretHash::create(&SecretString::new(&client.secret))
+                .expect("hash"),
+            grant_types: grants.iter().copied().collect(),
+            scopes: Scope::parse(scope).expect("scope"),
+            audience: audience.map(str::to_string),
+            may_introspect: false,
+            admin: false,
+            backchannel_logout_uri: None,
+            lifetimes: ClientLifetimes::default(),
+        })
+        .await
+        .expect("seed client");
+    client
+}
+
+pub struct TestUser {
+    pub username: String,
+    pub password: String,
+    pub sub: Subject,
+}
+
+pub async fn seed_user(disabled: bool) -> TestUser {
+    let user = TestUser {
+        username: format!("user-{}", random_id()),
+        password: format!("pw {}", random_id()),
+        sub: Subject::random(),
+    };
+    stack_store()
+        .await
+        .create_user(&UserRecord {
+            username: user.username.clone(),
+            sub: user.sub.clone(),
+            password_hash: PasswordHashString::create(&SecretString::new(&user.password))
+                .expect("hash"),
+            disabled,
+        })
+        .await
+        .expect("seed user");
+    user
+}

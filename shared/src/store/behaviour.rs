@@ -24,14 +24,24 @@ pub async fn run_all(store: &impl FullStore) {
 pub fn sample_client(id: &str) -> ClientRecord {
     ClientRecord {
         id: ClientId::new(id),
-        secret_hash: ClientSecretHash::create(&SecretString::new("behaviour-test-secret-0123456789")).expect("hash"),
-        grant_types: [GrantType::ClientCredentials, GrantType::Password].into_iter().collect(),
+        secret_hash: ClientSecretHash::create(&SecretString::new(
+            "behaviour-test-secret-0123456789",
+        ))
+        .expect("hash"),
+        grant_types: [GrantType::ClientCredentials, GrantType::Password]
+            .into_iter()
+            .collect(),
         scopes: Scope::parse("openid read write").expect("scope"),
         audience: Some("https://api.example.com".into()),
         may_introspect: true,
         admin: false,
         backchannel_logout_uri: Some("https://rp.example.com/logout".into()),
-        lifetimes: ClientLifetimes { access_token: Some(120), refresh_absolute: None, refresh_idle: Some(3600), refresh_grace: Some(0) },
+        lifetimes: ClientLifetimes {
+            access_token: Some(120),
+            refresh_absolute: None,
+            refresh_idle: Some(3600),
+            refresh_grace: Some(0),
+        },
     }
 }
 
@@ -64,7 +74,10 @@ pub fn sample_session(now: UnixTime, lifetime: u64) -> (SessionRecord, FamilyRec
 async fn client_round_trip_list_and_remove(store: &impl FullStore) {
     let client = sample_client(&format!("client-{}", random_id()));
     store.put_client(&client).await.expect("put");
-    assert_eq!(store.client(&client.id).await.expect("get"), Some(client.clone()));
+    assert_eq!(
+        store.client(&client.id).await.expect("get"),
+        Some(client.clone())
+    );
 
     let mut minimal = sample_client(&client.id.to_string());
     minimal.audience = None;
@@ -73,19 +86,39 @@ async fn client_round_trip_list_and_remove(store: &impl FullStore) {
     minimal.grant_types = BTreeSet::new();
     minimal.lifetimes = ClientLifetimes::default();
     store.put_client(&minimal).await.expect("replace");
-    assert_eq!(store.client(&client.id).await.expect("get"), Some(minimal), "put replaces, empty sets survive");
+    assert_eq!(
+        store.client(&client.id).await.expect("get"),
+        Some(minimal),
+        "put replaces, empty sets survive"
+    );
 
-    assert!(store.list_clients().await.expect("list").iter().any(|c| c.id == client.id));
+    assert!(
+        store
+            .list_clients()
+            .await
+            .expect("list")
+            .iter()
+            .any(|c| c.id == client.id)
+    );
     assert!(store.remove_client(&client.id).await.expect("remove"));
     assert!(!store.remove_client(&client.id).await.expect("remove again"));
     assert_eq!(store.client(&client.id).await.expect("get"), None);
 }
 
 async fn unknown_items_are_absent(store: &impl FullStore) {
-    assert_eq!(store.client(&ClientId::new(random_id())).await.expect("client"), None);
+    assert_eq!(
+        store
+            .client(&ClientId::new(random_id()))
+            .await
+            .expect("client"),
+        None
+    );
     assert_eq!(store.user(&random_id()).await.expect("user"), None);
     assert_eq!(store.session(&Sid::random()).await.expect("session"), None);
-    assert_eq!(store.family(&FamilyId::random()).await.expect("family"), None);
+    assert_eq!(
+        store.family(&FamilyId::random()).await.expect("family"),
+        None
+    );
 }
 
 async fn user_create_is_exclusive_and_replace_needs_existing(store: &impl FullStore) {
@@ -93,28 +126,69 @@ async fn user_create_is_exclusive_and_replace_needs_existing(store: &impl FullSt
         username: format!("user-{}", random_id()),
         sub: Subject::random(),
         // A pre-computed PHC string keeps the suite fast; hashing is tested in `secrets`.
-        password_hash: PasswordHashString::from_stored("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaA".into()),
+        password_hash: PasswordHashString::from_stored(
+            "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaA".into(),
+        ),
         disabled: false,
     };
-    assert!(matches!(store.replace_user(&user).await, Err(StoreError::Conflict)));
+    assert!(matches!(
+        store.replace_user(&user).await,
+        Err(StoreError::Conflict)
+    ));
     store.create_user(&user).await.expect("create");
-    assert!(matches!(store.create_user(&user).await, Err(StoreError::Conflict)));
-    let disabled = UserRecord { disabled: true, ..user.clone() };
+    assert!(matches!(
+        store.create_user(&user).await,
+        Err(StoreError::Conflict)
+    ));
+    let disabled = UserRecord {
+        disabled: true,
+        ..user.clone()
+    };
     store.replace_user(&disabled).await.expect("replace");
-    assert_eq!(store.user(&user.username).await.expect("get"), Some(disabled));
+    assert_eq!(
+        store.user(&user.username).await.expect("get"),
+        Some(disabled)
+    );
 }
 
 async fn begin_session_writes_both_items_once(store: &impl FullStore) {
     let now = UnixTime::now();
     let (session, family) = sample_session(now, 3600);
     store.begin_session(&session, &family).await.expect("begin");
-    assert_eq!(store.session(&session.sid).await.expect("session"), Some(session.clone()));
-    assert_eq!(store.family(&family.fid).await.expect("family"), Some(family.clone()));
+    assert_eq!(
+        store.session(&session.sid).await.expect("session"),
+        Some(session.clone())
+    );
+    assert_eq!(
+        store.family(&family.fid).await.expect("family"),
+        Some(family.clone())
+    );
+    assert_eq!(
+        store.sessions_of(&session.sub).await.expect("by subject"),
+        vec![session.clone()]
+    );
+    assert_eq!(
+        store
+            .sessions_of(&Subject::random())
+            .await
+            .expect("by subject"),
+        vec![]
+    );
     // Ids are random; a collision must never overwrite a live session or family.
-    assert!(matches!(store.begin_session(&session, &family).await, Err(StoreError::Conflict)));
+    assert!(matches!(
+        store.begin_session(&session, &family).await,
+        Err(StoreError::Conflict)
+    ));
     let (_, other_family) = sample_session(now, 3600);
-    assert!(matches!(store.begin_session(&session, &other_family).await, Err(StoreError::Conflict)));
-    assert_eq!(store.family(&other_family.fid).await.expect("family"), None, "the write was all or nothing");
+    assert!(matches!(
+        store.begin_session(&session, &other_family).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(
+        store.family(&other_family.fid).await.expect("family"),
+        None,
+        "the write was all or nothing"
+    );
 }
 
 async fn expired_items_are_absent_before_ttl_deletes_them(store: &impl FullStore) {
@@ -123,4 +197,8 @@ async fn expired_items_are_absent_before_ttl_deletes_them(store: &impl FullStore
     store.begin_session(&session, &family).await.expect("begin");
     assert_eq!(store.session(&session.sid).await.expect("session"), None);
     assert_eq!(store.family(&family.fid).await.expect("family"), None);
+    assert_eq!(
+        store.sessions_of(&session.sub).await.expect("by subject"),
+        vec![]
+    );
 }

@@ -26,7 +26,9 @@ impl MemoryStore {
 
     fn lock(&self) -> StoreResult<MutexGuard<'_, Inner>> {
         // A poisoned lock means a test panicked mid-write; report it like an outage.
-        self.inner.lock().map_err(|_| StoreError::Unavailable("memory store poisoned".into()))
+        self.inner
+            .lock()
+            .map_err(|_| StoreError::Unavailable("memory store poisoned".into()))
     }
 }
 
@@ -40,7 +42,9 @@ impl ClientRead for MemoryStore {
 #[async_trait]
 impl ClientAdmin for MemoryStore {
     async fn put_client(&self, client: &ClientRecord) -> StoreResult<()> {
-        self.lock()?.clients.insert(client.id.clone(), client.clone());
+        self.lock()?
+            .clients
+            .insert(client.id.clone(), client.clone());
         Ok(())
     }
 
@@ -87,7 +91,11 @@ impl UserAdmin for MemoryStore {
 
 #[async_trait]
 impl SessionWrite for MemoryStore {
-    async fn begin_session(&self, session: &SessionRecord, family: &FamilyRecord) -> StoreResult<()> {
+    async fn begin_session(
+        &self,
+        session: &SessionRecord,
+        family: &FamilyRecord,
+    ) -> StoreResult<()> {
         let mut inner = self.lock()?;
         if inner.sessions.contains_key(&session.sid) || inner.families.contains_key(&family.fid) {
             return Err(StoreError::Conflict);
@@ -102,12 +110,35 @@ impl SessionWrite for MemoryStore {
 impl SessionRead for MemoryStore {
     async fn session(&self, sid: &Sid) -> StoreResult<Option<SessionRecord>> {
         let now = UnixTime::now();
-        Ok(self.lock()?.sessions.get(sid).filter(|s| !s.expires_at.has_passed(now)).cloned())
+        Ok(self
+            .lock()?
+            .sessions
+            .get(sid)
+            .filter(|s| !s.expires_at.has_passed(now))
+            .cloned())
     }
 
     async fn family(&self, fid: &FamilyId) -> StoreResult<Option<FamilyRecord>> {
         let now = UnixTime::now();
-        Ok(self.lock()?.families.get(fid).filter(|f| !f.expires_at.has_passed(now)).cloned())
+        Ok(self
+            .lock()?
+            .families
+            .get(fid)
+            .filter(|f| !f.expires_at.has_passed(now))
+            .cloned())
+    }
+
+    async fn sessions_of(&self, sub: &Subject) -> StoreResult<Vec<SessionRecord>> {
+        let now = UnixTime::now();
+        let mut found: Vec<SessionRecord> = self
+            .lock()?
+            .sessions
+            .values()
+            .filter(|s| &s.sub == sub && !s.expires_at.has_passed(now))
+            .cloned()
+            .collect();
+        found.sort_by(|a, b| a.sid.cmp(&b.sid));
+        Ok(found)
     }
 }
 

@@ -10,9 +10,11 @@ pub mod dynamo;
 pub mod memory;
 mod model;
 
-pub use model::{ClientLifetimes, ClientRecord, FamilyRecord, FamilyStatus, GrantType, SessionRecord, UserRecord};
+pub use model::{
+    ClientLifetimes, ClientRecord, FamilyRecord, FamilyStatus, GrantType, SessionRecord, UserRecord,
+};
 
-use crate::ids::{ClientId, FamilyId, Sid};
+use crate::ids::{ClientId, FamilyId, Sid, Subject};
 use async_trait::async_trait;
 
 #[derive(Debug, thiserror::Error)]
@@ -61,11 +63,17 @@ pub trait UserAdmin: UserRead {
 pub trait SessionWrite: Send + Sync {
     /// Start a login: the session and its first refresh-token family in one atomic write
     /// (one round trip: ARCHITECTURE.md §5).
-    async fn begin_session(&self, session: &SessionRecord, family: &FamilyRecord) -> StoreResult<()>;
+    async fn begin_session(
+        &self,
+        session: &SessionRecord,
+        family: &FamilyRecord,
+    ) -> StoreResult<()>;
 }
 
 #[async_trait]
 pub trait SessionRead: Send + Sync {
     async fn session(&self, sid: &Sid) -> StoreResult<Option<SessionRecord>>;
     async fn family(&self, fid: &FamilyId) -> StoreResult<Option<FamilyRecord>>;
+    /// Every live session of a subject (through the `by_subject` index).
+    async fn sessions_of(&self, sub: &Subject) -> StoreResult<Vec<SessionRecord>>;
 }

@@ -30,7 +30,10 @@ impl GrantType {
 impl FromStr for GrantType {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL.into_iter().find(|g| g.as_str() == s).ok_or_else(|| format!("unknown grant type {s:?}"))
+        Self::ALL
+            .into_iter()
+            .find(|g| g.as_str() == s)
+            .ok_or_else(|| format!("unknown grant type {s:?}"))
     }
 }
 

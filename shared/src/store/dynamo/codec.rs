@@ -5,8 +5,8 @@ use crate::ids::{ClientId, FamilyId, Sid, Subject};
 use crate::oauth::scope::Scope;
 use crate::secrets::{ClientSecretHash, PasswordHashString};
 use crate::store::{
-    ClientLifetimes, ClientRecord, FamilyRecord, FamilyStatus, GrantType, SessionRecord, StoreError, StoreResult,
-    UserRecord,
+    ClientLifetimes, ClientRecord, FamilyRecord, FamilyStatus, GrantType, SessionRecord,
+    StoreError, StoreResult, UserRecord,
 };
 use crate::time::UnixTime;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -22,19 +22,34 @@ pub(crate) struct Key {
 
 impl Key {
     pub fn client(id: &ClientId) -> Self {
-        Self { pk: format!("CLIENT#{id}"), sk: CLIENT_SK }
+        Self {
+            pk: format!("CLIENT#{id}"),
+            sk: CLIENT_SK,
+        }
     }
     pub fn user(username: &str) -> Self {
-        Self { pk: format!("USER#{username}"), sk: "USER" }
+        Self {
+            pk: format!("USER#{username}"),
+            sk: "USER",
+        }
     }
     pub fn session(sid: &Sid) -> Self {
-        Self { pk: format!("SESSION#{sid}"), sk: "SESSION" }
+        Self {
+            pk: format!("SESSION#{sid}"),
+            sk: "SESSION",
+        }
     }
     pub fn family(fid: &FamilyId) -> Self {
-        Self { pk: format!("FAMILY#{fid}"), sk: "FAMILY" }
+        Self {
+            pk: format!("FAMILY#{fid}"),
+            sk: "FAMILY",
+        }
     }
     pub fn into_map(self) -> HashMap<String, AttributeValue> {
-        HashMap::from([("pk".into(), AttributeValue::S(self.pk)), ("sk".into(), AttributeValue::S(self.sk.into()))])
+        HashMap::from([
+            ("pk".into(), AttributeValue::S(self.pk)),
+            ("sk".into(), AttributeValue::S(self.sk.into())),
+        ])
     }
 }
 
@@ -47,7 +62,12 @@ fn n(v: u64) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 fn list<I: IntoIterator<Item = S>, S: Into<String>>(values: I) -> AttributeValue {
-    AttributeValue::L(values.into_iter().map(|v| AttributeValue::S(v.into())).collect())
+    AttributeValue::L(
+        values
+            .into_iter()
+            .map(|v| AttributeValue::S(v.into()))
+            .collect(),
+    )
 }
 
 impl Item {
@@ -66,8 +86,15 @@ impl Item {
     }
 
     fn corrupt(&self, name: &str) -> StoreError {
-        let pk = self.0.get("pk").and_then(|v| v.as_s().ok()).map(String::as_str).unwrap_or("?");
-        StoreError::Corrupt(format!("{pk}: attribute {name} missing or of the wrong type"))
+        let pk = self
+            .0
+            .get("pk")
+            .and_then(|v| v.as_s().ok())
+            .map(String::as_str)
+            .unwrap_or("?");
+        StoreError::Corrupt(format!(
+            "{pk}: attribute {name} missing or of the wrong type"
+        ))
     }
     fn opt_s(&self, name: &str) -> StoreResult<Option<String>> {
         match self.0.get(name) {
@@ -116,12 +143,18 @@ impl Item {
         let mut item = Self::keyed(Key::client(&c.id));
         item.set("client_id", s(c.id.as_str()))
             .set("secret_hash", s(c.secret_hash.stored()))
-            .set("grant_types", list(c.grant_types.iter().map(|g| g.as_str())))
+            .set(
+                "grant_types",
+                list(c.grant_types.iter().map(|g| g.as_str())),
+            )
             .set("scopes", s(c.scopes.to_string()))
             .set("may_introspect", AttributeValue::Bool(c.may_introspect))
             .set("admin", AttributeValue::Bool(c.admin))
             .set_opt("audience", c.audience.as_deref().map(s))
-            .set_opt("backchannel_logout_uri", c.backchannel_logout_uri.as_deref().map(s))
+            .set_opt(
+                "backchannel_logout_uri",
+                c.backchannel_logout_uri.as_deref().map(s),
+            )
             .set_opt("access_token_ttl", c.lifetimes.access_token.map(n))
             .set_opt("refresh_absolute_ttl", c.lifetimes.refresh_absolute.map(n))
             .set_opt("refresh_idle_ttl", c.lifetimes.refresh_idle.map(n))
@@ -133,7 +166,10 @@ impl Item {
         let grant_types = self
             .req_list("grant_types")?
             .iter()
-            .map(|g| g.parse::<GrantType>().map_err(|_| self.corrupt("grant_types")))
+            .map(|g| {
+                g.parse::<GrantType>()
+                    .map_err(|_| self.corrupt("grant_types"))
+            })
             .collect::<StoreResult<_>>()?;
         Ok(ClientRecord {
             id: ClientId::new(self.req_s("client_id")?),
@@ -188,7 +224,11 @@ impl Item {
         Ok(SessionRecord {
             sid: Sid::new(self.req_s("sid")?),
             sub: Subject::new(self.req_s("sub")?),
-            client_ids: self.req_list("client_ids")?.into_iter().map(ClientId::new).collect(),
+            client_ids: self
+                .req_list("client_ids")?
+                .into_iter()
+                .map(ClientId::new)
+                .collect(),
             auth_time: UnixTime(self.req_n("auth_time")?),
             expires_at: UnixTime(self.req_n(EXPIRES_AT)?),
         })
@@ -210,7 +250,8 @@ impl Item {
     }
 
     pub fn to_family(&self) -> StoreResult<FamilyRecord> {
-        let generation = u32::try_from(self.req_n("generation")?).map_err(|_| self.corrupt("generation"))?;
+        let generation =
+            u32::try_from(self.req_n("generation")?).map_err(|_| self.corrupt("generation"))?;
         Ok(FamilyRecord {
             fid: FamilyId::new(self.req_s("fid")?),
             sid: Sid::new(self.req_s("sid")?),
@@ -220,7 +261,8 @@ impl Item {
             generation,
             created_at: UnixTime(self.req_n("created_at")?),
             rotated_at: UnixTime(self.req_n("rotated_at")?),
-            status: FamilyStatus::parse(&self.req_s("status")?).ok_or_else(|| self.corrupt("status"))?,
+            status: FamilyStatus::parse(&self.req_s("status")?)
+                .ok_or_else(|| self.corrupt("status"))?,
             expires_at: UnixTime(self.req_n(EXPIRES_AT)?),
         })
     }

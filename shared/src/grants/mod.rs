@@ -9,7 +9,8 @@ use crate::oauth::scope::Scope;
 use crate::oauth::{OAuthError, OAuthErrorCode, OAuthRequest};
 use crate::secrets::PasswordHashString;
 use crate::store::{
-    ClientRecord, FamilyRecord, FamilyStatus, GrantType, SessionRecord, SessionWrite, StoreError, UserRead,
+    ClientRecord, FamilyRecord, FamilyStatus, GrantType, SessionRecord, SessionWrite, StoreError,
+    UserRead,
 };
 use crate::time::UnixTime;
 use crate::tokens::access::{self, AccessTokenClaims};
@@ -51,10 +52,16 @@ impl TokenIssuer {
             .parse::<GrantType>()
             .ok()
             .filter(|g| SUPPORTED_GRANTS.contains(g))
-            .ok_or(OAuthError::new(OAuthErrorCode::UnsupportedGrantType, "this grant type is not supported"))?;
+            .ok_or(OAuthError::new(
+                OAuthErrorCode::UnsupportedGrantType,
+                "this grant type is not supported",
+            ))?;
         let client = self.clients.authenticate(req).await?;
         if !client.allows(grant) {
-            return Err(OAuthError::new(OAuthErrorCode::UnauthorizedClient, "the client may not use this grant type"));
+            return Err(OAuthError::new(
+                OAuthErrorCode::UnauthorizedClient,
+                "the client may not use this grant type",
+            ));
         }
         let scope = requested_scope(req, &client)?;
         match grant {
@@ -67,18 +74,36 @@ impl TokenIssuer {
 
     /// RFC 6749 §4.4. No user, no session: `sub` is the client (RFC 9068 §2.2), and
     /// nothing is written.
-    fn client_credentials(&self, client: &ClientRecord, scope: Scope) -> Result<TokenResponse, OAuthError> {
+    fn client_credentials(
+        &self,
+        client: &ClientRecord,
+        scope: Scope,
+    ) -> Result<TokenResponse, OAuthError> {
         let now = UnixTime::now();
         let sub = Subject::new(client.id.as_str());
         let (access_token, expires_in, jti) = self.access_token(client, &scope, sub, None, now)?;
         tracing::info!(event = "token.issued", grant_type = "client_credentials", client_id = %client.id, jti = %jti);
-        Ok(TokenResponse { access_token, token_type: "Bearer", expires_in, scope, refresh_token: None, id_token: None })
+        Ok(TokenResponse {
+            access_token,
+            token_type: "Bearer",
+            expires_in,
+            scope,
+            refresh_token: None,
+            id_token: None,
+        })
     }
 
     /// RFC 6749 §4.3. Starts a session and a refresh-token family in one write.
-    async fn password(&self, req: &OAuthRequest, client: &ClientRecord, scope: Scope) -> Result<TokenResponse, OAuthError> {
+    async fn password(
+        &self,
+        req: &OAuthRequest,
+        client: &ClientRecord,
+        scope: Scope,
+    ) -> Result<TokenResponse, OAuthError> {
         let username = req.required("username", "username is required")?;
-        let password = req.secret_param("password").ok_or(OAuthError::invalid_request("password is required"))?;
+        let password = req
+            .secret_param("password")
+            .ok_or(OAuthError::invalid_request("password is required"))?;
         let user = self.users.user(username).await.map_err(store_failure)?;
         let user = match user {
             Some(user) if user.password_hash.verify(&password) => user,
@@ -95,7 +120,10 @@ impl TokenIssuer {
 
         let now = UnixTime::now();
         let lifetimes = &self.config.lifetimes;
-        let family_life = client.lifetimes.refresh_absolute.unwrap_or(lifetimes.refresh_absolute);
+        let family_life = client
+            .lifetimes
+            .refresh_absolute
+            .unwrap_or(lifetimes.refresh_absolute);
         let sid = Sid::random();
         let fid = FamilyId::random();
         let session = SessionRecord {
@@ -118,8 +146,13 @@ impl TokenIssuer {
             expires_at: now.plus(family_life),
         };
         // Sign before writing: a signing failure then leaves nothing behind.
-        let (access_token, expires_in, jti) =
-            self.access_token(client, &scope, user.sub.clone(), Some((sid.clone(), fid.clone(), now)), now)?;
+        let (access_token, expires_in, jti) = self.access_token(
+            client,
+            &scope,
+            user.sub.clone(),
+            Some((sid.clone(), fid.clone(), now)),
+            now,
+        )?;
         let id_token = scope
             .contains("openid")
             .then(|| {
@@ -138,8 +171,15 @@ impl TokenIssuer {
             })
             .transpose()
             .map_err(signing_failure)?;
-        let refresh_token = RefreshToken { family: fid.clone(), generation: 0 }.encode(self.keys.refresh_mac_key());
-        self.sessions.begin_session(&session, &family).await.map_err(store_failure)?;
+        let refresh_token = RefreshToken {
+            family: fid.clone(),
+            generation: 0,
+        }
+        .encode(self.keys.refresh_mac_key());
+        self.sessions
+            .begin_session(&session, &family)
+            .await
+            .map_err(store_failure)?;
         tracing::info!(event = "token.issued", grant_type = "password", client_id = %client.id, sub = %user.sub,
             sid = %sid, fid = %fid, jti = %jti);
         Ok(TokenResponse {
@@ -160,7 +200,10 @@ impl TokenIssuer {
         session: Option<(Sid, FamilyId, UnixTime)>,
         now: UnixTime,
     ) -> Result<(String, u64, Jti), OAuthError> {
-        let lifetime = client.lifetimes.access_token.unwrap_or(self.config.lifetimes.access_token);
+        let lifetime = client
+            .lifetimes
+            .access_token
+            .unwrap_or(self.config.lifetimes.access_token);
         let (sid, fid, auth_time) = match session {
             Some((sid, fid, auth_time)) => (Some(sid), Some(fid), Some(auth_time)),
             None => (None, None, None),
@@ -169,7 +212,10 @@ impl TokenIssuer {
         let claims = AccessTokenClaims {
             iss: self.config.issuer.clone(),
             sub,
-            aud: client.audience.clone().unwrap_or_else(|| self.config.issuer.clone()),
+            aud: client
+                .audience
+                .clone()
+                .unwrap_or_else(|| self.config.issuer.clone()),
             exp: now.plus(lifetime),
             iat: now,
             jti: jti.clone(),
@@ -195,7 +241,9 @@ fn requested_scope(req: &OAuthRequest, client: &ClientRecord) -> Result<Scope, O
             if scope.is_subset_of(&client.scopes) {
                 Ok(scope)
             } else {
-                Err(invalid_scope("the requested scope exceeds the client's scopes"))
+                Err(invalid_scope(
+                    "the requested scope exceeds the client's scopes",
+                ))
             }
         }
     }
@@ -220,3 +268,6 @@ fn signing_failure(err: crate::tokens::TokenError) -> OAuthError {
     tracing::error!(event = "token.signing_failed", error = %err);
     OAuthError::server_error()
 }
+
+#[cfg(test)]
+mod tests;

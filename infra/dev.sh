@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# `make dev`: the whole stack on this machine. Safe to run again; Ctrl-C stops everything
+# it started.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+MOTO_PORT="${MOTO_PORT:-8000}"
+WATCH_PORT="${WATCH_PORT:-9000}"
+STATE="$ROOT/.local"
+mkdir -p "$STATE"
+trap 'stop_services' EXIT
+trap 'echo; log "stopping"; exit 130' INT TERM
+
+ensure_venv
+log "building the functions and tokenctl"
+cargo build --workspace --bins
+TOKENCTL="$ROOT/target/debug/tokenctl"
+
+write_env_file "$STATE/dev.env" "$MOTO_PORT" "$WATCH_PORT" "tokens" "$STATE/keys.json"
+load_env_file "$STATE/dev.env"
+
+start_moto "$MOTO_PORT" "$STATE/moto.log"
+"$TOKENCTL" table create
+"$TOKENCTL" keys generate --if-missing
+
+# Demo credentials are made once and kept in .local/, so a re-run prints the same ones.
+[[ -s "$STATE/demo-client-secret" ]] || "$PY" -c 'import secrets; print(secrets.token_urlsafe(32))' > "$STATE/demo-client-secret"
+[[ -s "$STATE/demo-password" ]] || "$PY" -c 'import secrets; print(secrets.token_urlsafe(12))' > "$STATE/demo-password"
+chmod 600 "$STATE/demo-client-secret" "$STATE/demo-password"
+DEMO_SECRET="$(cat "$STATE/demo-client-secret")"
+DEMO_PASSWORD="$(cat "$STATE/demo-password")"
+"$TOKENCTL" client add demo --secret "$DEMO_SECRET" \
+  --grant client_credentials --grant password --grant refresh_token \
+  --scope "openid profile read write" --audience "https://api.example.com"
+"$TOKENCTL" user add demo --password "$DEMO_PASSWORD" 2>/dev/null \
+  || "$TOKENCTL" user set-password demo --password "$DEMO_PASSWORD"
+
+start_watch "$WATCH_PORT" "$STATE/dev.env" "$STATE/watch.log"
+log "waiting for the functions (the first start compiles them)"
+wait_http "http://127.0.0.1:$WATCH_PORT/.well-known/jwks.json" 600 200
+
+cat <<MSG
+
+  The token service is running on http://127.0.0.1:$WATCH_PORT (DynamoDB: moto on :$MOTO_PORT).
+
+  demo client:  client_id=demo  client_secret=$DEMO_SECRET
+  demo user:    username=demo   password=$DEMO_PASSWORD
+
+  curl -s -u demo:$DEMO_SECRET -d grant_type=client_credentials http://127.0.0.1:$WATCH_PORT/oauth2/token
+  curl -s -u demo:$DEMO_SECRET -d grant_type=password -d username=demo -d password=$DEMO_PASSWORD \\
+       -d 'scope=openid read' http://127.0.0.1:$WATCH_PORT/oauth2/token
+  curl -s http://127.0.0.1:$WATCH_PORT/.well-known/jwks.json
+
+  Function logs: .local/watch.log   Ctrl-C stops everything.
+
+MSG
+start_service "log follower" - tail -n 0 -f "$STATE/watch.log"
+wait "${SERVICE_PIDS[1]}"

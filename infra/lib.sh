@@ -1,0 +1,115 @@
+# Shared by infra/dev.sh and infra/test.sh: the project-local venv and the local services.
+# Each service runs in its own session (setsid) so that stopping it stops its children
+# (cargo lambda watch spawns cargo and the function binaries).
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+PY="$VENV/bin/python"
+SERVICE_PIDS=()
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+ensure_venv() {
+  local stamp="$VENV/.requirements.sha256"
+  local want; want="$(sha256sum "$ROOT/infra/requirements.txt" | cut -d' ' -f1)"
+  if [[ -x "$PY" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then return 0; fi
+  log "installing local tooling into .venv (pinned in infra/requirements.txt)"
+  python3 -m venv "$VENV"
+  "$PY" -m pip install --quiet --disable-pip-version-check -r "$ROOT/infra/requirements.txt"
+  echo "$want" > "$stamp"
+}
+
+# cargo-lambda from the venv, as the `cargo lambda` subcommand.
+cargo_lambda() { "$VENV/bin/cargo-lambda" lambda "$@"; }
+
+free_port() {
+  "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+port_in_use() {
+  "$PY" -c 'import socket,sys; s=socket.socket(); s.settimeout(0.5); sys.exit(0 if s.connect_ex(("127.0.0.1", int(sys.argv[1])))==0 else 1)' "$1"
+}
+
+# wait_http URL SECONDS [EXPECTED_STATUS]: poll until the URL answers (any status, or the one given).
+wait_http() {
+  "$PY" - "$@" <<'PY'
+import sys, time, urllib.request, urllib.error
+url, deadline = sys.argv[1], time.time() + float(sys.argv[2])
+want = int(sys.argv[3]) if len(sys.argv) > 3 else None
+while time.time() < deadline:
+    try:
+        status = urllib.request.urlopen(url, timeout=5).status
+    except urllib.error.HTTPError as e:
+        status = e.code
+    except Exception:
+        status = None
+    if status is not None and (want is None or status == want):
+        sys.exit(0)
+    time.sleep(0.5)
+sys.exit(f"{url} did not answer{'' if want is None else f' {want}'} in {sys.argv[2]}s")
+PY
+}
+
+# start_service NAME LOGFILE CMD...: run CMD in its own session, remember it for
+# stop_services. LOGFILE "-" keeps the caller's output.
+start_service() {
+  local name="$1" logfile="$2"; shift 2
+  if [[ "$logfile" == "-" ]]; then setsid "$@" < /dev/null &
+  else setsid "$@" >"$logfile" 2>&1 < /dev/null &
+  fi
+  SERVICE_PIDS+=("$!")
+  log "$name started (pid $!, log $logfile)"
+}
+
+stop_services() {
+  local pid
+  for pid in "${SERVICE_PIDS[@]}"; do
+    kill -TERM -- "-$pid" 2>/dev/null || true
+  done
+  for pid in "${SERVICE_PIDS[@]}"; do
+    for _ in $(seq 1 50); do kill -0 -- "-$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+  done
+  SERVICE_PIDS=()
+}
+
+start_moto() {
+  local port="$1" logfile="$2"
+  if port_in_use "$port"; then
+    echo "port $port is already in use (another make dev?); set MOTO_PORT to another port" >&2
+    return 1
+  fi
+  start_service "moto (DynamoDB-compatible) on 127.0.0.1:$port" "$logfile" \
+    "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port"
+  wait_http "http://127.0.0.1:$port/moto-api/" 60
+}
+
+# start_watch PORT ENV_FILE LOGFILE [extra cargo lambda watch args]
+start_watch() {
+  local port="$1" env_file="$2" logfile="$3"; shift 3
+  if port_in_use "$port"; then
+    echo "port $port is already in use; set WATCH_PORT to another port" >&2
+    return 1
+  fi
+  start_service "cargo lambda watch on 127.0.0.1:$port" "$logfile" \
+    "$VENV/bin/cargo-lambda" lambda watch --invoke-address 127.0.0.1 --invoke-port "$port" \
+    --env-file "$env_file" "$@"
+}
+
+# The environment every process of the local stack shares. moto accepts any credentials.
+write_env_file() {
+  local file="$1" moto_port="$2" watch_port="$3" table="$4" keys="$5"
+  cat > "$file" <<ENV
+AWS_ACCESS_KEY_ID=local
+AWS_SECRET_ACCESS_KEY=local
+AWS_REGION=us-east-1
+TABLE_NAME=$table
+DYNAMODB_ENDPOINT=http://127.0.0.1:$moto_port
+ISSUER=http://127.0.0.1:$watch_port
+KEY_SOURCE=file:$keys
+RUST_LOG=${RUST_LOG:-info}
+ENV
+}
+
+load_env_file() { set -a; # shellcheck disable=SC1090
+  source "$1"; set +a; }

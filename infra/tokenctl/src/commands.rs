@@ -1,0 +1,402 @@
+use clap::{Args, Parser, Subcommand};
+use shared::config::{Config, KeySourceConfig};
+use shared::ids::{ClientId, Subject, random_bytes};
+use shared::keys::{KeySet, KeySetDocument, SigningAlgorithm};
+use shared::oauth::scope::Scope;
+use shared::secrets::{ClientSecretHash, PasswordHashString, SecretString};
+use shared::store::dynamo::{DynamoStore, schema};
+use shared::store::{
+    ClientAdmin, ClientLifetimes, ClientRecord, GrantType, StoreError, UserAdmin, UserRecord,
+};
+use std::collections::BTreeSet;
+use std::io::BufRead;
+use std::path::Path;
+
+#[derive(Parser)]
+#[command(
+    name = "tokenctl",
+    about = "Administer the token service: table, clients, users, keys"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The DynamoDB table
+    #[command(subcommand)]
+    Table(TableCommand),
+    /// OAuth clients
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Users (resource owners)
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Signing keys
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand)]
+enum TableCommand {
+    /// Create the table with its TTL and index; an existing table is left as it is
+    Create,
+}
+
+#[derive(Subcommand)]
+enum ClientCommand {
+    /// Register a client, or replace one with the same id
+    Add(ClientAdd),
+    /// List clients (secrets are never shown)
+    List,
+    /// Remove a client
+    Remove { id: String },
+}
+
+#[derive(Args)]
+struct ClientAdd {
+    id: String,
+    /// The client secret (at least 24 characters); generated and printed once if omitted
+    #[arg(long)]
+    secret: Option<String>,
+    /// A grant type the client may use (repeatable): client_credentials, password, refresh_token
+    #[arg(long = "grant", default_values_t = ["client_credentials".to_string()])]
+    grants: Vec<String>,
+    /// A scope the client may request (repeatable)
+    #[arg(long = "scope")]
+    scopes: Vec<String>,
+    /// The `aud` of the client's access tokens (default: the issuer)
+    #[arg(long)]
+    audience: Option<String>,
+    /// A resource server allowed to introspect any token
+    #[arg(long)]
+    introspect: bool,
+    /// May end every session of a user
+    #[arg(long)]
+    admin: bool,
+    /// Where OIDC back-channel logout tokens are delivered
+    #[arg(long)]
+    backchannel_logout_uri: Option<String>,
+    /// Access-token lifetime in seconds (default: ACCESS_TOKEN_TTL_SECONDS)
+    #[arg(long)]
+    access_token_ttl: Option<u64>,
+    /// Absolute refresh-token family lifetime in seconds
+    #[arg(long)]
+    refresh_ttl: Option<u64>,
+    /// Refresh-token idle timeout in seconds
+    #[arg(long)]
+    refresh_idle_ttl: Option<u64>,
+    /// Refresh-token grace window in seconds (0 disables)
+    #[arg(long)]
+    refresh_grace: Option<u64>,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a user; the password comes from --password or the first line of stdin
+    Add {
+        username: String,
+        #[arg(long)]
+        password: Option<String>,
+    },
+    /// Change a user's password (--password or the first line of stdin)
+    SetPassword {
+        username: String,
+        #[arg(long)]
+        password: Option<String>,
+    },
+    /// Refuse every new login and refresh of a user
+    Disable { username: String },
+    /// Allow a disabled user again
+    Enable { username: String },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Generate a key set (signing key + refresh-token MAC key) at KEY_SOURCE
+    Generate {
+        #[arg(long, default_value = "ES256")]
+        alg: SigningAlgorithm,
+        /// Replace an existing key set (tokens signed by it stop verifying)
+        #[arg(long, conflicts_with = "if_missing")]
+        force: bool,
+        /// Do nothing if a key set already exists
+        #[arg(long)]
+        if_missing: bool,
+    },
+}
+
+type CmdResult = Result<(), String>;
+
+pub async fn run(cli: Cli) -> CmdResult {
+    let config = Config::from_env_or_local().map_err(|e| e.to_string())?;
+    match cli.command {
+        Command::Keys(KeysCommand::Generate {
+            alg,
+            force,
+            if_missing,
+        }) => keys_generate(&config, alg, force, if_missing),
+        Command::Table(TableCommand::Create) => {
+            let store = DynamoStore::connect(&config).await;
+            let created = schema::create_table(store.sdk_client(), store.table())
+                .await
+                .map_err(store_err)?;
+            println!(
+                "table {} {}",
+                store.table(),
+                if created { "created" } else { "already exists" }
+            );
+            Ok(())
+        }
+        Command::Client(cmd) => client(&config, cmd).await,
+        Command::User(cmd) => user(&config, cmd).await,
+    }
+}
+
+fn store_err(err: StoreError) -> String {
+    format!("{err} (is the table there? `tokenctl table create`)")
+}
+
+async fn client(config: &Config, cmd: ClientCommand) -> CmdResult {
+    let store = DynamoStore::connect(config).await;
+    match cmd {
+        ClientCommand::Add(add) => {
+            let generated = add.secret.is_none();
+            let secret = SecretString::new(add.secret.clone().unwrap_or_else(generate_secret));
+            let record = client_record(&add, &secret)?;
+            store.put_client(&record).await.map_err(store_err)?;
+            println!(
+                "client {} saved: grants [{}], scope \"{}\"",
+                record.id,
+                grants_list(&record),
+                record.scopes
+            );
+            if generated {
+                println!("client_secret: {}", secret.expose());
+            }
+            Ok(())
+        }
+        ClientCommand::List => {
+            for c in store.list_clients().await.map_err(store_err)? {
+                let line = serde_json::json!({
+                    "client_id": c.id,
+                    "grant_types": c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
+                    "scope": c.scopes.to_string(),
+                    "audience": c.audience,
+                    "introspect": c.may_introspect,
+                    "admin": c.admin,
+                    "backchannel_logout_uri": c.backchannel_logout_uri,
+                });
+                println!("{line}");
+            }
+            Ok(())
+        }
+        ClientCommand::Remove { id } => {
+            if store
+                .remove_client(&ClientId::new(&id))
+                .await
+                .map_err(store_err)?
+            {
+                println!("client {id} removed");
+                Ok(())
+            } else {
+                Err(format!("no client {id}"))
+            }
+        }
+    }
+}
+
+fn client_record(add: &ClientAdd, secret: &SecretString) -> Result<ClientRecord, String> {
+    if add.id.is_empty() || add.id.contains([':', '#']) || add.id.chars().any(char::is_control) {
+        return Err("a client id must be non-empty, without ':' '#' or control characters".into());
+    }
+    let grant_types = add
+        .grants
+        .iter()
+        .map(|g| g.parse::<GrantType>())
+        .collect::<Result<BTreeSet<_>, _>>()?;
+    let scopes = Scope::from_tokens(
+        add.scopes
+            .iter()
+            .flat_map(|s| s.split(' '))
+            .map(str::to_string),
+    )
+    .map_err(|e| e.to_string())?;
+    if let Some(uri) = &add.backchannel_logout_uri {
+        let url = url_check(uri)?;
+        let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+        if url.scheme() != "https" && !loopback {
+            return Err(
+                "--backchannel-logout-uri must be https (plain http only for loopback)".into(),
+            );
+        }
+    }
+    Ok(ClientRecord {
+        id: ClientId::new(&add.id),
+        secret_hash: ClientSecretHash::create(secret).map_err(|e| e.to_string())?,
+        grant_types,
+        scopes,
+        audience: add.audience.clone(),
+        may_introspect: add.introspect,
+        admin: add.admin,
+        backchannel_logout_uri: add.backchannel_logout_uri.clone(),
+        lifetimes: ClientLifetimes {
+            access_token: add.access_token_ttl,
+            refresh_absolute: add.refresh_ttl,
+            refresh_idle: add.refresh_idle_ttl,
+            refresh_grace: add.refresh_grace,
+        },
+    })
+}
+
+fn url_check(raw: &str) -> Result<url::Url, String> {
+    url::Url::parse(raw).map_err(|e| format!("{raw:?} is not a URL: {e}"))
+}
+
+fn grants_list(c: &ClientRecord) -> String {
+    c.grant_types
+        .iter()
+        .map(|g| g.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// 32 random bytes, base64url: far above the minimum secret length.
+fn generate_secret() -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<32>())
+}
+
+fn password_from(arg: Option<String>) -> Result<SecretString, String> {
+    let raw = match arg {
+        Some(p) => p,
+        None => {
+            let mut line = String::new();
+            std::io::stdin()
+                .lock()
+                .read_line(&mut line)
+                .map_err(|e| format!("reading the password: {e}"))?;
+            line.trim_end_matches(['\r', '\n']).to_string()
+        }
+    };
+    let secret = SecretString::new(raw);
+    if secret.expose().is_empty() {
+        return Err("the password is empty".into());
+    }
+    Ok(secret)
+}
+
+async fn user(config: &Config, cmd: UserCommand) -> CmdResult {
+    let store = DynamoStore::connect(config).await;
+    let hash = |p: &SecretString| PasswordHashString::create(p).map_err(|e| e.to_string());
+    match cmd {
+        UserCommand::Add { username, password } => {
+            if username.is_empty() || username.chars().any(char::is_control) {
+                return Err("a username must be non-empty, without control characters".into());
+            }
+            let password = password_from(password)?;
+            let user = UserRecord {
+                username: username.clone(),
+                sub: Subject::random(),
+                password_hash: hash(&password)?,
+                disabled: false,
+            };
+            match store.create_user(&user).await {
+                Ok(()) => {
+                    println!("user {username} added (sub {})", user.sub);
+                    Ok(())
+                }
+                Err(StoreError::Conflict) => {
+                    Err(format!("user {username} exists; use `user set-password`"))
+                }
+                Err(err) => Err(store_err(err)),
+            }
+        }
+        UserCommand::SetPassword { username, password } => {
+            let password = password_from(password)?;
+            let mut user = existing_user(&store, &username).await?;
+            user.password_hash = hash(&password)?;
+            store.replace_user(&user).await.map_err(store_err)?;
+            println!("password of {username} changed");
+            Ok(())
+        }
+        UserCommand::Disable { username } => set_disabled(&store, &username, true).await,
+        UserCommand::Enable { username } => set_disabled(&store, &username, false).await,
+    }
+}
+
+async fn existing_user(store: &DynamoStore, username: &str) -> Result<UserRecord, String> {
+    use shared::store::UserRead;
+    store
+        .user(username)
+        .await
+        .map_err(store_err)?
+        .ok_or_else(|| format!("no user {username}"))
+}
+
+async fn set_disabled(store: &DynamoStore, username: &str, disabled: bool) -> CmdResult {
+    let user = UserRecord {
+        disabled,
+        ..existing_user(store, username).await?
+    };
+    store.replace_user(&user).await.map_err(store_err)?;
+    println!(
+        "user {username} {}",
+        if disabled { "disabled" } else { "enabled" }
+    );
+    Ok(())
+}
+
+fn keys_generate(
+    config: &Config,
+    alg: SigningAlgorithm,
+    force: bool,
+    if_missing: bool,
+) -> CmdResult {
+    let KeySourceConfig::File(path) = &config.key_source;
+    if path.exists() {
+        if if_missing {
+            println!("key set {} already exists", path.display());
+            return Ok(());
+        }
+        if !force {
+            return Err(format!(
+                "{} exists; --force replaces it (its tokens stop verifying)",
+                path.display()
+            ));
+        }
+    }
+    let document = KeySetDocument::generate(alg).map_err(|e| e.to_string())?;
+    // Prove the document loads before anything relies on it.
+    KeySet::from_document(&document).map_err(|e| e.to_string())?;
+    write_private_file(
+        path,
+        &serde_json::to_vec_pretty(&document).map_err(|e| e.to_string())?,
+    )?;
+    println!(
+        "key set written to {} (kid {}, {:?})",
+        path.display(),
+        document.keys[0].kid,
+        alg.jwt_algorithm()
+    );
+    Ok(())
+}
+
+/// Key files hold private keys: created with mode 0600 before any byte is written.
+fn write_private_file(path: &Path, bytes: &[u8]) -> CmdResult {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    file.write_all(bytes)
+        .map_err(|e| format!("{}: {e}", path.display()))
+}

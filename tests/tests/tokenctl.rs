@@ -1,0 +1,205 @@
+//! The admin CLI against moto: every command, as an operator would type it.
+
+use shared::ids::{ClientId, random_id};
+use shared::secrets::SecretString;
+use shared::store::{ClientRead, GrantType, UserRead};
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+struct Ctl {
+    table: String,
+    keys: std::path::PathBuf,
+}
+
+impl Ctl {
+    fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!("tokenctl-test-{}", random_id()));
+        Self {
+            table: format!("ctl-{}", random_id()),
+            keys: dir.join("keys.json"),
+        }
+    }
+
+    fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let binary =
+            std::env::var("TOKENCTL").expect("TOKENCTL (the built admin CLI) is set by make test");
+        let mut child = Command::new(binary)
+            .args(args)
+            .env("TABLE_NAME", &self.table)
+            .env("KEY_SOURCE", format!("file:{}", self.keys.display()))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("tokenctl runs");
+        let mut pipe = child.stdin.take().unwrap();
+        if let Some(input) = stdin {
+            pipe.write_all(input.as_bytes()).unwrap();
+        }
+        drop(pipe);
+        child.wait_with_output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args, None);
+        assert!(
+            out.status.success(),
+            "tokenctl {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args, None);
+        assert!(
+            !out.status.success(),
+            "tokenctl {args:?} should have failed"
+        );
+        String::from_utf8(out.stderr).unwrap()
+    }
+
+    async fn store(&self) -> shared::store::dynamo::DynamoStore {
+        let store = tests::stack_store().await;
+        shared::store::dynamo::DynamoStore::from_client(store.sdk_client().clone(), &self.table)
+    }
+}
+
+#[tokio::test]
+async fn table_and_client_commands() {
+    let ctl = Ctl::new();
+    assert!(ctl.ok(&["table", "create"]).contains("created"));
+    assert!(
+        ctl.ok(&["table", "create"]).contains("already exists"),
+        "running it again is safe"
+    );
+
+    let out = ctl.ok(&[
+        "client",
+        "add",
+        "svc",
+        "--grant",
+        "client_credentials",
+        "--grant",
+        "password",
+        "--scope",
+        "read write",
+        "--scope",
+        "openid",
+        "--audience",
+        "https://api.example.com",
+        "--introspect",
+        "--backchannel-logout-uri",
+        "https://rp.example.com/bcl",
+        "--access-token-ttl",
+        "120",
+    ]);
+    let secret = out
+        .lines()
+        .find_map(|l| l.strip_prefix("client_secret: "))
+        .expect("a generated secret is printed once");
+    let store = ctl.store().await;
+    let client = store
+        .client(&ClientId::new("svc"))
+        .await
+        .unwrap()
+        .expect("client stored");
+    assert!(client.secret_hash.verify(&SecretString::new(secret)));
+    assert!(client.allows(GrantType::Password) && !client.allows(GrantType::RefreshToken));
+    assert_eq!(client.scopes.to_string(), "openid read write");
+    assert!(client.may_introspect && !client.admin);
+    assert_eq!(client.lifetimes.access_token, Some(120));
+
+    let listed = ctl.ok(&["client", "list"]);
+    assert!(
+        listed.contains("\"client_id\":\"svc\"")
+            && !listed.contains("sha256")
+            && !listed.contains(secret),
+        "{listed}"
+    );
+
+    assert!(
+        ctl.fails(&["client", "add", "weak", "--secret", "short"])
+            .contains("at least 24")
+    );
+    assert!(
+        ctl.fails(&["client", "add", "x", "--grant", "implicit"])
+            .contains("unknown grant type")
+    );
+    assert!(
+        ctl.fails(&[
+            "client",
+            "add",
+            "x",
+            "--backchannel-logout-uri",
+            "http://rp.example.com/"
+        ])
+        .contains("https")
+    );
+
+    assert!(ctl.ok(&["client", "remove", "svc"]).contains("removed"));
+    assert!(store.client(&ClientId::new("svc")).await.unwrap().is_none());
+    assert!(
+        ctl.fails(&["client", "remove", "svc"])
+            .contains("no client")
+    );
+}
+
+#[tokio::test]
+async fn user_commands() {
+    let ctl = Ctl::new();
+    ctl.ok(&["table", "create"]);
+    let out = ctl.run(&["user", "add", "alice"], Some("from stdin\n"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let store = ctl.store().await;
+    let alice = store.user("alice").await.unwrap().expect("stored");
+    assert!(alice.password_hash.verify(&SecretString::new("from stdin")));
+    assert!(
+        ctl.fails(&["user", "add", "alice", "--password", "x"])
+            .contains("exists")
+    );
+
+    ctl.ok(&["user", "set-password", "alice", "--password", "second"]);
+    let alice2 = store.user("alice").await.unwrap().unwrap();
+    assert!(alice2.password_hash.verify(&SecretString::new("second")) && alice2.sub == alice.sub);
+
+    ctl.ok(&["user", "disable", "alice"]);
+    assert!(store.user("alice").await.unwrap().unwrap().disabled);
+    ctl.ok(&["user", "enable", "alice"]);
+    assert!(!store.user("alice").await.unwrap().unwrap().disabled);
+    assert!(
+        ctl.fails(&["user", "set-password", "nobody", "--password", "x"])
+            .contains("no user")
+    );
+}
+
+#[test]
+fn keys_generate_writes_a_private_file_and_never_overwrites_by_accident() {
+    use std::os::unix::fs::PermissionsExt;
+    let ctl = Ctl::new();
+    assert!(
+        ctl.ok(&["keys", "generate", "--alg", "EdDSA"])
+            .contains("EdDSA")
+    );
+    let mode = std::fs::metadata(&ctl.keys).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "private keys readable by others");
+    let first = std::fs::read(&ctl.keys).unwrap();
+    assert!(ctl.fails(&["keys", "generate"]).contains("--force"));
+    assert!(
+        ctl.ok(&["keys", "generate", "--if-missing"])
+            .contains("already exists")
+    );
+    assert_eq!(std::fs::read(&ctl.keys).unwrap(), first);
+    ctl.ok(&["keys", "generate", "--force", "--alg", "RS256"]);
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&ctl.keys).unwrap()).unwrap();
+    assert_eq!(doc["keys"][0]["alg"], "RS256");
+    assert!(
+        ctl.fails(&["keys", "generate", "--force", "--alg", "HS256"])
+            .contains("unsupported")
+    );
+}
