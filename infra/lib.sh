@@ -80,7 +80,7 @@ start_moto() {
     return 1
   fi
   start_service "moto (DynamoDB-compatible) on 127.0.0.1:$port" "$logfile" \
-    "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port"
+    "$PY" "$ROOT/infra/moto_server.py" 127.0.0.1 "$port"
   wait_http "http://127.0.0.1:$port/moto-api/" 60
 }
 

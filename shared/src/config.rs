@@ -76,12 +76,9 @@ impl Config {
     /// admin CLI, which should "just work" against `make dev`.
     pub fn from_env_or_local() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| {
-            std::env::var(name).ok().or_else(|| {
-                LOCAL_DEFAULTS
-                    .iter()
-                    .find(|(key, _)| *key == name)
-                    .map(|(_, v)| v.to_string())
-            })
+            std::env::var(name)
+                .ok()
+                .or_else(|| LOCAL_DEFAULTS.iter().find(|(key, _)| *key == name).map(|(_, v)| v.to_string()))
         })
     }
 
@@ -111,29 +108,17 @@ impl Config {
             });
         }
         let table_name = get("TABLE_NAME").ok_or(ConfigError::Missing("TABLE_NAME"))?;
-        let dynamodb_endpoint = get("DYNAMODB_ENDPOINT")
-            .map(|raw| validate_url("DYNAMODB_ENDPOINT", &raw).map(|_| raw))
-            .transpose()?;
+        let dynamodb_endpoint =
+            get("DYNAMODB_ENDPOINT").map(|raw| validate_url("DYNAMODB_ENDPOINT", &raw).map(|_| raw)).transpose()?;
         let issuer = parse_issuer(&get("ISSUER").ok_or(ConfigError::Missing("ISSUER"))?)?;
-        let key_source =
-            parse_key_source(&get("KEY_SOURCE").ok_or(ConfigError::Missing("KEY_SOURCE"))?)?;
+        let key_source = parse_key_source(&get("KEY_SOURCE").ok_or(ConfigError::Missing("KEY_SOURCE"))?)?;
         let client_cache_ttl = Duration::from_secs(seconds("CLIENT_CACHE_TTL_SECONDS", 60)?);
-        Ok(Self {
-            table_name,
-            dynamodb_endpoint,
-            issuer,
-            key_source,
-            lifetimes,
-            client_cache_ttl,
-        })
+        Ok(Self { table_name, dynamodb_endpoint, issuer, key_source, lifetimes, client_cache_ttl })
     }
 }
 
 fn validate_url(name: &'static str, raw: &str) -> Result<Url, ConfigError> {
-    Url::parse(raw).map_err(|e| ConfigError::Invalid {
-        name,
-        reason: format!("not a URL: {e}"),
-    })
+    Url::parse(raw).map_err(|e| ConfigError::Invalid { name, reason: format!("not a URL: {e}") })
 }
 
 /// RFC 8414 §2: the issuer is an `https` URL with no query or fragment. Plain `http` is
@@ -141,10 +126,7 @@ fn validate_url(name: &'static str, raw: &str) -> Result<Url, ConfigError> {
 fn parse_issuer(raw: &str) -> Result<String, ConfigError> {
     let name = "ISSUER";
     let url = validate_url(name, raw)?;
-    let invalid = |reason: &str| ConfigError::Invalid {
-        name,
-        reason: reason.to_string(),
-    };
+    let invalid = |reason: &str| ConfigError::Invalid { name, reason: reason.to_string() };
     if url.query().is_some() || url.fragment().is_some() {
         return Err(invalid("must not have a query or fragment (RFC 8414 §2)"));
     }
@@ -153,9 +135,7 @@ fn parse_issuer(raw: &str) -> Result<String, ConfigError> {
         "https" => {}
         "http" if loopback => {}
         _ => {
-            return Err(invalid(
-                "must be an https URL (plain http only for loopback)",
-            ));
+            return Err(invalid("must be an https URL (plain http only for loopback)"));
         }
     }
     Ok(raw.trim_end_matches('/').to_string())
@@ -164,10 +144,7 @@ fn parse_issuer(raw: &str) -> Result<String, ConfigError> {
 fn parse_key_source(raw: &str) -> Result<KeySourceConfig, ConfigError> {
     match raw.split_once(':') {
         Some(("file", path)) if !path.is_empty() => Ok(KeySourceConfig::File(PathBuf::from(path))),
-        _ => Err(ConfigError::Invalid {
-            name: "KEY_SOURCE",
-            reason: format!("expected file:<path>, got {raw:?}"),
-        }),
+        _ => Err(ConfigError::Invalid { name: "KEY_SOURCE", reason: format!("expected file:<path>, got {raw:?}") }),
     }
 }
 
@@ -176,19 +153,11 @@ mod tests {
     use super::*;
 
     fn lookup<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |name| {
-            pairs
-                .iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| v.to_string())
-        }
+        move |name| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
     }
 
-    const BASE: &[(&str, &str)] = &[
-        ("TABLE_NAME", "t"),
-        ("ISSUER", "https://auth.example.com/"),
-        ("KEY_SOURCE", "file:/tmp/keys.json"),
-    ];
+    const BASE: &[(&str, &str)] =
+        &[("TABLE_NAME", "t"), ("ISSUER", "https://auth.example.com/"), ("KEY_SOURCE", "file:/tmp/keys.json")];
 
     #[test]
     fn given_minimal_environment_then_defaults_apply_and_issuer_loses_trailing_slash() {
@@ -196,10 +165,7 @@ mod tests {
         assert_eq!(config.issuer, "https://auth.example.com");
         assert_eq!(config.lifetimes, Lifetimes::default());
         assert_eq!(config.dynamodb_endpoint, None);
-        assert_eq!(
-            config.key_source,
-            KeySourceConfig::File("/tmp/keys.json".into())
-        );
+        assert_eq!(config.key_source, KeySourceConfig::File("/tmp/keys.json".into()));
     }
 
     #[test]
@@ -223,22 +189,13 @@ mod tests {
         let mut env = BASE.to_vec();
         env.push(("ACCESS_TOKEN_TTL_SECONDS", "ten"));
         let err = Config::from_lookup(lookup(&env)).unwrap_err();
-        assert!(
-            err.to_string().contains("ACCESS_TOKEN_TTL_SECONDS"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("ACCESS_TOKEN_TTL_SECONDS"), "{err}");
     }
 
     #[test]
     fn given_unknown_key_source_scheme_then_rejected() {
         let mut env = BASE.to_vec();
         env[2] = ("KEY_SOURCE", "vault:abc");
-        assert!(matches!(
-            Config::from_lookup(lookup(&env)),
-            Err(ConfigError::Invalid {
-                name: "KEY_SOURCE",
-                ..
-            })
-        ));
+        assert!(matches!(Config::from_lookup(lookup(&env)), Err(ConfigError::Invalid { name: "KEY_SOURCE", .. })));
     }
 }

@@ -31,9 +31,6 @@ impl DiscoveryDocuments {
             "id_token_signing_alg_values_supported": [algorithm],
             "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "sid"],
         });
-        Ok(Self {
-            metadata: serde_json::to_vec(&metadata)?,
-            jwks: serde_json::to_vec(keys.jwks())?,
-        })
+        Ok(Self { metadata: serde_json::to_vec(&metadata)?, jwks: serde_json::to_vec(keys.jwks())? })
     }
 }

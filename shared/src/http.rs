@@ -1,25 +1,33 @@
 //! The one place where protocol results become HTTP responses (STYLE.md habit 3).
 
+use crate::grants::TokenIssuer;
 use crate::oauth::{OAuthError, OAuthRequest};
-use lambda_http::http::header::{
-    AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, PRAGMA, WWW_AUTHENTICATE,
-};
+use crate::store::GrantType;
+use lambda_http::http::Method;
+use lambda_http::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, PRAGMA, WWW_AUTHENTICATE};
 use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 
+/// The token and refresh endpoints: POST a form, get RFC 6749 §5.1 or §5.2 back.
+pub async fn token_endpoint(issuer: &TokenIssuer, req: &Request, grants: &[GrantType]) -> Response<Body> {
+    if req.method() != Method::POST {
+        return method_not_allowed("POST");
+    }
+    let result = match oauth_request(req) {
+        Ok(oauth) => issuer.token_for(&oauth, grants).await,
+        Err(err) => Err(err),
+    };
+    match result {
+        Ok(tokens) => no_store_json(200, &tokens),
+        Err(err) => oauth_error(&err),
+    }
+}
+
 /// Read an OAuth endpoint request: POST, form body, optional `Authorization`.
 pub fn oauth_request(req: &Request) -> Result<OAuthRequest, OAuthError> {
-    let header = |name| {
-        req.headers()
-            .get(name)
-            .map(|v: &HeaderValue| v.to_str().unwrap_or(""))
-    };
-    OAuthRequest::parse(
-        header(CONTENT_TYPE),
-        header(AUTHORIZATION),
-        req.body().as_ref(),
-    )
+    let header = |name| req.headers().get(name).map(|v: &HeaderValue| v.to_str().unwrap_or(""));
+    OAuthRequest::parse(header(CONTENT_TYPE), header(AUTHORIZATION), req.body().as_ref())
 }
 
 /// A JSON response that no cache may keep: every token endpoint answer (RFC 6749 §5.1).
@@ -46,10 +54,7 @@ pub fn cacheable_json_bytes(bytes: &[u8], max_age: u32) -> Response<Body> {
 pub fn oauth_error(err: &OAuthError) -> Response<Body> {
     let mut response = no_store_json(err.status(), &err.body());
     if err.status() == 401 {
-        response.headers_mut().insert(
-            WWW_AUTHENTICATE,
-            HeaderValue::from_static("Basic realm=\"oauth\""),
-        );
+        response.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"oauth\""));
     }
     response
 }
@@ -58,9 +63,7 @@ pub fn oauth_error(err: &OAuthError) -> Response<Body> {
 /// router may not.
 pub fn method_not_allowed(allow: &'static str) -> Response<Body> {
     let mut response = json(405, &serde_json::json!({ "error": "method_not_allowed" }));
-    response
-        .headers_mut()
-        .insert("allow", HeaderValue::from_static(allow));
+    response.headers_mut().insert("allow", HeaderValue::from_static(allow));
     response
 }
 
@@ -72,10 +75,7 @@ fn json(status: u16, body: &impl Serialize) -> Response<Body> {
     // Serialising our own response types cannot fail; an empty object is the safe fallback.
     let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
     let mut response = Response::new(Body::Binary(bytes));
-    *response.status_mut() =
-        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }

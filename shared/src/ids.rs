@@ -17,9 +17,7 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
     let mut bytes = [0u8; N];
     // The system RNG failing leaves no safe way to mint anything; aborting the instance
     // is the fail-closed answer, and Lambda starts a fresh one.
-    SystemRandom::new()
-        .fill(&mut bytes)
-        .unwrap_or_else(|_| std::process::abort());
+    SystemRandom::new().fill(&mut bytes).unwrap_or_else(|_| std::process::abort());
     bytes
 }
 

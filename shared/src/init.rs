@@ -14,7 +14,8 @@ pub async fn token_issuer(config: Config) -> Result<TokenIssuer, KeyError> {
     Ok(TokenIssuer {
         clients: ClientDirectory::new(store.clone(), config.client_cache_ttl),
         users: store.clone(),
-        sessions: store,
+        sessions: store.clone(),
+        families: store,
         keys,
         config,
     })

@@ -65,11 +65,7 @@ impl ClientSecretHash {
         }
         let salt = random_bytes::<16>();
         let digest = salted_sha256(&salt, secret.expose());
-        Ok(Self(format!(
-            "sha256${}${}",
-            STANDARD_NO_PAD.encode(salt),
-            STANDARD_NO_PAD.encode(digest)
-        )))
+        Ok(Self(format!("sha256${}${}", STANDARD_NO_PAD.encode(salt), STANDARD_NO_PAD.encode(digest))))
     }
 
     pub fn from_stored(stored: String) -> Self {
@@ -88,16 +84,10 @@ impl ClientSecretHash {
         else {
             return false;
         };
-        let (Ok(salt), Ok(expected)) = (
-            STANDARD_NO_PAD.decode(salt),
-            STANDARD_NO_PAD.decode(expected),
-        ) else {
+        let (Ok(salt), Ok(expected)) = (STANDARD_NO_PAD.decode(salt), STANDARD_NO_PAD.decode(expected)) else {
             return false;
         };
-        salted_sha256(&salt, presented.expose())
-            .as_slice()
-            .ct_eq(&expected)
-            .into()
+        salted_sha256(&salt, presented.expose()).as_slice().ct_eq(&expected).into()
     }
 }
 
@@ -129,18 +119,16 @@ impl fmt::Debug for PasswordHashString {
 /// The hash of a random password nobody knows. Checking a login for an unknown user
 /// against it costs the same as for a real user, so timing does not reveal which
 /// usernames exist.
-const DUMMY_PASSWORD_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$yXnbrVXOmkJBQ4ffdGiHyA$q0Pm1mh7YSfDjHv3f1VfWwRd+Ro1JrU4nmkpbQpXKSk";
+const DUMMY_PASSWORD_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$yXnbrVXOmkJBQ4ffdGiHyA$q0Pm1mh7YSfDjHv3f1VfWwRd+Ro1JrU4nmkpbQpXKSk";
 
 impl PasswordHashString {
     pub fn create(password: &SecretString) -> Result<Self, SecretError> {
         if password.expose().is_empty() {
             return Err(SecretError::EmptyPassword);
         }
-        let salt =
-            SaltString::encode_b64(&random_bytes::<16>()).map_err(|_| SecretError::Hashing)?;
-        let hash = argon2id()
-            .hash_password(password.expose().as_bytes(), &salt)
-            .map_err(|_| SecretError::Hashing)?;
+        let salt = SaltString::encode_b64(&random_bytes::<16>()).map_err(|_| SecretError::Hashing)?;
+        let hash = argon2id().hash_password(password.expose().as_bytes(), &salt).map_err(|_| SecretError::Hashing)?;
         Ok(Self(hash.to_string()))
     }
 
@@ -154,9 +142,7 @@ impl PasswordHashString {
 
     pub fn verify(&self, presented: &SecretString) -> bool {
         match PasswordHash::new(&self.0) {
-            Ok(parsed) => argon2id()
-                .verify_password(presented.expose().as_bytes(), &parsed)
-                .is_ok(),
+            Ok(parsed) => argon2id().verify_password(presented.expose().as_bytes(), &parsed).is_ok(),
             Err(_) => false,
         }
     }
@@ -182,25 +168,13 @@ mod tests {
 
     #[test]
     fn short_client_secret_is_refused() {
-        assert_eq!(
-            ClientSecretHash::create(&SecretString::new("short")),
-            Err(SecretError::ClientSecretTooShort)
-        );
+        assert_eq!(ClientSecretHash::create(&SecretString::new("short")), Err(SecretError::ClientSecretTooShort));
     }
 
     #[test]
     fn malformed_stored_client_hash_never_matches() {
-        for stored in [
-            "",
-            "sha256$",
-            "md5$AAAA$AAAA",
-            "sha256$!!$!!",
-            "sha256$AAAA$AAAA$x",
-        ] {
-            assert!(
-                !ClientSecretHash::from_stored(stored.into()).verify(&SecretString::new("x")),
-                "{stored}"
-            );
+        for stored in ["", "sha256$", "md5$AAAA$AAAA", "sha256$!!$!!", "sha256$AAAA$AAAA$x"] {
+            assert!(!ClientSecretHash::from_stored(stored.into()).verify(&SecretString::new("x")), "{stored}");
         }
     }
 
@@ -222,9 +196,6 @@ mod tests {
         let secret = SecretString::new("hunter2-hunter2-hunter2-hunter2");
         let hash = ClientSecretHash::create(&secret).unwrap();
         let shown = format!("{secret:?} {hash:?}");
-        assert!(
-            !shown.contains("hunter2") && !shown.contains("sha256"),
-            "{shown}"
-        );
+        assert!(!shown.contains("hunter2") && !shown.contains("sha256"), "{shown}");
     }
 }

@@ -11,10 +11,7 @@ impl UnixTime {
     pub fn now() -> Self {
         // A clock before 1970 is a broken host; treating it as the epoch makes every
         // token look expired, which fails closed.
-        let secs = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
+        let secs = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         UnixTime(secs)
     }
 

@@ -29,10 +29,7 @@ impl Stack {
         Self {
             base_url: required_env("E2E_BASE_URL"),
             issuer: required_env("ISSUER"),
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .expect("client"),
+            http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client"),
         }
     }
 
@@ -49,30 +46,18 @@ impl Stack {
         if let Some(auth) = request.authorization {
             builder = builder.header("authorization", auth);
         }
-        let response = builder
-            .body(request.body.to_vec())
-            .send()
-            .await
-            .expect("the stack answers");
+        let response = builder.body(request.body.to_vec()).send().await.expect("the stack answers");
         Reply::read(response).await
     }
 
     /// POST a form with HTTP Basic client authentication.
     pub async fn post_form(&self, path: &str, client: &TestClient, form: &[(&str, &str)]) -> Reply {
         let body = encode_form(form);
-        self.post(path, Req::form(&body).basic(&client.basic()))
-            .await
+        self.post(path, Req::form(&body).basic(&client.basic())).await
     }
 
     pub async fn get(&self, path: &str) -> Reply {
-        Reply::read(
-            self.http
-                .get(self.url(path))
-                .send()
-                .await
-                .expect("the stack answers"),
-        )
-        .await
+        Reply::read(self.http.get(self.url(path)).send().await.expect("the stack answers")).await
     }
 }
 
@@ -92,9 +77,7 @@ pub fn encode_form(pairs: &[(&str, &str)]) -> String {
 fn form_escape(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => {
-                (b as char).to_string()
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => (b as char).to_string(),
             b' ' => "+".to_string(),
             _ => format!("%{b:02X}"),
         })
@@ -109,18 +92,10 @@ pub struct Req<'a> {
 
 impl<'a> Req<'a> {
     pub fn form(body: &'a str) -> Self {
-        Self {
-            content_type: Some("application/x-www-form-urlencoded"),
-            authorization: None,
-            body: body.as_bytes(),
-        }
+        Self { content_type: Some("application/x-www-form-urlencoded"), authorization: None, body: body.as_bytes() }
     }
     pub fn raw(content_type: Option<&'a str>, body: &'a [u8]) -> Self {
-        Self {
-            content_type,
-            authorization: None,
-            body,
-        }
+        Self { content_type, authorization: None, body }
     }
     pub fn basic(mut self, header: &str) -> Self {
         self.authorization = Some(header.to_string());
@@ -141,11 +116,7 @@ impl Reply {
         let headers = response.headers().clone();
         let bytes = response.bytes().await.expect("body");
         let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
-        Self {
-            status,
-            headers,
-            json,
-        }
+        Self { status, headers, json }
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -153,9 +124,7 @@ impl Reply {
     }
 
     pub fn str(&self, field: &str) -> &str {
-        self.json[field]
-            .as_str()
-            .unwrap_or_else(|| panic!("no string {field} in {}", self.json))
+        self.json[field].as_str().unwrap_or_else(|| panic!("no string {field} in {}", self.json))
     }
 }
 
@@ -167,9 +136,7 @@ pub async fn stack_store() -> DynamoStore {
 /// A table of its own, for store tests that must not see other tests' items.
 pub async fn fresh_table_store() -> DynamoStore {
     let store = DynamoStore::connect(&store_config(&format!("test-{}", random_id()))).await;
-    schema::create_table(store.sdk_client(), store.table())
-        .await
-        .expect("create table");
+    schema::create_table(store.sdk_client(), store.table()).await.expect("create table");
     store
 }
 
@@ -190,28 +157,17 @@ pub struct TestClient {
 
 impl TestClient {
     pub fn basic(&self) -> String {
-        format!(
-            "Basic {}",
-            STANDARD.encode(format!(
-                "{}:{}",
-                form_escape(&self.id),
-                form_escape(&self.secret)
-            ))
-        )
+        format!("Basic {}", STANDARD.encode(format!("{}:{}", form_escape(&self.id), form_escape(&self.secret))))
     }
 }
 
 pub async fn seed_client(grants: &[GrantType], scope: &str, audience: Option<&str>) -> TestClient {
-    let client = TestClient {
-        id: format!("client-{}", random_id()),
-        secret: format!("secret-{}", random_id()),
-    };
+    let client = TestClient { id: format!("client-{}", random_id()), secret: format!("secret-{}", random_id()) };
     stack_store()
         .await
         .put_client(&ClientRecord {
             id: ClientId::new(&client.id),
-            secret_hash: ClientSecretHash::create(&SecretString::new(&client.secret))
-                .expect("hash"),
+            secret_hash: ClientSecretHash::create(&SecretString::new(&client.secret)).expect("hash"),
             grant_types: grants.iter().copied().collect(),
             scopes: Scope::parse(scope).expect("scope"),
             audience: audience.map(str::to_string),
@@ -242,8 +198,7 @@ pub async fn seed_user(disabled: bool) -> TestUser {
         .create_user(&UserRecord {
             username: user.username.clone(),
             sub: user.sub.clone(),
-            password_hash: PasswordHashString::create(&SecretString::new(&user.password))
-                .expect("hash"),
+            password_hash: PasswordHashString::create(&SecretString::new(&user.password)).expect("hash"),
             disabled,
         })
         .await

@@ -11,32 +11,15 @@ async fn both_metadata_documents_advertise_exactly_what_exists() {
     assert_eq!(oauth.json, oidc.json, "one metadata document for both");
     let m = &oauth.json;
     assert_eq!(m["issuer"], stack.issuer.as_str());
-    assert_eq!(
-        m["token_endpoint"],
-        format!("{}/oauth2/token", stack.issuer)
-    );
-    assert_eq!(
-        m["jwks_uri"],
-        format!("{}/.well-known/jwks.json", stack.issuer)
-    );
-    assert_eq!(
-        m["grant_types_supported"],
-        serde_json::json!(["client_credentials", "password"])
-    );
+    assert_eq!(m["token_endpoint"], format!("{}/oauth2/token", stack.issuer));
+    assert_eq!(m["jwks_uri"], format!("{}/.well-known/jwks.json", stack.issuer));
+    assert_eq!(m["grant_types_supported"], serde_json::json!(["client_credentials", "password"]));
     assert_eq!(
         m["token_endpoint_auth_methods_supported"],
         serde_json::json!(["client_secret_basic", "client_secret_post"])
     );
-    for not_yet in [
-        "revocation_endpoint",
-        "introspection_endpoint",
-        "userinfo_endpoint",
-        "authorization_endpoint",
-    ] {
-        assert!(
-            m.get(not_yet).is_none(),
-            "{not_yet} is advertised but not implemented"
-        );
+    for not_yet in ["revocation_endpoint", "introspection_endpoint", "userinfo_endpoint", "authorization_endpoint"] {
+        assert!(m.get(not_yet).is_none(), "{not_yet} is advertised but not implemented");
     }
 }
 
@@ -45,20 +28,14 @@ async fn jwks_publishes_public_keys_only() {
     let stack = Stack::from_env();
     let jwks = stack.get("/.well-known/jwks.json").await;
     assert_eq!(jwks.status, 200);
-    assert!(
-        jwks.header("cache-control")
-            .is_some_and(|c| c.contains("max-age"))
-    );
+    assert!(jwks.header("cache-control").is_some_and(|c| c.contains("max-age")));
     let keys = jwks.json["keys"].as_array().expect("keys");
     assert!(!keys.is_empty());
     for key in keys {
         assert!(key["kid"].is_string() && key["alg"].is_string(), "{key}");
         assert_eq!(key["use"], "sig");
         for private in ["d", "p", "q", "dp", "dq", "qi", "k"] {
-            assert!(
-                key.get(private).is_none(),
-                "private member {private} published: {key}"
-            );
+            assert!(key.get(private).is_none(), "private member {private} published: {key}");
         }
     }
 }

@@ -12,8 +12,6 @@ async fn dynamodb_store_passes_the_behaviour_suite() {
 #[tokio::test]
 async fn creating_the_table_twice_keeps_it() {
     let store = tests::fresh_table_store().await;
-    let again = shared::store::dynamo::schema::create_table(store.sdk_client(), store.table())
-        .await
-        .unwrap();
+    let again = shared::store::dynamo::schema::create_table(store.sdk_client(), store.table()).await.unwrap();
     assert!(!again, "the second create reports an existing table");
 }

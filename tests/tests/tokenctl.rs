@@ -14,15 +14,11 @@ struct Ctl {
 impl Ctl {
     fn new() -> Self {
         let dir = std::env::temp_dir().join(format!("tokenctl-test-{}", random_id()));
-        Self {
-            table: format!("ctl-{}", random_id()),
-            keys: dir.join("keys.json"),
-        }
+        Self { table: format!("ctl-{}", random_id()), keys: dir.join("keys.json") }
     }
 
     fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        let binary =
-            std::env::var("TOKENCTL").expect("TOKENCTL (the built admin CLI) is set by make test");
+        let binary = std::env::var("TOKENCTL").expect("TOKENCTL (the built admin CLI) is set by make test");
         let mut child = Command::new(binary)
             .args(args)
             .env("TABLE_NAME", &self.table)
@@ -42,20 +38,13 @@ impl Ctl {
 
     fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args, None);
-        assert!(
-            out.status.success(),
-            "tokenctl {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "tokenctl {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8(out.stdout).unwrap()
     }
 
     fn fails(&self, args: &[&str]) -> String {
         let out = self.run(args, None);
-        assert!(
-            !out.status.success(),
-            "tokenctl {args:?} should have failed"
-        );
+        assert!(!out.status.success(), "tokenctl {args:?} should have failed");
         String::from_utf8(out.stderr).unwrap()
     }
 
@@ -69,10 +58,7 @@ impl Ctl {
 async fn table_and_client_commands() {
     let ctl = Ctl::new();
     assert!(ctl.ok(&["table", "create"]).contains("created"));
-    assert!(
-        ctl.ok(&["table", "create"]).contains("already exists"),
-        "running it again is safe"
-    );
+    assert!(ctl.ok(&["table", "create"]).contains("already exists"), "running it again is safe");
 
     let out = ctl.ok(&[
         "client",
@@ -94,16 +80,10 @@ async fn table_and_client_commands() {
         "--access-token-ttl",
         "120",
     ]);
-    let secret = out
-        .lines()
-        .find_map(|l| l.strip_prefix("client_secret: "))
-        .expect("a generated secret is printed once");
+    let secret =
+        out.lines().find_map(|l| l.strip_prefix("client_secret: ")).expect("a generated secret is printed once");
     let store = ctl.store().await;
-    let client = store
-        .client(&ClientId::new("svc"))
-        .await
-        .unwrap()
-        .expect("client stored");
+    let client = store.client(&ClientId::new("svc")).await.unwrap().expect("client stored");
     assert!(client.secret_hash.verify(&SecretString::new(secret)));
     assert!(client.allows(GrantType::Password) && !client.allows(GrantType::RefreshToken));
     assert_eq!(client.scopes.to_string(), "openid read write");
@@ -112,37 +92,17 @@ async fn table_and_client_commands() {
 
     let listed = ctl.ok(&["client", "list"]);
     assert!(
-        listed.contains("\"client_id\":\"svc\"")
-            && !listed.contains("sha256")
-            && !listed.contains(secret),
+        listed.contains("\"client_id\":\"svc\"") && !listed.contains("sha256") && !listed.contains(secret),
         "{listed}"
     );
 
-    assert!(
-        ctl.fails(&["client", "add", "weak", "--secret", "short"])
-            .contains("at least 24")
-    );
-    assert!(
-        ctl.fails(&["client", "add", "x", "--grant", "implicit"])
-            .contains("unknown grant type")
-    );
-    assert!(
-        ctl.fails(&[
-            "client",
-            "add",
-            "x",
-            "--backchannel-logout-uri",
-            "http://rp.example.com/"
-        ])
-        .contains("https")
-    );
+    assert!(ctl.fails(&["client", "add", "weak", "--secret", "short"]).contains("at least 24"));
+    assert!(ctl.fails(&["client", "add", "x", "--grant", "implicit"]).contains("unknown grant type"));
+    assert!(ctl.fails(&["client", "add", "x", "--backchannel-logout-uri", "http://rp.example.com/"]).contains("https"));
 
     assert!(ctl.ok(&["client", "remove", "svc"]).contains("removed"));
     assert!(store.client(&ClientId::new("svc")).await.unwrap().is_none());
-    assert!(
-        ctl.fails(&["client", "remove", "svc"])
-            .contains("no client")
-    );
+    assert!(ctl.fails(&["client", "remove", "svc"]).contains("no client"));
 }
 
 #[tokio::test]
@@ -150,18 +110,11 @@ async fn user_commands() {
     let ctl = Ctl::new();
     ctl.ok(&["table", "create"]);
     let out = ctl.run(&["user", "add", "alice"], Some("from stdin\n"));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let store = ctl.store().await;
     let alice = store.user("alice").await.unwrap().expect("stored");
     assert!(alice.password_hash.verify(&SecretString::new("from stdin")));
-    assert!(
-        ctl.fails(&["user", "add", "alice", "--password", "x"])
-            .contains("exists")
-    );
+    assert!(ctl.fails(&["user", "add", "alice", "--password", "x"]).contains("exists"));
 
     ctl.ok(&["user", "set-password", "alice", "--password", "second"]);
     let alice2 = store.user("alice").await.unwrap().unwrap();
@@ -171,35 +124,22 @@ async fn user_commands() {
     assert!(store.user("alice").await.unwrap().unwrap().disabled);
     ctl.ok(&["user", "enable", "alice"]);
     assert!(!store.user("alice").await.unwrap().unwrap().disabled);
-    assert!(
-        ctl.fails(&["user", "set-password", "nobody", "--password", "x"])
-            .contains("no user")
-    );
+    assert!(ctl.fails(&["user", "set-password", "nobody", "--password", "x"]).contains("no user"));
 }
 
 #[test]
 fn keys_generate_writes_a_private_file_and_never_overwrites_by_accident() {
     use std::os::unix::fs::PermissionsExt;
     let ctl = Ctl::new();
-    assert!(
-        ctl.ok(&["keys", "generate", "--alg", "EdDSA"])
-            .contains("EdDSA")
-    );
+    assert!(ctl.ok(&["keys", "generate", "--alg", "EdDSA"]).contains("EdDSA"));
     let mode = std::fs::metadata(&ctl.keys).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "private keys readable by others");
     let first = std::fs::read(&ctl.keys).unwrap();
     assert!(ctl.fails(&["keys", "generate"]).contains("--force"));
-    assert!(
-        ctl.ok(&["keys", "generate", "--if-missing"])
-            .contains("already exists")
-    );
+    assert!(ctl.ok(&["keys", "generate", "--if-missing"]).contains("already exists"));
     assert_eq!(std::fs::read(&ctl.keys).unwrap(), first);
     ctl.ok(&["keys", "generate", "--force", "--alg", "RS256"]);
-    let doc: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&ctl.keys).unwrap()).unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&ctl.keys).unwrap()).unwrap();
     assert_eq!(doc["keys"][0]["alg"], "RS256");
-    assert!(
-        ctl.fails(&["keys", "generate", "--force", "--alg", "HS256"])
-            .contains("unsupported")
-    );
+    assert!(ctl.fails(&["keys", "generate", "--force", "--alg", "HS256"]).contains("unsupported"));
 }

@@ -1,19 +1,78 @@
-use lambda_http::http::Method;
 use lambda_http::{Body, Error, Request, Response};
-use shared::grants::TokenIssuer;
-use shared::http;
+use shared::grants::{SUPPORTED_GRANTS, TokenIssuer};
 
 #[tracing::instrument(skip_all, fields(path = %req.uri().path()))]
 pub async fn handle(issuer: &TokenIssuer, req: Request) -> Result<Response<Body>, Error> {
-    if req.method() != Method::POST {
-        return Ok(http::method_not_allowed("POST"));
+    Ok(shared::http::token_endpoint(issuer, &req, SUPPORTED_GRANTS).await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::config::{Config, KeySourceConfig, Lifetimes};
+    use shared::ids::ClientId;
+    use shared::keys::{KeySet, KeySetDocument, SigningAlgorithm};
+    use shared::oauth::client_auth::ClientDirectory;
+    use shared::oauth::scope::Scope;
+    use shared::secrets::{ClientSecretHash, SecretString};
+    use shared::store::memory::MemoryStore;
+    use shared::store::{ClientAdmin, ClientLifetimes, ClientRecord, GrantType};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    /// GIVEN a client `app` and the API Gateway (payload 2.0) event of a token request,
+    /// base64 body and all, as API Gateway delivers it.
+    async fn issuer() -> TokenIssuer {
+        let store = Arc::new(MemoryStore::new());
+        store
+            .put_client(&ClientRecord {
+                id: ClientId::new("app"),
+                secret_hash: ClientSecretHash::create(&SecretString::new("fixture-client-secret-000000")).unwrap(),
+                grant_types: [GrantType::ClientCredentials].into_iter().collect(),
+                scopes: Scope::parse("read write").unwrap(),
+                audience: None,
+                may_introspect: false,
+                admin: false,
+                backchannel_logout_uri: None,
+                lifetimes: ClientLifetimes::default(),
+            })
+            .await
+            .unwrap();
+        TokenIssuer {
+            config: Config {
+                table_name: "unused".into(),
+                dynamodb_endpoint: None,
+                issuer: "https://auth.example.com".into(),
+                key_source: KeySourceConfig::File("unused".into()),
+                lifetimes: Lifetimes::default(),
+                client_cache_ttl: Duration::from_secs(60),
+            },
+            keys: Arc::new(KeySet::from_document(&KeySetDocument::generate(SigningAlgorithm::Es256).unwrap()).unwrap()),
+            clients: ClientDirectory::new(store.clone(), Duration::from_secs(60)),
+            users: store.clone(),
+            sessions: store.clone(),
+            families: store,
+        }
     }
-    let result = match http::oauth_request(&req) {
-        Ok(oauth) => issuer.token(&oauth).await,
-        Err(err) => Err(err),
-    };
-    Ok(match result {
-        Ok(tokens) => http::no_store_json(200, &tokens),
-        Err(err) => http::oauth_error(&err),
-    })
+
+    #[tokio::test]
+    async fn api_gateway_event_gets_a_token_response() {
+        let issuer = issuer().await;
+        let request = lambda_http::request::from_str(include_str!("../fixtures/apigw-token-request.json")).unwrap();
+        // WHEN the handler runs
+        let response = handle(&issuer, request).await.unwrap();
+        // THEN a no-store token response with the requested scope
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["cache-control"], "no-store");
+        let body: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+        assert_eq!((body["token_type"].as_str(), body["scope"].as_str()), (Some("Bearer"), Some("read")));
+    }
+
+    #[tokio::test]
+    async fn a_get_is_405_with_allow() {
+        let issuer = issuer().await;
+        let event = include_str!("../fixtures/apigw-token-request.json").replace("\"POST\"", "\"GET\"");
+        let response = handle(&issuer, lambda_http::request::from_str(&event).unwrap()).await.unwrap();
+        assert_eq!((response.status().as_u16(), response.headers()["allow"].to_str().unwrap()), (405, "POST"));
+    }
 }

@@ -5,18 +5,13 @@ use shared::keys::{KeySet, KeySetDocument, SigningAlgorithm};
 use shared::oauth::scope::Scope;
 use shared::secrets::{ClientSecretHash, PasswordHashString, SecretString};
 use shared::store::dynamo::{DynamoStore, schema};
-use shared::store::{
-    ClientAdmin, ClientLifetimes, ClientRecord, GrantType, StoreError, UserAdmin, UserRecord,
-};
+use shared::store::{ClientAdmin, ClientLifetimes, ClientRecord, GrantType, StoreError, UserAdmin, UserRecord};
 use std::collections::BTreeSet;
 use std::io::BufRead;
 use std::path::Path;
 
 #[derive(Parser)]
-#[command(
-    name = "tokenctl",
-    about = "Administer the token service: table, clients, users, keys"
-)]
+#[command(name = "tokenctl", about = "Administer the token service: table, clients, users, keys")]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -132,21 +127,13 @@ type CmdResult = Result<(), String>;
 pub async fn run(cli: Cli) -> CmdResult {
     let config = Config::from_env_or_local().map_err(|e| e.to_string())?;
     match cli.command {
-        Command::Keys(KeysCommand::Generate {
-            alg,
-            force,
-            if_missing,
-        }) => keys_generate(&config, alg, force, if_missing),
+        Command::Keys(KeysCommand::Generate { alg, force, if_missing }) => {
+            keys_generate(&config, alg, force, if_missing)
+        }
         Command::Table(TableCommand::Create) => {
             let store = DynamoStore::connect(&config).await;
-            let created = schema::create_table(store.sdk_client(), store.table())
-                .await
-                .map_err(store_err)?;
-            println!(
-                "table {} {}",
-                store.table(),
-                if created { "created" } else { "already exists" }
-            );
+            let created = schema::create_table(store.sdk_client(), store.table()).await.map_err(store_err)?;
+            println!("table {} {}", store.table(), if created { "created" } else { "already exists" });
             Ok(())
         }
         Command::Client(cmd) => client(&config, cmd).await,
@@ -166,12 +153,7 @@ async fn client(config: &Config, cmd: ClientCommand) -> CmdResult {
             let secret = SecretString::new(add.secret.clone().unwrap_or_else(generate_secret));
             let record = client_record(&add, &secret)?;
             store.put_client(&record).await.map_err(store_err)?;
-            println!(
-                "client {} saved: grants [{}], scope \"{}\"",
-                record.id,
-                grants_list(&record),
-                record.scopes
-            );
+            println!("client {} saved: grants [{}], scope \"{}\"", record.id, grants_list(&record), record.scopes);
             if generated {
                 println!("client_secret: {}", secret.expose());
             }
@@ -193,11 +175,7 @@ async fn client(config: &Config, cmd: ClientCommand) -> CmdResult {
             Ok(())
         }
         ClientCommand::Remove { id } => {
-            if store
-                .remove_client(&ClientId::new(&id))
-                .await
-                .map_err(store_err)?
-            {
+            if store.remove_client(&ClientId::new(&id)).await.map_err(store_err)? {
                 println!("client {id} removed");
                 Ok(())
             } else {
@@ -211,25 +189,14 @@ fn client_record(add: &ClientAdd, secret: &SecretString) -> Result<ClientRecord,
     if add.id.is_empty() || add.id.contains([':', '#']) || add.id.chars().any(char::is_control) {
         return Err("a client id must be non-empty, without ':' '#' or control characters".into());
     }
-    let grant_types = add
-        .grants
-        .iter()
-        .map(|g| g.parse::<GrantType>())
-        .collect::<Result<BTreeSet<_>, _>>()?;
-    let scopes = Scope::from_tokens(
-        add.scopes
-            .iter()
-            .flat_map(|s| s.split(' '))
-            .map(str::to_string),
-    )
-    .map_err(|e| e.to_string())?;
+    let grant_types = add.grants.iter().map(|g| g.parse::<GrantType>()).collect::<Result<BTreeSet<_>, _>>()?;
+    let scopes = Scope::from_tokens(add.scopes.iter().flat_map(|s| s.split(' ')).map(str::to_string))
+        .map_err(|e| e.to_string())?;
     if let Some(uri) = &add.backchannel_logout_uri {
         let url = url_check(uri)?;
         let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
         if url.scheme() != "https" && !loopback {
-            return Err(
-                "--backchannel-logout-uri must be https (plain http only for loopback)".into(),
-            );
+            return Err("--backchannel-logout-uri must be https (plain http only for loopback)".into());
         }
     }
     Ok(ClientRecord {
@@ -255,11 +222,7 @@ fn url_check(raw: &str) -> Result<url::Url, String> {
 }
 
 fn grants_list(c: &ClientRecord) -> String {
-    c.grant_types
-        .iter()
-        .map(|g| g.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
+    c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>().join(", ")
 }
 
 /// 32 random bytes, base64url: far above the minimum secret length.
@@ -273,10 +236,7 @@ fn password_from(arg: Option<String>) -> Result<SecretString, String> {
         Some(p) => p,
         None => {
             let mut line = String::new();
-            std::io::stdin()
-                .lock()
-                .read_line(&mut line)
-                .map_err(|e| format!("reading the password: {e}"))?;
+            std::io::stdin().lock().read_line(&mut line).map_err(|e| format!("reading the password: {e}"))?;
             line.trim_end_matches(['\r', '\n']).to_string()
         }
     };
@@ -307,9 +267,7 @@ async fn user(config: &Config, cmd: UserCommand) -> CmdResult {
                     println!("user {username} added (sub {})", user.sub);
                     Ok(())
                 }
-                Err(StoreError::Conflict) => {
-                    Err(format!("user {username} exists; use `user set-password`"))
-                }
+                Err(StoreError::Conflict) => Err(format!("user {username} exists; use `user set-password`")),
                 Err(err) => Err(store_err(err)),
             }
         }
@@ -328,32 +286,17 @@ async fn user(config: &Config, cmd: UserCommand) -> CmdResult {
 
 async fn existing_user(store: &DynamoStore, username: &str) -> Result<UserRecord, String> {
     use shared::store::UserRead;
-    store
-        .user(username)
-        .await
-        .map_err(store_err)?
-        .ok_or_else(|| format!("no user {username}"))
+    store.user(username).await.map_err(store_err)?.ok_or_else(|| format!("no user {username}"))
 }
 
 async fn set_disabled(store: &DynamoStore, username: &str, disabled: bool) -> CmdResult {
-    let user = UserRecord {
-        disabled,
-        ..existing_user(store, username).await?
-    };
+    let user = UserRecord { disabled, ..existing_user(store, username).await? };
     store.replace_user(&user).await.map_err(store_err)?;
-    println!(
-        "user {username} {}",
-        if disabled { "disabled" } else { "enabled" }
-    );
+    println!("user {username} {}", if disabled { "disabled" } else { "enabled" });
     Ok(())
 }
 
-fn keys_generate(
-    config: &Config,
-    alg: SigningAlgorithm,
-    force: bool,
-    if_missing: bool,
-) -> CmdResult {
+fn keys_generate(config: &Config, alg: SigningAlgorithm, force: bool, if_missing: bool) -> CmdResult {
     let KeySourceConfig::File(path) = &config.key_source;
     if path.exists() {
         if if_missing {
@@ -361,25 +304,14 @@ fn keys_generate(
             return Ok(());
         }
         if !force {
-            return Err(format!(
-                "{} exists; --force replaces it (its tokens stop verifying)",
-                path.display()
-            ));
+            return Err(format!("{} exists; --force replaces it (its tokens stop verifying)", path.display()));
         }
     }
     let document = KeySetDocument::generate(alg).map_err(|e| e.to_string())?;
     // Prove the document loads before anything relies on it.
     KeySet::from_document(&document).map_err(|e| e.to_string())?;
-    write_private_file(
-        path,
-        &serde_json::to_vec_pretty(&document).map_err(|e| e.to_string())?,
-    )?;
-    println!(
-        "key set written to {} (kid {}, {:?})",
-        path.display(),
-        document.keys[0].kid,
-        alg.jwt_algorithm()
-    );
+    write_private_file(path, &serde_json::to_vec_pretty(&document).map_err(|e| e.to_string())?)?;
+    println!("key set written to {} (kid {}, {:?})", path.display(), document.keys[0].kid, alg.jwt_algorithm());
     Ok(())
 }
 
@@ -397,6 +329,5 @@ fn write_private_file(path: &Path, bytes: &[u8]) -> CmdResult {
         .mode(0o600)
         .open(path)
         .map_err(|e| format!("{}: {e}", path.display()))?;
-    file.write_all(bytes)
-        .map_err(|e| format!("{}: {e}", path.display()))
+    file.write_all(bytes).map_err(|e| format!("{}: {e}", path.display()))
 }

@@ -9,8 +9,7 @@ use crate::oauth::scope::Scope;
 use crate::oauth::{OAuthError, OAuthErrorCode, OAuthRequest};
 use crate::secrets::PasswordHashString;
 use crate::store::{
-    ClientRecord, FamilyRecord, FamilyStatus, GrantType, SessionRecord, SessionWrite, StoreError,
-    UserRead,
+    ClientRecord, FamilyRecord, FamilyStatus, FamilyWrite, GrantType, SessionRecord, SessionWrite, StoreError, UserRead,
 };
 use crate::time::UnixTime;
 use crate::tokens::access::{self, AccessTokenClaims};
@@ -40,57 +39,57 @@ pub struct TokenIssuer {
     pub clients: ClientDirectory,
     pub users: Arc<dyn UserRead>,
     pub sessions: Arc<dyn SessionWrite>,
+    pub families: Arc<dyn FamilyWrite>,
 }
 
-/// Grant types the token endpoint answers today; discovery advertises exactly these.
-pub const SUPPORTED_GRANTS: &[GrantType] = &[GrantType::ClientCredentials, GrantType::Password];
+/// The login an access token belongs to, for user grants.
+pub(crate) struct LoginBinding {
+    pub sid: Sid,
+    pub fid: FamilyId,
+    pub auth_time: UnixTime,
+}
+
+/// Grant types the token endpoint answers; discovery advertises exactly these.
+pub const SUPPORTED_GRANTS: &[GrantType] =
+    &[GrantType::ClientCredentials, GrantType::Password, GrantType::RefreshToken];
+
+/// What `POST /oauth2/refresh` answers: only refreshes, so that the hot refresh path can
+/// scale, throttle and alarm on its own (ARCHITECTURE.md §1).
+pub const REFRESH_ENDPOINT_GRANTS: &[GrantType] = &[GrantType::RefreshToken];
 
 impl TokenIssuer {
+    /// The token endpoint: every supported grant.
     pub async fn token(&self, req: &OAuthRequest) -> Result<TokenResponse, OAuthError> {
+        self.token_for(req, SUPPORTED_GRANTS).await
+    }
+
+    /// A token request restricted to `allowed` grant types (the refresh endpoint).
+    pub async fn token_for(&self, req: &OAuthRequest, allowed: &[GrantType]) -> Result<TokenResponse, OAuthError> {
         let grant_type = req.required("grant_type", "grant_type is required")?;
         let grant = grant_type
             .parse::<GrantType>()
             .ok()
-            .filter(|g| SUPPORTED_GRANTS.contains(g))
-            .ok_or(OAuthError::new(
-                OAuthErrorCode::UnsupportedGrantType,
-                "this grant type is not supported",
-            ))?;
+            .filter(|g| allowed.contains(g))
+            .ok_or(OAuthError::new(OAuthErrorCode::UnsupportedGrantType, "this grant type is not supported"))?;
         let client = self.clients.authenticate(req).await?;
         if !client.allows(grant) {
-            return Err(OAuthError::new(
-                OAuthErrorCode::UnauthorizedClient,
-                "the client may not use this grant type",
-            ));
+            return Err(OAuthError::new(OAuthErrorCode::UnauthorizedClient, "the client may not use this grant type"));
         }
-        let scope = requested_scope(req, &client)?;
         match grant {
-            GrantType::ClientCredentials => self.client_credentials(&client, scope),
-            GrantType::Password => self.password(req, &client, scope).await,
-            // Not in SUPPORTED_GRANTS yet: refused above as unsupported_grant_type.
-            GrantType::RefreshToken => Err(OAuthError::server_error()),
+            GrantType::ClientCredentials => self.client_credentials(&client, requested_scope(req, &client)?),
+            GrantType::Password => self.password(req, &client, requested_scope(req, &client)?).await,
+            GrantType::RefreshToken => self.refresh(req, &client).await,
         }
     }
 
     /// RFC 6749 §4.4. No user, no session: `sub` is the client (RFC 9068 §2.2), and
     /// nothing is written.
-    fn client_credentials(
-        &self,
-        client: &ClientRecord,
-        scope: Scope,
-    ) -> Result<TokenResponse, OAuthError> {
+    fn client_credentials(&self, client: &ClientRecord, scope: Scope) -> Result<TokenResponse, OAuthError> {
         let now = UnixTime::now();
         let sub = Subject::new(client.id.as_str());
         let (access_token, expires_in, jti) = self.access_token(client, &scope, sub, None, now)?;
         tracing::info!(event = "token.issued", grant_type = "client_credentials", client_id = %client.id, jti = %jti);
-        Ok(TokenResponse {
-            access_token,
-            token_type: "Bearer",
-            expires_in,
-            scope,
-            refresh_token: None,
-            id_token: None,
-        })
+        Ok(TokenResponse { access_token, token_type: "Bearer", expires_in, scope, refresh_token: None, id_token: None })
     }
 
     /// RFC 6749 §4.3. Starts a session and a refresh-token family in one write.
@@ -101,9 +100,7 @@ impl TokenIssuer {
         scope: Scope,
     ) -> Result<TokenResponse, OAuthError> {
         let username = req.required("username", "username is required")?;
-        let password = req
-            .secret_param("password")
-            .ok_or(OAuthError::invalid_request("password is required"))?;
+        let password = req.secret_param("password").ok_or(OAuthError::invalid_request("password is required"))?;
         let user = self.users.user(username).await.map_err(store_failure)?;
         let user = match user {
             Some(user) if user.password_hash.verify(&password) => user,
@@ -120,10 +117,7 @@ impl TokenIssuer {
 
         let now = UnixTime::now();
         let lifetimes = &self.config.lifetimes;
-        let family_life = client
-            .lifetimes
-            .refresh_absolute
-            .unwrap_or(lifetimes.refresh_absolute);
+        let family_life = client.lifetimes.refresh_absolute.unwrap_or(lifetimes.refresh_absolute);
         let sid = Sid::random();
         let fid = FamilyId::random();
         let session = SessionRecord {
@@ -137,6 +131,7 @@ impl TokenIssuer {
             fid: fid.clone(),
             sid: sid.clone(),
             sub: user.sub.clone(),
+            username: user.username.clone(),
             client_id: client.id.clone(),
             scope: scope.clone(),
             generation: 0,
@@ -146,13 +141,8 @@ impl TokenIssuer {
             expires_at: now.plus(family_life),
         };
         // Sign before writing: a signing failure then leaves nothing behind.
-        let (access_token, expires_in, jti) = self.access_token(
-            client,
-            &scope,
-            user.sub.clone(),
-            Some((sid.clone(), fid.clone(), now)),
-            now,
-        )?;
+        let login = LoginBinding { sid: sid.clone(), fid: fid.clone(), auth_time: now };
+        let (access_token, expires_in, jti) = self.access_token(client, &scope, user.sub.clone(), Some(login), now)?;
         let id_token = scope
             .contains("openid")
             .then(|| {
@@ -171,15 +161,8 @@ impl TokenIssuer {
             })
             .transpose()
             .map_err(signing_failure)?;
-        let refresh_token = RefreshToken {
-            family: fid.clone(),
-            generation: 0,
-        }
-        .encode(self.keys.refresh_mac_key());
-        self.sessions
-            .begin_session(&session, &family)
-            .await
-            .map_err(store_failure)?;
+        let refresh_token = RefreshToken { family: fid.clone(), generation: 0 }.encode(self.keys.refresh_mac_key());
+        self.sessions.begin_session(&session, &family).await.map_err(store_failure)?;
         tracing::info!(event = "token.issued", grant_type = "password", client_id = %client.id, sub = %user.sub,
             sid = %sid, fid = %fid, jti = %jti);
         Ok(TokenResponse {
@@ -197,25 +180,19 @@ impl TokenIssuer {
         client: &ClientRecord,
         scope: &Scope,
         sub: Subject,
-        session: Option<(Sid, FamilyId, UnixTime)>,
+        login: Option<LoginBinding>,
         now: UnixTime,
     ) -> Result<(String, u64, Jti), OAuthError> {
-        let lifetime = client
-            .lifetimes
-            .access_token
-            .unwrap_or(self.config.lifetimes.access_token);
-        let (sid, fid, auth_time) = match session {
-            Some((sid, fid, auth_time)) => (Some(sid), Some(fid), Some(auth_time)),
+        let lifetime = self.access_token_lifetime(client);
+        let (sid, fid, auth_time) = match login {
+            Some(login) => (Some(login.sid), Some(login.fid), Some(login.auth_time)),
             None => (None, None, None),
         };
         let jti = Jti::random();
         let claims = AccessTokenClaims {
             iss: self.config.issuer.clone(),
             sub,
-            aud: client
-                .audience
-                .clone()
-                .unwrap_or_else(|| self.config.issuer.clone()),
+            aud: client.audience.clone().unwrap_or_else(|| self.config.issuer.clone()),
             exp: now.plus(lifetime),
             iat: now,
             jti: jti.clone(),
@@ -230,6 +207,12 @@ impl TokenIssuer {
     }
 }
 
+impl TokenIssuer {
+    pub(crate) fn access_token_lifetime(&self, client: &ClientRecord) -> u64 {
+        client.lifetimes.access_token.unwrap_or(self.config.lifetimes.access_token)
+    }
+}
+
 /// RFC 6749 §3.3: an omitted scope means the client's registered scopes; a requested
 /// scope must lie within them.
 fn requested_scope(req: &OAuthRequest, client: &ClientRecord) -> Result<Scope, OAuthError> {
@@ -241,9 +224,7 @@ fn requested_scope(req: &OAuthRequest, client: &ClientRecord) -> Result<Scope, O
             if scope.is_subset_of(&client.scopes) {
                 Ok(scope)
             } else {
-                Err(invalid_scope(
-                    "the requested scope exceeds the client's scopes",
-                ))
+                Err(invalid_scope("the requested scope exceeds the client's scopes"))
             }
         }
     }
@@ -256,7 +237,7 @@ fn bad_credentials(client: &ClientRecord, reason: &'static str) -> OAuthError {
     OAuthError::invalid_grant("invalid username or password")
 }
 
-fn store_failure(err: StoreError) -> OAuthError {
+pub(crate) fn store_failure(err: StoreError) -> OAuthError {
     tracing::error!(event = "store.error", error = %err);
     match err {
         StoreError::Unavailable(_) => OAuthError::unavailable(),
@@ -264,10 +245,11 @@ fn store_failure(err: StoreError) -> OAuthError {
     }
 }
 
-fn signing_failure(err: crate::tokens::TokenError) -> OAuthError {
+pub(crate) fn signing_failure(err: crate::tokens::TokenError) -> OAuthError {
     tracing::error!(event = "token.signing_failed", error = %err);
     OAuthError::server_error()
 }
 
+mod refresh;
 #[cfg(test)]
 mod tests;

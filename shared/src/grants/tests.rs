@@ -7,7 +7,7 @@ use crate::ids::ClientId;
 use crate::keys::{KeySetDocument, SigningAlgorithm};
 use crate::secrets::{ClientSecretHash, SecretString};
 use crate::store::memory::MemoryStore;
-use crate::store::{ClientAdmin, ClientLifetimes, SessionRead, UserAdmin, UserRecord};
+use crate::store::{ClientAdmin, ClientLifetimes, FamilyRead, SessionRead, UserAdmin, UserRecord};
 use crate::tokens::access::verify_access_token;
 use std::time::Duration;
 
@@ -21,6 +21,10 @@ struct Fixture {
 }
 
 async fn fixture(grants: &[GrantType]) -> Fixture {
+    fixture_with(grants, ClientLifetimes { access_token: Some(120), ..Default::default() }).await
+}
+
+async fn fixture_with(grants: &[GrantType], lifetimes: ClientLifetimes) -> Fixture {
     let store = Arc::new(MemoryStore::new());
     store
         .put_client(&ClientRecord {
@@ -32,10 +36,7 @@ async fn fixture(grants: &[GrantType]) -> Fixture {
             may_introspect: false,
             admin: false,
             backchannel_logout_uri: None,
-            lifetimes: ClientLifetimes {
-                access_token: Some(120),
-                ..Default::default()
-            },
+            lifetimes,
         })
         .await
         .unwrap();
@@ -54,30 +55,20 @@ async fn fixture(grants: &[GrantType]) -> Fixture {
         lifetimes: Lifetimes::default(),
         client_cache_ttl: Duration::from_secs(60),
     };
-    let keys = Arc::new(
-        KeySet::from_document(&KeySetDocument::generate(SigningAlgorithm::Es256).unwrap()).unwrap(),
-    );
+    let keys = Arc::new(KeySet::from_document(&KeySetDocument::generate(SigningAlgorithm::Es256).unwrap()).unwrap());
     let issuer = TokenIssuer {
         config,
         keys,
         clients: ClientDirectory::new(store.clone(), Duration::from_secs(60)),
         users: store.clone(),
         sessions: store.clone(),
+        families: store.clone(),
     };
-    Fixture {
-        issuer,
-        store,
-        user,
-    }
+    Fixture { issuer, store, user }
 }
 
 fn form(body: &str) -> OAuthRequest {
-    OAuthRequest::parse(
-        Some("application/x-www-form-urlencoded"),
-        None,
-        body.as_bytes(),
-    )
-    .unwrap()
+    OAuthRequest::parse(Some("application/x-www-form-urlencoded"), None, body.as_bytes()).unwrap()
 }
 
 fn with_client(body: &str) -> OAuthRequest {
@@ -87,11 +78,7 @@ fn with_client(body: &str) -> OAuthRequest {
 #[tokio::test]
 async fn client_credentials_issues_a_verifiable_token_with_client_as_subject() {
     let f = fixture(&[GrantType::ClientCredentials]).await;
-    let response = f
-        .issuer
-        .token(&with_client("grant_type=client_credentials&scope=read"))
-        .await
-        .unwrap();
+    let response = f.issuer.token(&with_client("grant_type=client_credentials&scope=read")).await.unwrap();
     assert_eq!((response.token_type, response.expires_in), ("Bearer", 120));
     assert!(response.refresh_token.is_none() && response.id_token.is_none());
     let claims = verify_access_token(
@@ -103,11 +90,7 @@ async fn client_credentials_issues_a_verifiable_token_with_client_as_subject() {
     )
     .unwrap();
     assert_eq!(
-        (
-            claims.sub.as_str(),
-            claims.client_id.as_str(),
-            claims.scope.to_string().as_str()
-        ),
+        (claims.sub.as_str(), claims.client_id.as_str(), claims.scope.to_string().as_str()),
         ("app", "app", "read")
     );
     assert!(claims.sid.is_none() && claims.fid.is_none());
@@ -116,11 +99,7 @@ async fn client_credentials_issues_a_verifiable_token_with_client_as_subject() {
 #[tokio::test]
 async fn omitted_scope_defaults_to_the_clients_scopes() {
     let f = fixture(&[GrantType::ClientCredentials]).await;
-    let response = f
-        .issuer
-        .token(&with_client("grant_type=client_credentials"))
-        .await
-        .unwrap();
+    let response = f.issuer.token(&with_client("grant_type=client_credentials")).await.unwrap();
     assert_eq!(response.scope.to_string(), "openid read write");
 }
 
@@ -129,56 +108,19 @@ async fn password_grant_starts_a_session_and_family_and_returns_all_three_tokens
     let f = fixture(&[GrantType::Password]).await;
     let response = f
         .issuer
-        .token(&with_client(
-            "grant_type=password&username=alice&password=correct+horse&scope=openid+read",
-        ))
+        .token(&with_client("grant_type=password&username=alice&password=correct+horse&scope=openid+read"))
         .await
         .unwrap();
-    let claims = verify_access_token(
-        &f.issuer.keys,
-        &response.access_token,
-        ISSUER,
-        None,
-        UnixTime::now(),
-    )
-    .unwrap();
+    let claims = verify_access_token(&f.issuer.keys, &response.access_token, ISSUER, None, UnixTime::now()).unwrap();
     assert_eq!(claims.sub, f.user.sub);
     let (sid, fid) = (claims.sid.unwrap(), claims.fid.unwrap());
-    let session = f
-        .store
-        .session(&sid)
-        .await
-        .unwrap()
-        .expect("session stored");
-    assert_eq!(
-        session
-            .client_ids
-            .iter()
-            .map(|c| c.as_str())
-            .collect::<Vec<_>>(),
-        vec!["app"]
-    );
+    let session = f.store.session(&sid).await.unwrap().expect("session stored");
+    assert_eq!(session.client_ids.iter().map(|c| c.as_str()).collect::<Vec<_>>(), vec!["app"]);
     let family = f.store.family(&fid).await.unwrap().expect("family stored");
-    assert_eq!(
-        (
-            family.generation,
-            family.sid.clone(),
-            family.scope.to_string()
-        ),
-        (0, sid, "openid read".to_string())
-    );
-    let refresh = RefreshToken::decode(
-        response.refresh_token.as_deref().unwrap(),
-        f.issuer.keys.refresh_mac_key(),
-    )
-    .unwrap();
-    assert_eq!(
-        refresh,
-        RefreshToken {
-            family: fid,
-            generation: 0
-        }
-    );
+    assert_eq!((family.generation, family.sid.clone(), family.scope.to_string()), (0, sid, "openid read".to_string()));
+    let refresh =
+        RefreshToken::decode(response.refresh_token.as_deref().unwrap(), f.issuer.keys.refresh_mac_key()).unwrap();
+    assert_eq!(refresh, RefreshToken { family: fid, generation: 0 });
     assert!(response.id_token.is_some());
 }
 
@@ -187,9 +129,7 @@ async fn password_grant_without_openid_has_no_id_token() {
     let f = fixture(&[GrantType::Password]).await;
     let response = f
         .issuer
-        .token(&with_client(
-            "grant_type=password&username=alice&password=correct+horse&scope=read",
-        ))
+        .token(&with_client("grant_type=password&username=alice&password=correct+horse&scope=read"))
         .await
         .unwrap();
     assert!(response.id_token.is_none());
@@ -199,28 +139,11 @@ async fn password_grant_without_openid_has_no_id_token() {
 #[tokio::test]
 async fn refused_requests_get_the_rfc_code_and_write_nothing() {
     let f = fixture(&[GrantType::ClientCredentials, GrantType::Password]).await;
-    let disabled = UserRecord {
-        username: "bob".into(),
-        disabled: true,
-        ..f.user.clone()
-    };
+    let disabled = UserRecord { username: "bob".into(), disabled: true, ..f.user.clone() };
     f.store.create_user(&disabled).await.unwrap();
     let cases: &[(&str, OAuthRequest, OAuthErrorCode)] = &[
-        (
-            "missing grant_type",
-            with_client("scope=read"),
-            OAuthErrorCode::InvalidRequest,
-        ),
-        (
-            "unknown grant_type",
-            with_client("grant_type=magic"),
-            OAuthErrorCode::UnsupportedGrantType,
-        ),
-        (
-            "refresh not yet served",
-            with_client("grant_type=refresh_token&refresh_token=x"),
-            OAuthErrorCode::UnsupportedGrantType,
-        ),
+        ("missing grant_type", with_client("scope=read"), OAuthErrorCode::InvalidRequest),
+        ("unknown grant_type", with_client("grant_type=magic"), OAuthErrorCode::UnsupportedGrantType),
         (
             "wrong secret",
             form("client_id=app&client_secret=nope&grant_type=client_credentials"),
@@ -231,63 +154,266 @@ async fn refused_requests_get_the_rfc_code_and_write_nothing() {
             form("client_id=ghost&client_secret=x&grant_type=client_credentials"),
             OAuthErrorCode::InvalidClient,
         ),
-        (
-            "scope outside",
-            with_client("grant_type=client_credentials&scope=admin"),
-            OAuthErrorCode::InvalidScope,
-        ),
-        (
-            "malformed scope",
-            with_client("grant_type=client_credentials&scope=%22"),
-            OAuthErrorCode::InvalidScope,
-        ),
+        ("scope outside", with_client("grant_type=client_credentials&scope=admin"), OAuthErrorCode::InvalidScope),
+        ("malformed scope", with_client("grant_type=client_credentials&scope=%22"), OAuthErrorCode::InvalidScope),
         (
             "wrong password",
             with_client("grant_type=password&username=alice&password=nope"),
             OAuthErrorCode::InvalidGrant,
         ),
-        (
-            "unknown user",
-            with_client("grant_type=password&username=carol&password=x"),
-            OAuthErrorCode::InvalidGrant,
-        ),
+        ("unknown user", with_client("grant_type=password&username=carol&password=x"), OAuthErrorCode::InvalidGrant),
         (
             "disabled user",
             with_client("grant_type=password&username=bob&password=correct+horse"),
             OAuthErrorCode::InvalidGrant,
         ),
-        (
-            "missing password",
-            with_client("grant_type=password&username=alice"),
-            OAuthErrorCode::InvalidRequest,
-        ),
-        (
-            "missing username",
-            with_client("grant_type=password&password=x"),
-            OAuthErrorCode::InvalidRequest,
-        ),
+        ("missing password", with_client("grant_type=password&username=alice"), OAuthErrorCode::InvalidRequest),
+        ("missing username", with_client("grant_type=password&password=x"), OAuthErrorCode::InvalidRequest),
     ];
     for (name, request, code) in cases {
         let err = f.issuer.token(request).await.expect_err(name);
         assert_eq!(err.code, *code, "{name}");
     }
-    assert_eq!(
-        f.store.sessions_of(&f.user.sub).await.unwrap(),
-        vec![],
-        "no refused request wrote a session"
-    );
+    assert_eq!(f.store.sessions_of(&f.user.sub).await.unwrap(), vec![], "no refused request wrote a session");
 }
 
 #[tokio::test]
 async fn a_grant_the_client_lacks_is_unauthorized_client() {
     let f = fixture(&[GrantType::ClientCredentials]).await;
-    let err = f
-        .issuer
-        .token(&with_client(
-            "grant_type=password&username=alice&password=correct+horse",
-        ))
-        .await
-        .unwrap_err();
+    let err =
+        f.issuer.token(&with_client("grant_type=password&username=alice&password=correct+horse")).await.unwrap_err();
     assert_eq!(err.code, OAuthErrorCode::UnauthorizedClient);
     assert_eq!(f.store.sessions_of(&f.user.sub).await.unwrap(), vec![]);
+}
+
+mod refresh {
+    use super::*;
+    use crate::store::counting::Counting;
+    use crate::store::{ClientRead, FamilyStatus, Marker, MarkerWrite};
+    use crate::tokens::refresh::RefreshToken;
+
+    const ALL: &[GrantType] = &[GrantType::Password, GrantType::RefreshToken, GrantType::ClientCredentials];
+
+    async fn login(f: &Fixture, scope: &str) -> String {
+        let body = format!("grant_type=password&username=alice&password=correct+horse&scope={scope}");
+        f.issuer.token(&with_client(&body)).await.unwrap().refresh_token.unwrap()
+    }
+
+    async fn refresh(f: &Fixture, token: &str) -> Result<TokenResponse, OAuthError> {
+        f.issuer.token(&with_client(&format!("grant_type=refresh_token&refresh_token={token}"))).await
+    }
+
+    fn family_of(f: &Fixture, token: &str) -> FamilyId {
+        RefreshToken::decode(token, f.issuer.keys.refresh_mac_key()).unwrap().family
+    }
+
+    #[tokio::test]
+    async fn rotation_returns_a_successor_and_grace_returns_the_same_one() {
+        let f = fixture(ALL).await;
+        let first = login(&f, "openid+read").await;
+        let rotated = refresh(&f, &first).await.unwrap();
+        let second = rotated.refresh_token.clone().unwrap();
+        assert_ne!(second, first);
+        assert_eq!(RefreshToken::decode(&second, f.issuer.keys.refresh_mac_key()).unwrap().generation, 1);
+        let claims = verify_access_token(&f.issuer.keys, &rotated.access_token, ISSUER, None, UnixTime::now()).unwrap();
+        assert_eq!((claims.sub, claims.fid), (f.user.sub.clone(), Some(family_of(&f, &first))));
+
+        // Within the grace window the just-rotated token yields the very same successor.
+        let again = refresh(&f, &first).await.unwrap();
+        assert_eq!(again.refresh_token.as_deref(), Some(second.as_str()));
+        assert_ne!(again.access_token, rotated.access_token, "a fresh access token");
+        assert_eq!(f.store.family(&family_of(&f, &first)).await.unwrap().unwrap().generation, 1, "no branch");
+
+        // The successor rotates normally.
+        let third = refresh(&f, &second).await.unwrap().refresh_token.unwrap();
+        assert!(third.contains(".2."));
+    }
+
+    #[tokio::test]
+    async fn reuse_outside_grace_revokes_the_whole_family() {
+        let f = fixture_with(ALL, ClientLifetimes { refresh_grace: Some(0), ..Default::default() }).await;
+        let first = login(&f, "read").await;
+        let second = refresh(&f, &first).await.unwrap().refresh_token.unwrap();
+        let err = refresh(&f, &first).await.unwrap_err();
+        assert_eq!(err.code, OAuthErrorCode::InvalidGrant);
+        let family = f.store.family(&family_of(&f, &first)).await.unwrap().unwrap();
+        assert_eq!(family.status, FamilyStatus::Revoked);
+        assert_eq!(refresh(&f, &second).await.unwrap_err().code, OAuthErrorCode::InvalidGrant, "successor dead too");
+    }
+
+    #[tokio::test]
+    async fn an_older_generation_is_reuse_even_inside_the_grace_window() {
+        let f = fixture(ALL).await;
+        let first = login(&f, "read").await;
+        let second = refresh(&f, &first).await.unwrap().refresh_token.unwrap();
+        let _third = refresh(&f, &second).await.unwrap();
+        assert_eq!(refresh(&f, &first).await.unwrap_err().code, OAuthErrorCode::InvalidGrant);
+        assert_eq!(f.store.family(&family_of(&f, &first)).await.unwrap().unwrap().status, FamilyStatus::Revoked);
+    }
+
+    #[tokio::test]
+    async fn scope_may_narrow_but_never_widen() {
+        let f = fixture(ALL).await;
+        let token = login(&f, "openid+read").await;
+        let narrowed = f
+            .issuer
+            .token(&with_client(&format!("grant_type=refresh_token&refresh_token={token}&scope=read")))
+            .await
+            .unwrap();
+        assert_eq!(narrowed.scope.to_string(), "read");
+        let next = narrowed.refresh_token.unwrap();
+        // RFC 6749 §6: the new refresh token keeps the original grant's scope.
+        let full = refresh(&f, &next).await.unwrap();
+        assert_eq!(full.scope.to_string(), "openid read");
+        let next = full.refresh_token.unwrap();
+        let widened = f
+            .issuer
+            .token(&with_client(&format!("grant_type=refresh_token&refresh_token={next}&scope=read+write")))
+            .await
+            .unwrap_err();
+        assert_eq!(widened.code, OAuthErrorCode::InvalidScope);
+        assert_eq!(f.store.family(&family_of(&f, &next)).await.unwrap().unwrap().generation, 2, "nothing written");
+    }
+
+    #[tokio::test]
+    async fn refused_when_user_disabled_or_subject_revoked_after_login() {
+        let f = fixture(ALL).await;
+        let token = login(&f, "read").await;
+        f.store.replace_user(&UserRecord { disabled: true, ..f.user.clone() }).await.unwrap();
+        assert_eq!(refresh(&f, &token).await.unwrap_err().code, OAuthErrorCode::InvalidGrant);
+        f.store.replace_user(&f.user).await.unwrap();
+
+        let now = UnixTime::now();
+        let marker = Marker::Subject { sub: f.user.sub.clone(), not_before: now.plus(1), expires_at: now.plus(3600) };
+        f.store.put_marker(&marker).await.unwrap();
+        assert_eq!(refresh(&f, &token).await.unwrap_err().code, OAuthErrorCode::InvalidGrant);
+        assert_eq!(f.store.family(&family_of(&f, &token)).await.unwrap().unwrap().generation, 0, "nothing advanced");
+    }
+
+    #[tokio::test]
+    async fn a_client_that_lost_the_grant_is_unauthorized() {
+        let f = fixture(ALL).await;
+        let token = login(&f, "read").await;
+        let mut client = f.store.client(&ClientId::new("app")).await.unwrap().unwrap();
+        client.grant_types.remove(&GrantType::RefreshToken);
+        f.store.put_client(&client).await.unwrap();
+        let issuer =
+            TokenIssuer { clients: ClientDirectory::new(f.store.clone(), Duration::ZERO), ..fixture_parts(&f) };
+        let err = issuer.token(&with_client(&format!("grant_type=refresh_token&refresh_token={token}"))).await;
+        assert_eq!(err.unwrap_err().code, OAuthErrorCode::UnauthorizedClient);
+    }
+
+    /// The fixture's issuer with its own parts, so one field can be swapped.
+    fn fixture_parts(f: &Fixture) -> TokenIssuer {
+        TokenIssuer {
+            config: f.issuer.config.clone(),
+            keys: f.issuer.keys.clone(),
+            clients: ClientDirectory::new(f.store.clone(), Duration::ZERO),
+            users: f.store.clone(),
+            sessions: f.store.clone(),
+            families: f.store.clone(),
+        }
+    }
+
+    #[tokio::test]
+    async fn idle_and_absolute_expiry_are_invalid_grant() {
+        let f = fixture_with(ALL, ClientLifetimes { refresh_idle: Some(60), ..Default::default() }).await;
+        let now = UnixTime::now();
+        let (session, mut family) = crate::store::behaviour::sample_session(UnixTime(now.0 - 120), 3600);
+        family.client_id = ClientId::new("app");
+        family.username = f.user.username.clone();
+        family.sub = f.user.sub.clone();
+        f.store.begin_session(&session, &family).await.unwrap();
+        let idle = RefreshToken { family: family.fid.clone(), generation: 0 }.encode(f.issuer.keys.refresh_mac_key());
+        assert_eq!(refresh(&f, &idle).await.unwrap_err().code, OAuthErrorCode::InvalidGrant, "idle for 120 s > 60 s");
+
+        let (session, mut family) = crate::store::behaviour::sample_session(UnixTime(now.0 - 7200), 3600);
+        family.client_id = ClientId::new("app");
+        f.store.begin_session(&session, &family).await.unwrap();
+        let expired =
+            RefreshToken { family: family.fid.clone(), generation: 0 }.encode(f.issuer.keys.refresh_mac_key());
+        assert_eq!(refresh(&f, &expired).await.unwrap_err().code, OAuthErrorCode::InvalidGrant, "past expires_at");
+    }
+
+    #[tokio::test]
+    async fn foreign_client_gets_invalid_grant_and_the_token_is_not_burnt() {
+        let f = fixture(ALL).await;
+        let token = login(&f, "read").await;
+        let other_secret = "other-client-secret-0000000000";
+        f.store
+            .put_client(&ClientRecord {
+                id: ClientId::new("other"),
+                secret_hash: ClientSecretHash::create(&SecretString::new(other_secret)).unwrap(),
+                ..f.store.client(&ClientId::new("app")).await.unwrap().unwrap()
+            })
+            .await
+            .unwrap();
+        let foreign = form(&format!(
+            "client_id=other&client_secret={other_secret}&grant_type=refresh_token&refresh_token={token}"
+        ));
+        assert_eq!(f.issuer.token(&foreign).await.unwrap_err().code, OAuthErrorCode::InvalidGrant);
+        assert!(refresh(&f, &token).await.is_ok(), "the owner can still use it");
+    }
+
+    /// ARCHITECTURE.md §5: a refresh costs at most two round trips; bad tokens cost none.
+    #[tokio::test]
+    async fn round_trips_per_refresh_are_within_budget() {
+        let f = fixture_with(ALL, ClientLifetimes { refresh_grace: Some(10), ..Default::default() }).await;
+        let counting = Arc::new(Counting::new(f.store.clone()));
+        let issuer = TokenIssuer { families: counting.clone(), ..fixture_parts(&f) };
+        let call = |token: String| {
+            let issuer = &issuer;
+            async move { issuer.token(&with_client(&format!("grant_type=refresh_token&refresh_token={token}"))).await }
+        };
+        let first = login(&f, "read").await;
+
+        counting.reset();
+        let second = call(first.clone()).await.unwrap().refresh_token.unwrap();
+        assert_eq!(counting.round_trips(), 2, "rotation: read + conditional write");
+
+        counting.reset();
+        call(first.clone()).await.unwrap();
+        assert_eq!(counting.round_trips(), 2, "grace: read + conditional write");
+
+        counting.reset();
+        let mac = second.rsplit_once('.').unwrap().1;
+        let fid = family_of(&f, &first);
+        let garbage = [
+            "garbage".to_string(),
+            second[..second.len() - 4].to_string(),
+            format!("{fid}.99999999999999999999.{mac}"),
+            format!("{fid}.7.{mac}"),
+        ];
+        for bad in garbage {
+            assert_eq!(call(bad).await.unwrap_err().code, OAuthErrorCode::InvalidGrant);
+        }
+        let missing = issuer.token(&with_client("grant_type=refresh_token")).await.unwrap_err();
+        assert_eq!(missing.code, OAuthErrorCode::InvalidRequest);
+        assert_eq!(counting.round_trips(), 0, "forged, truncated or missing tokens are refused without a read");
+
+        let grace_zero = fixture_with(ALL, ClientLifetimes { refresh_grace: Some(0), ..Default::default() }).await;
+        let counting = Arc::new(Counting::new(grace_zero.store.clone()));
+        let issuer = TokenIssuer { families: counting.clone(), ..fixture_parts(&grace_zero) };
+        let old = login(&grace_zero, "read").await;
+        issuer.token(&with_client(&format!("grant_type=refresh_token&refresh_token={old}"))).await.unwrap();
+        counting.reset();
+        issuer.token(&with_client(&format!("grant_type=refresh_token&refresh_token={old}"))).await.unwrap_err();
+        assert_eq!(counting.round_trips(), 2, "reuse: read + revoking write");
+    }
+
+    #[tokio::test]
+    async fn the_refresh_endpoint_answers_only_refresh_grants() {
+        let f = fixture(ALL).await;
+        let err = f.issuer.token_for(&with_client("grant_type=client_credentials"), REFRESH_ENDPOINT_GRANTS).await;
+        assert_eq!(err.unwrap_err().code, OAuthErrorCode::UnsupportedGrantType);
+        let token = login(&f, "read").await;
+        let ok = f
+            .issuer
+            .token_for(
+                &with_client(&format!("grant_type=refresh_token&refresh_token={token}")),
+                REFRESH_ENDPOINT_GRANTS,
+            )
+            .await;
+        assert!(ok.is_ok());
+    }
 }

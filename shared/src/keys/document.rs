@@ -6,9 +6,7 @@ use crate::time::UnixTime;
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::KeySize;
-use aws_lc_rs::signature::{
-    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, RsaKeyPair,
-};
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, RsaKeyPair};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use jsonwebtoken::jwk::{Jwk, ThumbprintHash};
@@ -44,9 +42,7 @@ impl FromStr for SigningAlgorithm {
             "ES256" => Ok(Self::Es256),
             "EdDSA" => Ok(Self::EdDsa),
             "RS256" => Ok(Self::Rs256),
-            other => Err(format!(
-                "unsupported signing algorithm {other:?} (ES256, EdDSA or RS256)"
-            )),
+            other => Err(format!("unsupported signing algorithm {other:?} (ES256, EdDSA or RS256)")),
         }
     }
 }
@@ -71,9 +67,7 @@ pub struct KeySetDocument {
 impl fmt::Debug for KeySetDocument {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let kids: Vec<&str> = self.keys.iter().map(|k| k.kid.as_str()).collect();
-        f.debug_struct("KeySetDocument")
-            .field("kids", &kids)
-            .finish_non_exhaustive()
+        f.debug_struct("KeySetDocument").field("kids", &kids).finish_non_exhaustive()
     }
 }
 
@@ -87,30 +81,24 @@ impl KeySetDocument {
     }
 
     pub(super) fn refresh_mac_key_bytes(&self) -> Result<Vec<u8>, KeyError> {
-        URL_SAFE_NO_PAD
-            .decode(self.refresh_mac_key.trim())
-            .map_err(|_| KeyError::BadMacKey("not base64url".into()))
+        URL_SAFE_NO_PAD.decode(self.refresh_mac_key.trim()).map_err(|_| KeyError::BadMacKey("not base64url".into()))
     }
 }
 
 pub fn generate_key(alg: SigningAlgorithm) -> Result<StoredKey, KeyError> {
     let rng = SystemRandom::new();
     let der: Vec<u8> = match alg {
-        SigningAlgorithm::Es256 => {
-            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
-                .map_err(|_| KeyError::Generation)?
-                .as_ref()
-                .to_vec()
-        }
-        // PKCS#8 v1 (no embedded public key) is the form jsonwebtoken reads for Ed25519.
-        SigningAlgorithm::EdDsa => Ed25519KeyPair::generate_pkcs8v1(&rng)
+        SigningAlgorithm::Es256 => EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
             .map_err(|_| KeyError::Generation)?
             .as_ref()
             .to_vec(),
+        // PKCS#8 v1 (no embedded public key) is the form jsonwebtoken reads for Ed25519.
+        SigningAlgorithm::EdDsa => {
+            Ed25519KeyPair::generate_pkcs8v1(&rng).map_err(|_| KeyError::Generation)?.as_ref().to_vec()
+        }
         SigningAlgorithm::Rs256 => {
             let pair = RsaKeyPair::generate(KeySize::Rsa2048).map_err(|_| KeyError::Generation)?;
-            let der: aws_lc_rs::encoding::Pkcs8V1Der<'static> =
-                pair.as_der().map_err(|_| KeyError::Generation)?;
+            let der: aws_lc_rs::encoding::Pkcs8V1Der<'static> = pair.as_der().map_err(|_| KeyError::Generation)?;
             der.as_ref().to_vec()
         }
     };
@@ -124,12 +112,7 @@ pub fn generate_key(alg: SigningAlgorithm) -> Result<StoredKey, KeyError> {
     let kid = Jwk::from_encoding_key(&encoding, alg.jwt_algorithm())
         .and_then(|jwk| jwk.thumbprint(ThumbprintHash::SHA256))
         .map_err(|_| KeyError::Generation)?;
-    Ok(StoredKey {
-        kid,
-        alg,
-        private_key_pem,
-        created_at: UnixTime::now(),
-    })
+    Ok(StoredKey { kid, alg, private_key_pem, created_at: UnixTime::now() })
 }
 
 fn pkcs8_pem(der: &[u8]) -> String {

@@ -37,10 +37,7 @@ pub struct SigningKey {
 
 impl fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SigningKey")
-            .field("kid", &self.kid)
-            .field("algorithm", &self.algorithm)
-            .finish()
+        f.debug_struct("SigningKey").field("kid", &self.kid).field("algorithm", &self.algorithm).finish()
     }
 }
 
@@ -113,10 +110,7 @@ impl KeySet {
 }
 
 fn load_stored_key(stored: &StoredKey) -> Result<(SigningKey, (VerifyingKey, Jwk)), KeyError> {
-    let bad = |reason: String| KeyError::BadKey {
-        kid: stored.kid.clone(),
-        reason,
-    };
+    let bad = |reason: String| KeyError::BadKey { kid: stored.kid.clone(), reason };
     let algorithm = stored.alg.jwt_algorithm();
     let pem = stored.private_key_pem.as_bytes();
     let encoding = match stored.alg {
@@ -128,31 +122,17 @@ fn load_stored_key(stored: &StoredKey) -> Result<(SigningKey, (VerifyingKey, Jwk
     let mut jwk = Jwk::from_encoding_key(&encoding, algorithm).map_err(|e| bad(e.to_string()))?;
     // The kid is the RFC 7638 thumbprint, so a stored kid that disagrees with the key
     // means the file was tampered with or mixed up.
-    let thumbprint = jwk
-        .thumbprint(ThumbprintHash::SHA256)
-        .map_err(|e| bad(e.to_string()))?;
+    let thumbprint = jwk.thumbprint(ThumbprintHash::SHA256).map_err(|e| bad(e.to_string()))?;
     if thumbprint != stored.kid {
-        return Err(bad(
-            "kid does not match the key's RFC 7638 thumbprint".into()
-        ));
+        return Err(bad("kid does not match the key's RFC 7638 thumbprint".into()));
     }
     jwk.common.key_id = Some(stored.kid.clone());
     jwk.common.public_key_use = Some(PublicKeyUse::Signature);
     jwk.common.key_algorithm = Some(key_algorithm(algorithm));
     let decoding = DecodingKey::from_jwk(&jwk).map_err(|e| bad(e.to_string()))?;
     Ok((
-        SigningKey {
-            kid: stored.kid.clone(),
-            algorithm,
-            key: encoding,
-        },
-        (
-            VerifyingKey {
-                algorithm,
-                key: decoding,
-            },
-            jwk,
-        ),
+        SigningKey { kid: stored.kid.clone(), algorithm, key: encoding },
+        (VerifyingKey { algorithm, key: decoding }, jwk),
     ))
 }
 
@@ -170,11 +150,7 @@ mod tests {
 
     #[test]
     fn every_algorithm_generates_a_loadable_key_with_thumbprint_kid() {
-        for alg in [
-            SigningAlgorithm::Es256,
-            SigningAlgorithm::EdDsa,
-            SigningAlgorithm::Rs256,
-        ] {
+        for alg in [SigningAlgorithm::Es256, SigningAlgorithm::EdDsa, SigningAlgorithm::Rs256] {
             let doc = KeySetDocument::generate(alg).unwrap();
             let set = KeySet::from_document(&doc).unwrap();
             assert_eq!(set.signing_key().algorithm, alg.jwt_algorithm());
@@ -213,10 +189,7 @@ mod tests {
     fn mismatched_kid_is_rejected() {
         let mut doc = KeySetDocument::generate(SigningAlgorithm::Es256).unwrap();
         doc.keys[0].kid = "not-the-thumbprint".into();
-        assert!(matches!(
-            KeySet::from_document(&doc),
-            Err(KeyError::BadKey { .. })
-        ));
+        assert!(matches!(KeySet::from_document(&doc), Err(KeyError::BadKey { .. })));
     }
 
     #[test]
@@ -224,9 +197,6 @@ mod tests {
         let doc = KeySetDocument::generate(SigningAlgorithm::Es256).unwrap();
         let set = KeySet::from_document(&doc).unwrap();
         let shown = format!("{set:?} {doc:?}");
-        assert!(
-            !shown.contains("PRIVATE KEY") && !shown.contains(&doc.refresh_mac_key),
-            "{shown}"
-        );
+        assert!(!shown.contains("PRIVATE KEY") && !shown.contains(&doc.refresh_mac_key), "{shown}");
     }
 }

@@ -21,8 +21,7 @@ impl KeySource for FileKeySource {
         let raw = tokio::fs::read(&self.path)
             .await
             .map_err(|e| KeyError::Unreadable(format!("{}: {e}", self.path.display())))?;
-        serde_json::from_slice(&raw)
-            .map_err(|e| KeyError::Unreadable(format!("{}: {e}", self.path.display())))
+        serde_json::from_slice(&raw).map_err(|e| KeyError::Unreadable(format!("{}: {e}", self.path.display())))
     }
 }
 

@@ -32,29 +32,19 @@ pub fn extract_credentials(req: &OAuthRequest) -> Result<ClientCredentials, OAut
     match req.authorization.as_deref() {
         Some(header) => {
             if body_secret.is_some() {
-                return Err(OAuthError::invalid_request(
-                    "use only one client authentication method",
-                ));
+                return Err(OAuthError::invalid_request("use only one client authentication method"));
             }
             let (id, secret) = parse_basic(header).ok_or(OAuthError::invalid_client())?;
             // A `client_id` parameter beside Basic is tolerated only if it names the same client.
             if body_id.is_some_and(|b| b != id) {
-                return Err(OAuthError::invalid_request(
-                    "client_id does not match the authenticated client",
-                ));
+                return Err(OAuthError::invalid_request("client_id does not match the authenticated client"));
             }
-            Ok(ClientCredentials {
-                id: ClientId::new(id),
-                secret,
-                method: AuthMethod::ClientSecretBasic,
-            })
+            Ok(ClientCredentials { id: ClientId::new(id), secret, method: AuthMethod::ClientSecretBasic })
         }
         None => match (body_id, body_secret) {
-            (Some(id), Some(secret)) => Ok(ClientCredentials {
-                id: ClientId::new(id),
-                secret,
-                method: AuthMethod::ClientSecretPost,
-            }),
+            (Some(id), Some(secret)) => {
+                Ok(ClientCredentials { id: ClientId::new(id), secret, method: AuthMethod::ClientSecretPost })
+            }
             _ => Err(OAuthError::invalid_client()),
         },
     }
@@ -108,11 +98,7 @@ const CACHE_CAPACITY: usize = 1024;
 
 impl ClientDirectory {
     pub fn new(store: Arc<dyn ClientRead>, ttl: Duration) -> Self {
-        Self {
-            store,
-            ttl,
-            cache: Mutex::new(HashMap::new()),
-        }
+        Self { store, ttl, cache: Mutex::new(HashMap::new()) }
     }
 
     pub async fn get(&self, id: &ClientId) -> StoreResult<Option<ClientRecord>> {
@@ -161,12 +147,7 @@ mod tests {
     use crate::oauth::OAuthErrorCode;
 
     fn request(auth: Option<&str>, body: &str) -> OAuthRequest {
-        OAuthRequest::parse(
-            Some("application/x-www-form-urlencoded"),
-            auth,
-            body.as_bytes(),
-        )
-        .unwrap()
+        OAuthRequest::parse(Some("application/x-www-form-urlencoded"), auth, body.as_bytes()).unwrap()
     }
 
     fn basic(id: &str, secret: &str) -> String {
@@ -176,10 +157,7 @@ mod tests {
     #[test]
     fn basic_credentials_are_form_decoded() {
         let creds = extract_credentials(&request(Some(&basic("my%20app", "p%3As+x")), "")).unwrap();
-        assert_eq!(
-            (creds.id.as_str(), creds.secret.expose()),
-            ("my app", "p:s x")
-        );
+        assert_eq!((creds.id.as_str(), creds.secret.expose()), ("my app", "p:s x"));
         assert_eq!(creds.method, AuthMethod::ClientSecretBasic);
     }
 
@@ -191,11 +169,9 @@ mod tests {
 
     #[test]
     fn two_methods_at_once_is_invalid_request() {
-        let err = extract_credentials(&request(Some(&basic("app", "pw")), "client_secret=pw"))
-            .unwrap_err();
+        let err = extract_credentials(&request(Some(&basic("app", "pw")), "client_secret=pw")).unwrap_err();
         assert_eq!(err.code, OAuthErrorCode::InvalidRequest);
-        let err = extract_credentials(&request(Some(&basic("app", "pw")), "client_id=other"))
-            .unwrap_err();
+        let err = extract_credentials(&request(Some(&basic("app", "pw")), "client_id=other")).unwrap_err();
         assert_eq!(err.code, OAuthErrorCode::InvalidRequest);
     }
 
@@ -203,20 +179,11 @@ mod tests {
     fn malformed_basic_headers_are_invalid_client_401() {
         let no_colon = format!("Basic {}", STANDARD.encode("appsecret"));
         let bad_escape = basic("app%zz", "pw");
-        for header in [
-            "Basic",
-            "Basic !!!notbase64",
-            no_colon.as_str(),
-            "Bearer abc",
-            bad_escape.as_str(),
-            "Basic Og==",
-        ] {
+        for header in
+            ["Basic", "Basic !!!notbase64", no_colon.as_str(), "Bearer abc", bad_escape.as_str(), "Basic Og=="]
+        {
             let err = extract_credentials(&request(Some(header), "")).unwrap_err();
-            assert_eq!(
-                (err.code, err.status()),
-                (OAuthErrorCode::InvalidClient, 401),
-                "{header}"
-            );
+            assert_eq!((err.code, err.status()), (OAuthErrorCode::InvalidClient, 401), "{header}");
         }
     }
 

@@ -36,11 +36,7 @@ pub struct OAuthError {
 
 impl OAuthError {
     pub const fn new(code: OAuthErrorCode, description: &'static str) -> Self {
-        Self {
-            code,
-            description,
-            payload_too_large: false,
-        }
+        Self { code, description, payload_too_large: false }
     }
 
     pub const fn invalid_request(description: &'static str) -> Self {
@@ -48,10 +44,7 @@ impl OAuthError {
     }
 
     pub const fn invalid_client() -> Self {
-        Self::new(
-            OAuthErrorCode::InvalidClient,
-            "client authentication failed",
-        )
+        Self::new(OAuthErrorCode::InvalidClient, "client authentication failed")
     }
 
     pub const fn invalid_grant(description: &'static str) -> Self {
@@ -63,10 +56,7 @@ impl OAuthError {
     }
 
     pub const fn unavailable() -> Self {
-        Self::new(
-            OAuthErrorCode::TemporarilyUnavailable,
-            "the service is temporarily unavailable",
-        )
+        Self::new(OAuthErrorCode::TemporarilyUnavailable, "the service is temporarily unavailable")
     }
 
     pub fn status(&self) -> u16 {

@@ -21,21 +21,14 @@ impl std::fmt::Debug for OAuthRequest {
         names.sort_unstable();
         f.debug_struct("OAuthRequest")
             .field("params", &names)
-            .field(
-                "authorization",
-                &self.authorization.as_ref().map(|_| "<redacted>"),
-            )
+            .field("authorization", &self.authorization.as_ref().map(|_| "<redacted>"))
             .finish()
     }
 }
 
 impl OAuthRequest {
     /// Parse a form-encoded POST body. `content_type` is the request's header value.
-    pub fn parse(
-        content_type: Option<&str>,
-        authorization: Option<&str>,
-        body: &[u8],
-    ) -> Result<Self, OAuthError> {
+    pub fn parse(content_type: Option<&str>, authorization: Option<&str>, body: &[u8]) -> Result<Self, OAuthError> {
         if body.len() > MAX_BODY_BYTES {
             return Err(OAuthError {
                 payload_too_large: true,
@@ -44,15 +37,9 @@ impl OAuthRequest {
         }
         let is_form = content_type
             .and_then(|ct| ct.split(';').next())
-            .is_some_and(|media| {
-                media
-                    .trim()
-                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-            });
+            .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
         if !is_form {
-            return Err(OAuthError::invalid_request(
-                "the body must be application/x-www-form-urlencoded",
-            ));
+            return Err(OAuthError::invalid_request("the body must be application/x-www-form-urlencoded"));
         }
         let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
             .map_err(|_| OAuthError::invalid_request("the body is not valid form encoding"))?;
@@ -67,23 +54,15 @@ impl OAuthRequest {
                 return Err(OAuthError::invalid_request("a parameter is repeated"));
             }
         }
-        Ok(Self {
-            params,
-            authorization: authorization.map(str::to_string),
-        })
+        Ok(Self { params, authorization: authorization.map(str::to_string) })
     }
 
     pub fn param(&self, name: &str) -> Option<&str> {
         self.params.get(name).map(String::as_str)
     }
 
-    pub fn required(
-        &self,
-        name: &'static str,
-        description: &'static str,
-    ) -> Result<&str, OAuthError> {
-        self.param(name)
-            .ok_or(OAuthError::invalid_request(description))
+    pub fn required(&self, name: &'static str, description: &'static str) -> Result<&str, OAuthError> {
+        self.param(name).ok_or(OAuthError::invalid_request(description))
     }
 
     pub fn secret_param(&self, name: &str) -> Option<SecretString> {
@@ -100,8 +79,7 @@ mod tests {
 
     #[test]
     fn parses_form_and_drops_empty_values() {
-        let req = OAuthRequest::parse(FORM, None, b"grant_type=client_credentials&scope=&x=a%20b")
-            .unwrap();
+        let req = OAuthRequest::parse(FORM, None, b"grant_type=client_credentials&scope=&x=a%20b").unwrap();
         assert_eq!(req.param("grant_type"), Some("client_credentials"));
         assert_eq!(req.param("scope"), None);
         assert_eq!(req.param("x"), Some("a b"));
@@ -117,8 +95,7 @@ mod tests {
     #[test]
     fn json_or_missing_content_type_is_invalid_request() {
         for ct in [Some("application/json"), None, Some("text/plain")] {
-            let err = OAuthRequest::parse(ct, None, br#"{"grant_type":"client_credentials"}"#)
-                .unwrap_err();
+            let err = OAuthRequest::parse(ct, None, br#"{"grant_type":"client_credentials"}"#).unwrap_err();
             assert_eq!(err.code, OAuthErrorCode::InvalidRequest, "{ct:?}");
         }
     }
@@ -127,24 +104,13 @@ mod tests {
     fn oversized_body_is_413_invalid_request() {
         let body = vec![b'a'; MAX_BODY_BYTES + 1];
         let err = OAuthRequest::parse(FORM, None, &body).unwrap_err();
-        assert_eq!(
-            (err.code, err.status()),
-            (OAuthErrorCode::InvalidRequest, 413)
-        );
+        assert_eq!((err.code, err.status()), (OAuthErrorCode::InvalidRequest, 413));
     }
 
     #[test]
     fn debug_hides_secret_values() {
-        let req = OAuthRequest::parse(
-            FORM,
-            Some("Basic c2VjcmV0"),
-            b"password=hunter2&client_secret=s3cret",
-        )
-        .unwrap();
+        let req = OAuthRequest::parse(FORM, Some("Basic c2VjcmV0"), b"password=hunter2&client_secret=s3cret").unwrap();
         let shown = format!("{req:?}");
-        assert!(
-            !shown.contains("hunter2") && !shown.contains("s3cret") && !shown.contains("c2VjcmV0"),
-            "{shown}"
-        );
+        assert!(!shown.contains("hunter2") && !shown.contains("s3cret") && !shown.contains("c2VjcmV0"), "{shown}");
     }
 }

@@ -17,9 +17,7 @@ impl Scope {
         let mut set = BTreeSet::new();
         for token in raw.split(' ').filter(|t| !t.is_empty()) {
             // scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
-            let allowed = token
-                .bytes()
-                .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b));
+            let allowed = token.bytes().all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b));
             if !allowed {
                 return Err(InvalidScope);
             }
@@ -28,9 +26,7 @@ impl Scope {
         Ok(Self(set))
     }
 
-    pub fn from_tokens<I: IntoIterator<Item = S>, S: Into<String>>(
-        tokens: I,
-    ) -> Result<Self, InvalidScope> {
+    pub fn from_tokens<I: IntoIterator<Item = S>, S: Into<String>>(tokens: I) -> Result<Self, InvalidScope> {
         let joined: Vec<String> = tokens.into_iter().map(Into::into).collect();
         Self::parse(&joined.join(" "))
     }

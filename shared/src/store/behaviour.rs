@@ -10,8 +10,8 @@ use crate::time::UnixTime;
 use std::collections::BTreeSet;
 
 /// Everything a full store implements.
-pub trait FullStore: ClientAdmin + UserAdmin + SessionWrite + SessionRead {}
-impl<T: ClientAdmin + UserAdmin + SessionWrite + SessionRead> FullStore for T {}
+pub trait FullStore: ClientAdmin + UserAdmin + SessionWrite + SessionRead + FamilyWrite + MarkerWrite {}
+impl<T: ClientAdmin + UserAdmin + SessionWrite + SessionRead + FamilyWrite + MarkerWrite> FullStore for T {}
 
 pub async fn run_all(store: &impl FullStore) {
     client_round_trip_list_and_remove(store).await;
@@ -19,18 +19,17 @@ pub async fn run_all(store: &impl FullStore) {
     user_create_is_exclusive_and_replace_needs_existing(store).await;
     begin_session_writes_both_items_once(store).await;
     expired_items_are_absent_before_ttl_deletes_them(store).await;
+    rotation_advances_exactly_once_and_the_loser_sees_the_winner(store).await;
+    grace_answers_only_for_the_current_generation_inside_the_window(store).await;
+    rotation_is_refused_for_disabled_users_and_revoked_subjects_or_sessions(store).await;
+    revoked_family_never_rotates_again(store).await;
 }
 
 pub fn sample_client(id: &str) -> ClientRecord {
     ClientRecord {
         id: ClientId::new(id),
-        secret_hash: ClientSecretHash::create(&SecretString::new(
-            "behaviour-test-secret-0123456789",
-        ))
-        .expect("hash"),
-        grant_types: [GrantType::ClientCredentials, GrantType::Password]
-            .into_iter()
-            .collect(),
+        secret_hash: ClientSecretHash::create(&SecretString::new("behaviour-test-secret-0123456789")).expect("hash"),
+        grant_types: [GrantType::ClientCredentials, GrantType::Password].into_iter().collect(),
         scopes: Scope::parse("openid read write").expect("scope"),
         audience: Some("https://api.example.com".into()),
         may_introspect: true,
@@ -60,6 +59,7 @@ pub fn sample_session(now: UnixTime, lifetime: u64) -> (SessionRecord, FamilyRec
         fid: FamilyId::random(),
         sid,
         sub,
+        username: format!("user-{}", random_id()),
         client_id: client,
         scope: Scope::parse("openid read").expect("scope"),
         generation: 0,
@@ -74,10 +74,7 @@ pub fn sample_session(now: UnixTime, lifetime: u64) -> (SessionRecord, FamilyRec
 async fn client_round_trip_list_and_remove(store: &impl FullStore) {
     let client = sample_client(&format!("client-{}", random_id()));
     store.put_client(&client).await.expect("put");
-    assert_eq!(
-        store.client(&client.id).await.expect("get"),
-        Some(client.clone())
-    );
+    assert_eq!(store.client(&client.id).await.expect("get"), Some(client.clone()));
 
     let mut minimal = sample_client(&client.id.to_string());
     minimal.audience = None;
@@ -86,39 +83,139 @@ async fn client_round_trip_list_and_remove(store: &impl FullStore) {
     minimal.grant_types = BTreeSet::new();
     minimal.lifetimes = ClientLifetimes::default();
     store.put_client(&minimal).await.expect("replace");
-    assert_eq!(
-        store.client(&client.id).await.expect("get"),
-        Some(minimal),
-        "put replaces, empty sets survive"
-    );
+    assert_eq!(store.client(&client.id).await.expect("get"), Some(minimal), "put replaces, empty sets survive");
 
-    assert!(
-        store
-            .list_clients()
-            .await
-            .expect("list")
-            .iter()
-            .any(|c| c.id == client.id)
-    );
+    assert!(store.list_clients().await.expect("list").iter().any(|c| c.id == client.id));
     assert!(store.remove_client(&client.id).await.expect("remove"));
     assert!(!store.remove_client(&client.id).await.expect("remove again"));
     assert_eq!(store.client(&client.id).await.expect("get"), None);
 }
 
 async fn unknown_items_are_absent(store: &impl FullStore) {
-    assert_eq!(
-        store
-            .client(&ClientId::new(random_id()))
-            .await
-            .expect("client"),
-        None
-    );
+    assert_eq!(store.client(&ClientId::new(random_id())).await.expect("client"), None);
     assert_eq!(store.user(&random_id()).await.expect("user"), None);
     assert_eq!(store.session(&Sid::random()).await.expect("session"), None);
+    assert_eq!(store.family(&FamilyId::random()).await.expect("family"), None);
+}
+
+/// A live login: its user, session and family, stored.
+async fn login(store: &impl FullStore, now: UnixTime) -> FamilyRecord {
+    let (session, family) = sample_session(now, 3600);
+    let user = UserRecord {
+        username: family.username.clone(),
+        sub: family.sub.clone(),
+        password_hash: PasswordHashString::from_stored("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaA".into()),
+        disabled: false,
+    };
+    store.create_user(&user).await.expect("user");
+    store.begin_session(&session, &family).await.expect("begin");
+    family
+}
+
+fn advance(family: &FamilyRecord, from: u32, now: UnixTime) -> Rotation {
+    Rotation { family: family.fid.clone(), kind: RotationKind::Advance { from }, now, guard: LoginGuard::of(family) }
+}
+
+async fn rotation_advances_exactly_once_and_the_loser_sees_the_winner(store: &impl FullStore) {
+    let now = UnixTime::now();
+    let family = login(store, now).await;
+    assert_eq!(store.rotate(&advance(&family, 0, now)).await.expect("rotate"), RotationOutcome::Committed);
+    let RotationOutcome::FamilyChanged(Some(current)) = store.rotate(&advance(&family, 0, now)).await.expect("rotate")
+    else {
+        panic!("a second advance from the same generation must lose and see the family");
+    };
+    assert_eq!((current.generation, current.rotated_at, current.status), (1, now, FamilyStatus::Active));
+    assert_eq!(store.family(&family.fid).await.expect("read").expect("live").generation, 1);
+    let RotationOutcome::FamilyChanged(None) =
+        store.rotate(&advance(&sample_session(now, 60).1, 0, now)).await.expect("rotate")
+    else {
+        panic!("an unknown family is absent");
+    };
+}
+
+async fn grace_answers_only_for_the_current_generation_inside_the_window(store: &impl FullStore) {
+    let now = UnixTime::now();
+    let family = login(store, now).await;
+    store.rotate(&advance(&family, 0, now)).await.expect("rotate");
+    let grace = |current, since| Rotation {
+        family: family.fid.clone(),
+        kind: RotationKind::Grace { current, rotated_since: since },
+        now,
+        guard: LoginGuard::of(&family),
+    };
+    assert_eq!(store.rotate(&grace(1, UnixTime(now.0 - 10))).await.expect("grace"), RotationOutcome::Committed);
+    assert!(matches!(
+        store.rotate(&grace(1, now.plus(1))).await.expect("late"),
+        RotationOutcome::FamilyChanged(Some(_))
+    ));
+    assert!(matches!(
+        store.rotate(&grace(2, UnixTime(0))).await.expect("wrong gen"),
+        RotationOutcome::FamilyChanged(_)
+    ));
+    assert_eq!(store.family(&family.fid).await.expect("read").expect("live").generation, 1, "grace never advances");
+}
+
+async fn rotation_is_refused_for_disabled_users_and_revoked_subjects_or_sessions(store: &impl FullStore) {
+    let now = UnixTime::now();
+
+    let family = login(store, now).await;
+    let user = store.user(&family.username).await.expect("user").expect("exists");
+    store.replace_user(&UserRecord { disabled: true, ..user }).await.expect("disable");
+    assert_eq!(store.rotate(&advance(&family, 0, now)).await.expect("rotate"), RotationOutcome::UserRefused);
+    assert_eq!(store.family(&family.fid).await.expect("read").expect("live").generation, 0, "nothing written");
+
+    let family = login(store, now).await;
+    let expired = Marker::Subject { sub: family.sub.clone(), not_before: now.plus(1), expires_at: UnixTime(now.0 - 1) };
+    store.put_marker(&expired).await.expect("marker");
     assert_eq!(
-        store.family(&FamilyId::random()).await.expect("family"),
-        None
+        store.rotate(&advance(&family, 0, now)).await.expect("rotate"),
+        RotationOutcome::Committed,
+        "expired marker"
     );
+    let older = Marker::Subject { sub: family.sub.clone(), not_before: family.created_at, expires_at: now.plus(600) };
+    store.put_marker(&older).await.expect("marker");
+    assert_eq!(
+        store.rotate(&advance(&family, 1, now)).await.expect("rotate"),
+        RotationOutcome::Committed,
+        "began at not_before"
+    );
+    let newer = Marker::Subject { sub: family.sub.clone(), not_before: now.plus(1), expires_at: now.plus(600) };
+    store.put_marker(&newer).await.expect("marker");
+    assert_eq!(store.rotate(&advance(&family, 2, now)).await.expect("rotate"), RotationOutcome::SubjectRevoked);
+    store.put_marker(&older).await.expect("an older revoke-all never moves the line back");
+    assert_eq!(store.rotate(&advance(&family, 2, now)).await.expect("rotate"), RotationOutcome::SubjectRevoked);
+
+    let family = login(store, now).await;
+    let stale = Marker::Session {
+        sid: family.sid.clone(),
+        revoked_at: now,
+        reason: "t".into(),
+        expires_at: UnixTime(now.0 - 1),
+    };
+    store.put_marker(&stale).await.expect("marker");
+    assert_eq!(
+        store.rotate(&advance(&family, 0, now)).await.expect("rotate"),
+        RotationOutcome::Committed,
+        "expired marker"
+    );
+    let logout =
+        Marker::Session { sid: family.sid.clone(), revoked_at: now, reason: "t".into(), expires_at: now.plus(600) };
+    store.put_marker(&logout).await.expect("marker");
+    assert_eq!(store.rotate(&advance(&family, 1, now)).await.expect("rotate"), RotationOutcome::SessionRevoked);
+}
+
+async fn revoked_family_never_rotates_again(store: &impl FullStore) {
+    let now = UnixTime::now();
+    let family = login(store, now).await;
+    store.revoke_family(&family.fid, now, "test", now.plus(600)).await.expect("revoke");
+    let RotationOutcome::FamilyChanged(Some(current)) = store.rotate(&advance(&family, 0, now)).await.expect("rotate")
+    else {
+        panic!("a revoked family is reported as changed");
+    };
+    assert_eq!(current.status, FamilyStatus::Revoked);
+    assert_eq!(store.family(&family.fid).await.expect("read").expect("kept").status, FamilyStatus::Revoked);
+    // Revoking a family that no longer exists still succeeds (its marker is written).
+    store.revoke_family(&FamilyId::random(), now, "test", now.plus(600)).await.expect("revoke unknown");
 }
 
 async fn user_create_is_exclusive_and_replace_needs_existing(store: &impl FullStore) {
@@ -126,69 +223,30 @@ async fn user_create_is_exclusive_and_replace_needs_existing(store: &impl FullSt
         username: format!("user-{}", random_id()),
         sub: Subject::random(),
         // A pre-computed PHC string keeps the suite fast; hashing is tested in `secrets`.
-        password_hash: PasswordHashString::from_stored(
-            "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaA".into(),
-        ),
+        password_hash: PasswordHashString::from_stored("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaA".into()),
         disabled: false,
     };
-    assert!(matches!(
-        store.replace_user(&user).await,
-        Err(StoreError::Conflict)
-    ));
+    assert!(matches!(store.replace_user(&user).await, Err(StoreError::Conflict)));
     store.create_user(&user).await.expect("create");
-    assert!(matches!(
-        store.create_user(&user).await,
-        Err(StoreError::Conflict)
-    ));
-    let disabled = UserRecord {
-        disabled: true,
-        ..user.clone()
-    };
+    assert!(matches!(store.create_user(&user).await, Err(StoreError::Conflict)));
+    let disabled = UserRecord { disabled: true, ..user.clone() };
     store.replace_user(&disabled).await.expect("replace");
-    assert_eq!(
-        store.user(&user.username).await.expect("get"),
-        Some(disabled)
-    );
+    assert_eq!(store.user(&user.username).await.expect("get"), Some(disabled));
 }
 
 async fn begin_session_writes_both_items_once(store: &impl FullStore) {
     let now = UnixTime::now();
     let (session, family) = sample_session(now, 3600);
     store.begin_session(&session, &family).await.expect("begin");
-    assert_eq!(
-        store.session(&session.sid).await.expect("session"),
-        Some(session.clone())
-    );
-    assert_eq!(
-        store.family(&family.fid).await.expect("family"),
-        Some(family.clone())
-    );
-    assert_eq!(
-        store.sessions_of(&session.sub).await.expect("by subject"),
-        vec![session.clone()]
-    );
-    assert_eq!(
-        store
-            .sessions_of(&Subject::random())
-            .await
-            .expect("by subject"),
-        vec![]
-    );
+    assert_eq!(store.session(&session.sid).await.expect("session"), Some(session.clone()));
+    assert_eq!(store.family(&family.fid).await.expect("family"), Some(family.clone()));
+    assert_eq!(store.sessions_of(&session.sub).await.expect("by subject"), vec![session.clone()]);
+    assert_eq!(store.sessions_of(&Subject::random()).await.expect("by subject"), vec![]);
     // Ids are random; a collision must never overwrite a live session or family.
-    assert!(matches!(
-        store.begin_session(&session, &family).await,
-        Err(StoreError::Conflict)
-    ));
+    assert!(matches!(store.begin_session(&session, &family).await, Err(StoreError::Conflict)));
     let (_, other_family) = sample_session(now, 3600);
-    assert!(matches!(
-        store.begin_session(&session, &other_family).await,
-        Err(StoreError::Conflict)
-    ));
-    assert_eq!(
-        store.family(&other_family.fid).await.expect("family"),
-        None,
-        "the write was all or nothing"
-    );
+    assert!(matches!(store.begin_session(&session, &other_family).await, Err(StoreError::Conflict)));
+    assert_eq!(store.family(&other_family.fid).await.expect("family"), None, "the write was all or nothing");
 }
 
 async fn expired_items_are_absent_before_ttl_deletes_them(store: &impl FullStore) {
@@ -197,8 +255,5 @@ async fn expired_items_are_absent_before_ttl_deletes_them(store: &impl FullStore
     store.begin_session(&session, &family).await.expect("begin");
     assert_eq!(store.session(&session.sid).await.expect("session"), None);
     assert_eq!(store.family(&family.fid).await.expect("family"), None);
-    assert_eq!(
-        store.sessions_of(&session.sub).await.expect("by subject"),
-        vec![]
-    );
+    assert_eq!(store.sessions_of(&session.sub).await.expect("by subject"), vec![]);
 }

@@ -17,6 +17,21 @@ struct Inner {
     users: HashMap<String, UserRecord>,
     sessions: HashMap<Sid, SessionRecord>,
     families: HashMap<FamilyId, FamilyRecord>,
+    markers: Markers,
+}
+
+/// Denylist entries, each with its `expires_at`.
+#[derive(Default)]
+struct Markers {
+    tokens: HashMap<crate::ids::Jti, UnixTime>,
+    families: HashMap<FamilyId, UnixTime>,
+    sessions: HashMap<Sid, UnixTime>,
+    /// `(not_before, expires_at)`
+    subjects: HashMap<Subject, (UnixTime, UnixTime)>,
+}
+
+fn live<T>(entry: Option<&T>, expires_at: impl Fn(&T) -> UnixTime, now: UnixTime) -> Option<&T> {
+    entry.filter(|e| !expires_at(e).has_passed(now))
 }
 
 impl MemoryStore {
@@ -26,9 +41,7 @@ impl MemoryStore {
 
     fn lock(&self) -> StoreResult<MutexGuard<'_, Inner>> {
         // A poisoned lock means a test panicked mid-write; report it like an outage.
-        self.inner
-            .lock()
-            .map_err(|_| StoreError::Unavailable("memory store poisoned".into()))
+        self.inner.lock().map_err(|_| StoreError::Unavailable("memory store poisoned".into()))
     }
 }
 
@@ -42,9 +55,7 @@ impl ClientRead for MemoryStore {
 #[async_trait]
 impl ClientAdmin for MemoryStore {
     async fn put_client(&self, client: &ClientRecord) -> StoreResult<()> {
-        self.lock()?
-            .clients
-            .insert(client.id.clone(), client.clone());
+        self.lock()?.clients.insert(client.id.clone(), client.clone());
         Ok(())
     }
 
@@ -91,11 +102,7 @@ impl UserAdmin for MemoryStore {
 
 #[async_trait]
 impl SessionWrite for MemoryStore {
-    async fn begin_session(
-        &self,
-        session: &SessionRecord,
-        family: &FamilyRecord,
-    ) -> StoreResult<()> {
+    async fn begin_session(&self, session: &SessionRecord, family: &FamilyRecord) -> StoreResult<()> {
         let mut inner = self.lock()?;
         if inner.sessions.contains_key(&session.sid) || inner.families.contains_key(&family.fid) {
             return Err(StoreError::Conflict);
@@ -107,25 +114,99 @@ impl SessionWrite for MemoryStore {
 }
 
 #[async_trait]
+impl FamilyRead for MemoryStore {
+    async fn family(&self, fid: &FamilyId) -> StoreResult<Option<FamilyRecord>> {
+        let now = UnixTime::now();
+        Ok(live(self.lock()?.families.get(fid), |f| f.expires_at, now).cloned())
+    }
+}
+
+#[async_trait]
+impl FamilyWrite for MemoryStore {
+    async fn rotate(&self, rotation: &Rotation) -> StoreResult<RotationOutcome> {
+        let mut inner = self.lock()?;
+        let now = rotation.now;
+        let guard = &rotation.guard;
+        let family = live(inner.families.get(&rotation.family), |f| f.expires_at, now);
+        let family_ok = family.is_some_and(|f| {
+            f.status == FamilyStatus::Active
+                && match rotation.kind {
+                    RotationKind::Advance { from } => f.generation == from,
+                    RotationKind::Grace { current, rotated_since } => {
+                        f.generation == current && f.rotated_at >= rotated_since
+                    }
+                }
+        });
+        if !family_ok {
+            return Ok(RotationOutcome::FamilyChanged(family.cloned()));
+        }
+        let user_ok = inner.users.get(&guard.username).is_some_and(|u| u.sub == guard.sub && !u.disabled);
+        if !user_ok {
+            return Ok(RotationOutcome::UserRefused);
+        }
+        let markers = &inner.markers;
+        let subject_revoked = live(markers.subjects.get(&guard.sub), |(_, exp)| *exp, now)
+            .is_some_and(|(not_before, _)| guard.family_created_at < *not_before);
+        if subject_revoked {
+            return Ok(RotationOutcome::SubjectRevoked);
+        }
+        if live(markers.sessions.get(&guard.sid), |exp| *exp, now).is_some() {
+            return Ok(RotationOutcome::SessionRevoked);
+        }
+        if let (RotationKind::Advance { from }, Some(f)) = (rotation.kind, inner.families.get_mut(&rotation.family)) {
+            f.generation = from + 1;
+            f.rotated_at = now;
+        }
+        Ok(RotationOutcome::Committed)
+    }
+
+    async fn revoke_family(
+        &self,
+        fid: &FamilyId,
+        _revoked_at: UnixTime,
+        _reason: &str,
+        marker_expires_at: UnixTime,
+    ) -> StoreResult<()> {
+        let mut inner = self.lock()?;
+        if let Some(family) = inner.families.get_mut(fid) {
+            family.status = FamilyStatus::Revoked;
+        }
+        inner.markers.families.insert(fid.clone(), marker_expires_at);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl MarkerWrite for MemoryStore {
+    async fn put_marker(&self, marker: &Marker) -> StoreResult<()> {
+        let markers = &mut self.lock()?.markers;
+        match marker {
+            Marker::Token { jti, expires_at } => {
+                markers.tokens.insert(jti.clone(), *expires_at);
+            }
+            Marker::Family { fid, expires_at, .. } => {
+                markers.families.insert(fid.clone(), *expires_at);
+            }
+            Marker::Session { sid, expires_at, .. } => {
+                markers.sessions.insert(sid.clone(), *expires_at);
+            }
+            Marker::Subject { sub, not_before, expires_at } => {
+                // A later revoke-all never moves the line back.
+                let entry = markers.subjects.entry(sub.clone()).or_insert((*not_before, *expires_at));
+                if *not_before >= entry.0 {
+                    *entry = (*not_before, *expires_at);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
 impl SessionRead for MemoryStore {
     async fn session(&self, sid: &Sid) -> StoreResult<Option<SessionRecord>> {
         let now = UnixTime::now();
-        Ok(self
-            .lock()?
-            .sessions
-            .get(sid)
-            .filter(|s| !s.expires_at.has_passed(now))
-            .cloned())
-    }
-
-    async fn family(&self, fid: &FamilyId) -> StoreResult<Option<FamilyRecord>> {
-        let now = UnixTime::now();
-        Ok(self
-            .lock()?
-            .families
-            .get(fid)
-            .filter(|f| !f.expires_at.has_passed(now))
-            .cloned())
+        Ok(live(self.lock()?.sessions.get(sid), |s| s.expires_at, now).cloned())
     }
 
     async fn sessions_of(&self, sub: &Subject) -> StoreResult<Vec<SessionRecord>> {

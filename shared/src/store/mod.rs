@@ -6,12 +6,14 @@
 //! within days, not seconds (ARCHITECTURE.md §3.8).
 
 pub mod behaviour;
+pub mod counting;
 pub mod dynamo;
 pub mod memory;
 mod model;
 
 pub use model::{
-    ClientLifetimes, ClientRecord, FamilyRecord, FamilyStatus, GrantType, SessionRecord, UserRecord,
+    ClientLifetimes, ClientRecord, FamilyRecord, FamilyStatus, GrantType, LoginGuard, Marker, Rotation, RotationKind,
+    RotationOutcome, SessionRecord, UserRecord,
 };
 
 use crate::ids::{ClientId, FamilyId, Sid, Subject};
@@ -63,17 +65,39 @@ pub trait UserAdmin: UserRead {
 pub trait SessionWrite: Send + Sync {
     /// Start a login: the session and its first refresh-token family in one atomic write
     /// (one round trip: ARCHITECTURE.md §5).
-    async fn begin_session(
+    async fn begin_session(&self, session: &SessionRecord, family: &FamilyRecord) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait FamilyRead: Send + Sync {
+    async fn family(&self, fid: &FamilyId) -> StoreResult<Option<FamilyRecord>>;
+}
+
+/// Refresh-token rotation. Each method is one round trip.
+#[async_trait]
+pub trait FamilyWrite: FamilyRead {
+    /// The conditional write that makes races impossible (ARCHITECTURE.md §3.7): the
+    /// family update and the login guard checks commit together or not at all.
+    async fn rotate(&self, rotation: &Rotation) -> StoreResult<RotationOutcome>;
+    /// Mark the family revoked and write its denylist marker, so that neither its
+    /// refresh token nor any access token issued from it is honoured again.
+    async fn revoke_family(
         &self,
-        session: &SessionRecord,
-        family: &FamilyRecord,
+        fid: &FamilyId,
+        revoked_at: crate::time::UnixTime,
+        reason: &str,
+        marker_expires_at: crate::time::UnixTime,
     ) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait MarkerWrite: Send + Sync {
+    async fn put_marker(&self, marker: &Marker) -> StoreResult<()>;
 }
 
 #[async_trait]
 pub trait SessionRead: Send + Sync {
     async fn session(&self, sid: &Sid) -> StoreResult<Option<SessionRecord>>;
-    async fn family(&self, fid: &FamilyId) -> StoreResult<Option<FamilyRecord>>;
     /// Every live session of a subject (through the `by_subject` index).
     async fn sessions_of(&self, sub: &Subject) -> StoreResult<Vec<SessionRecord>>;
 }

@@ -30,10 +30,7 @@ impl GrantType {
 impl FromStr for GrantType {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|g| g.as_str() == s)
-            .ok_or_else(|| format!("unknown grant type {s:?}"))
+        Self::ALL.into_iter().find(|g| g.as_str() == s).ok_or_else(|| format!("unknown grant type {s:?}"))
     }
 }
 
@@ -120,6 +117,8 @@ pub struct FamilyRecord {
     pub fid: FamilyId,
     pub sid: Sid,
     pub sub: Subject,
+    /// The user's login name: the key of the user item a refresh re-checks (disabled?).
+    pub username: String,
     pub client_id: ClientId,
     pub scope: Scope,
     /// The only generation whose refresh token is live.
@@ -129,4 +128,84 @@ pub struct FamilyRecord {
     pub status: FamilyStatus,
     /// The absolute end of the family: after it nothing issued from it can be valid.
     pub expires_at: UnixTime,
+}
+
+/// What a refresh re-checks atomically with its write: the user may not be disabled, and
+/// no revoke-all of the subject or logout of the session may have happened since login.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoginGuard {
+    pub username: String,
+    pub sub: Subject,
+    pub sid: Sid,
+    pub family_created_at: UnixTime,
+}
+
+impl LoginGuard {
+    pub fn of(family: &FamilyRecord) -> Self {
+        Self {
+            username: family.username.clone(),
+            sub: family.sub.clone(),
+            sid: family.sid.clone(),
+            family_created_at: family.created_at,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RotationKind {
+    /// Advance the family from generation `from` to `from + 1`.
+    Advance { from: u32 },
+    /// Answer again for a token rotated at or after `rotated_since`: the family must
+    /// still be at `current` (the successor's generation). Nothing advances.
+    Grace { current: u32, rotated_since: UnixTime },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rotation {
+    pub family: FamilyId,
+    pub kind: RotationKind,
+    pub now: UnixTime,
+    pub guard: LoginGuard,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RotationOutcome {
+    Committed,
+    /// The family was not as expected (another rotation, a revoke, expiry); its state
+    /// at that moment, if it still exists.
+    FamilyChanged(Option<FamilyRecord>),
+    UserRefused,
+    SubjectRevoked,
+    SessionRevoked,
+    /// DynamoDB cancelled the transaction because another one touched the same items;
+    /// nothing was written and the caller may start over.
+    Contended,
+}
+
+/// A revocation marker: the denylist entries every token check consults
+/// (ARCHITECTURE.md §4). `expires_at` is when nothing it covers can still be valid.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Marker {
+    Token {
+        jti: crate::ids::Jti,
+        expires_at: UnixTime,
+    },
+    Family {
+        fid: FamilyId,
+        revoked_at: UnixTime,
+        reason: String,
+        expires_at: UnixTime,
+    },
+    Session {
+        sid: Sid,
+        revoked_at: UnixTime,
+        reason: String,
+        expires_at: UnixTime,
+    },
+    /// Everything of the subject issued before `not_before` is dead.
+    Subject {
+        sub: Subject,
+        not_before: UnixTime,
+        expires_at: UnixTime,
+    },
 }

@@ -44,16 +44,7 @@ pub fn verify_access_token(
     audience: Option<&str>,
     now: UnixTime,
 ) -> Result<AccessTokenClaims, TokenError> {
-    verify(
-        keys,
-        token,
-        &Expectations {
-            typ: ACCEPTED_TYP,
-            issuer,
-            audience,
-            now,
-        },
-    )
+    verify(keys, token, &Expectations { typ: ACCEPTED_TYP, issuer, audience, now })
 }
 
 #[cfg(test)]
@@ -88,31 +79,20 @@ mod tests {
 
     #[test]
     fn every_algorithm_round_trips_with_typ_and_kid() {
-        for alg in [
-            SigningAlgorithm::Es256,
-            SigningAlgorithm::EdDsa,
-            SigningAlgorithm::Rs256,
-        ] {
+        for alg in [SigningAlgorithm::Es256, SigningAlgorithm::EdDsa, SigningAlgorithm::Rs256] {
             let keys = keys(alg);
             let now = UnixTime::now();
             let token = mint(&keys, &claims(now)).unwrap();
             let header = jsonwebtoken::decode_header(&token).unwrap();
             assert_eq!(header.typ.as_deref(), Some("at+jwt"));
             assert_eq!(header.kid.as_deref(), Some(keys.signing_key().kid.as_str()));
-            let back =
-                verify_access_token(&keys, &token, ISS, Some("https://api.example.com"), now)
-                    .unwrap();
+            let back = verify_access_token(&keys, &token, ISS, Some("https://api.example.com"), now).unwrap();
             assert_eq!(back, claims_with(&back, now));
         }
     }
 
     fn claims_with(back: &AccessTokenClaims, now: UnixTime) -> AccessTokenClaims {
-        AccessTokenClaims {
-            jti: back.jti.clone(),
-            sid: back.sid.clone(),
-            fid: back.fid.clone(),
-            ..claims(now)
-        }
+        AccessTokenClaims { jti: back.jti.clone(), sid: back.sid.clone(), fid: back.fid.clone(), ..claims(now) }
     }
 
     #[test]
@@ -132,10 +112,7 @@ mod tests {
             },
         )
         .unwrap();
-        assert_eq!(
-            verify_access_token(&keys, &id, ISS, None, now),
-            Err(TokenError::WrongType)
-        );
+        assert_eq!(verify_access_token(&keys, &id, ISS, None, now), Err(TokenError::WrongType));
     }
 
     #[test]
@@ -145,25 +122,13 @@ mod tests {
         let mut old = claims(UnixTime(now.0 - 10_000));
         old.exp = UnixTime(now.0 - 1_000);
         let expired = mint(&keys, &old).unwrap();
-        assert_eq!(
-            verify_access_token(&keys, &expired, ISS, None, now),
-            Err(TokenError::Expired)
-        );
+        assert_eq!(verify_access_token(&keys, &expired, ISS, None, now), Err(TokenError::Expired));
 
         let token = mint(&keys, &claims(now)).unwrap();
-        assert_eq!(
-            verify_access_token(&keys, &token, "https://evil", None, now),
-            Err(TokenError::WrongIssuer)
-        );
-        assert_eq!(
-            verify_access_token(&keys, &token, ISS, Some("other"), now),
-            Err(TokenError::WrongAudience)
-        );
+        assert_eq!(verify_access_token(&keys, &token, "https://evil", None, now), Err(TokenError::WrongIssuer));
+        assert_eq!(verify_access_token(&keys, &token, ISS, Some("other"), now), Err(TokenError::WrongAudience));
         let other = self::keys(SigningAlgorithm::Es256);
-        assert_eq!(
-            verify_access_token(&other, &token, ISS, None, now),
-            Err(TokenError::UnknownKey)
-        );
+        assert_eq!(verify_access_token(&other, &token, ISS, None, now), Err(TokenError::UnknownKey));
     }
 
     #[test]
@@ -173,46 +138,22 @@ mod tests {
         let token = mint(&keys, &claims(now)).unwrap();
         let parts: Vec<&str> = token.split('.').collect();
 
-        let none_header = URL_SAFE_NO_PAD.encode(
-            format!(
-                r#"{{"alg":"none","typ":"at+jwt","kid":"{}"}}"#,
-                keys.signing_key().kid
-            )
-            .as_bytes(),
-        );
+        let none_header = URL_SAFE_NO_PAD
+            .encode(format!(r#"{{"alg":"none","typ":"at+jwt","kid":"{}"}}"#, keys.signing_key().kid).as_bytes());
         let unsigned = format!("{none_header}.{}.", parts[1]);
         assert!(verify_access_token(&keys, &unsigned, ISS, None, now).is_err());
 
         let mut payload: serde_json::Value =
             serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
         payload["scope"] = "admin".into();
-        let forged = format!(
-            "{}.{}.{}",
-            parts[0],
-            URL_SAFE_NO_PAD.encode(payload.to_string()),
-            parts[2]
-        );
-        assert_eq!(
-            verify_access_token(&keys, &forged, ISS, None, now),
-            Err(TokenError::BadSignature)
-        );
+        let forged = format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(payload.to_string()), parts[2]);
+        assert_eq!(verify_access_token(&keys, &forged, ISS, None, now), Err(TokenError::BadSignature));
 
-        let hs_header = URL_SAFE_NO_PAD.encode(
-            format!(
-                r#"{{"alg":"HS256","typ":"at+jwt","kid":"{}"}}"#,
-                keys.signing_key().kid
-            )
-            .as_bytes(),
-        );
+        let hs_header = URL_SAFE_NO_PAD
+            .encode(format!(r#"{{"alg":"HS256","typ":"at+jwt","kid":"{}"}}"#, keys.signing_key().kid).as_bytes());
         let confused = format!("{hs_header}.{}.{}", parts[1], parts[2]);
-        assert_eq!(
-            verify_access_token(&keys, &confused, ISS, None, now),
-            Err(TokenError::BadSignature)
-        );
+        assert_eq!(verify_access_token(&keys, &confused, ISS, None, now), Err(TokenError::BadSignature));
 
-        assert_eq!(
-            verify_access_token(&keys, "garbage", ISS, None, now),
-            Err(TokenError::Malformed)
-        );
+        assert_eq!(verify_access_token(&keys, "garbage", ISS, None, now), Err(TokenError::Malformed));
     }
 }

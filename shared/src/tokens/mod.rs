@@ -39,11 +39,7 @@ pub enum TokenError {
 }
 
 /// Sign `claims` with the active key; the header carries `typ` and `kid`.
-pub(crate) fn sign<T: Serialize>(
-    keys: &KeySet,
-    typ: &str,
-    claims: &T,
-) -> Result<String, TokenError> {
+pub(crate) fn sign<T: Serialize>(keys: &KeySet, typ: &str, claims: &T) -> Result<String, TokenError> {
     let signing = keys.signing_key();
     let mut header = Header::new(signing.algorithm);
     header.typ = Some(typ.to_string());
@@ -67,10 +63,7 @@ pub(crate) fn verify<T: DeserializeOwned>(
     expect: &Expectations<'_>,
 ) -> Result<T, TokenError> {
     let header = decode_header(token).map_err(|_| TokenError::Malformed)?;
-    let typ_ok = header
-        .typ
-        .as_deref()
-        .is_some_and(|typ| expect.typ.iter().any(|t| t.eq_ignore_ascii_case(typ)));
+    let typ_ok = header.typ.as_deref().is_some_and(|typ| expect.typ.iter().any(|t| t.eq_ignore_ascii_case(typ)));
     if !typ_ok {
         return Err(TokenError::WrongType);
     }
@@ -93,11 +86,7 @@ pub(crate) fn verify<T: DeserializeOwned>(
     // jsonwebtoken compares against the wall clock; `expect.now` is checked again below
     // so that callers with an explicit clock (tests, benchmarks) get the same answer.
     let data = decode::<serde_json::Value>(token, &key.key, &validation).map_err(map_jwt_error)?;
-    let exp = data
-        .claims
-        .get("exp")
-        .and_then(|v| v.as_u64())
-        .ok_or(TokenError::InvalidClaims)?;
+    let exp = data.claims.get("exp").and_then(|v| v.as_u64()).ok_or(TokenError::InvalidClaims)?;
     if exp.saturating_add(LEEWAY_SECONDS) <= expect.now.0 {
         return Err(TokenError::Expired);
     }
@@ -111,12 +100,8 @@ fn map_jwt_error(err: jsonwebtoken::errors::Error) -> TokenError {
         K::ImmatureSignature => TokenError::NotYetValid,
         K::InvalidIssuer => TokenError::WrongIssuer,
         K::InvalidAudience => TokenError::WrongAudience,
-        K::InvalidSignature | K::InvalidAlgorithm | K::InvalidAlgorithmName => {
-            TokenError::BadSignature
-        }
-        K::MissingRequiredClaim(_) | K::InvalidClaimFormat(_) | K::Json(_) => {
-            TokenError::InvalidClaims
-        }
+        K::InvalidSignature | K::InvalidAlgorithm | K::InvalidAlgorithmName => TokenError::BadSignature,
+        K::MissingRequiredClaim(_) | K::InvalidClaimFormat(_) | K::Json(_) => TokenError::InvalidClaims,
         _ => TokenError::Malformed,
     }
 }

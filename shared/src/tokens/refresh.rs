@@ -38,39 +38,26 @@ impl RefreshToken {
     /// trusts the contents.
     pub fn decode(token: &str, key: &hmac::Key) -> Result<Self, InvalidRefreshToken> {
         let mut parts = token.split('.');
-        let (Some(fid), Some(generation), Some(mac), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
+        let (Some(fid), Some(generation), Some(mac), None) = (parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return Err(InvalidRefreshToken);
         };
-        let well_formed_fid = fid.len() == FAMILY_ID_LEN
-            && fid
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        let digits_only = !generation.is_empty()
-            && generation.len() <= 10
-            && generation.bytes().all(|b| b.is_ascii_digit());
+        let well_formed_fid =
+            fid.len() == FAMILY_ID_LEN && fid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        let digits_only =
+            !generation.is_empty() && generation.len() <= 10 && generation.bytes().all(|b| b.is_ascii_digit());
         if !well_formed_fid || !digits_only {
             return Err(InvalidRefreshToken);
         }
         let generation: Generation = generation.parse().map_err(|_| InvalidRefreshToken)?;
-        let mac = URL_SAFE_NO_PAD
-            .decode(mac)
-            .map_err(|_| InvalidRefreshToken)?;
-        let candidate = Self {
-            family: FamilyId::new(fid),
-            generation,
-        };
-        hmac::verify(key, candidate.signed_part().as_bytes(), &mac)
-            .map_err(|_| InvalidRefreshToken)?;
+        let mac = URL_SAFE_NO_PAD.decode(mac).map_err(|_| InvalidRefreshToken)?;
+        let candidate = Self { family: FamilyId::new(fid), generation };
+        hmac::verify(key, candidate.signed_part().as_bytes(), &mac).map_err(|_| InvalidRefreshToken)?;
         Ok(candidate)
     }
 
     pub fn successor(&self) -> Option<Self> {
-        Some(Self {
-            family: self.family.clone(),
-            generation: self.generation.checked_add(1)?,
-        })
+        Some(Self { family: self.family.clone(), generation: self.generation.checked_add(1)? })
     }
 
     fn signed_part(&self) -> String {
@@ -89,10 +76,7 @@ mod tests {
     #[test]
     fn round_trip_and_successor() {
         let key = key();
-        let token = RefreshToken {
-            family: FamilyId::random(),
-            generation: 0,
-        };
+        let token = RefreshToken { family: FamilyId::random(), generation: 0 };
         let encoded = token.encode(&key);
         assert_eq!(RefreshToken::decode(&encoded, &key), Ok(token.clone()));
         assert_eq!(token.successor().unwrap().generation, 1);
@@ -101,44 +85,16 @@ mod tests {
     #[test]
     fn forged_truncated_and_garbage_tokens_are_rejected_without_state() {
         let key = key();
-        let token = RefreshToken {
-            family: FamilyId::random(),
-            generation: 7,
-        }
-        .encode(&key);
+        let token = RefreshToken { family: FamilyId::random(), generation: 7 }.encode(&key);
         let truncated = &token[..token.len() - 3];
-        let other_key = RefreshToken {
-            family: FamilyId::random(),
-            generation: 7,
-        }
-        .encode(&self::key());
+        let other_key = RefreshToken { family: FamilyId::random(), generation: 7 }.encode(&self::key());
         let (prefix, _) = token.rsplit_once('.').unwrap();
-        let bumped = format!(
-            "{}.8.{}",
-            &prefix[..FAMILY_ID_LEN],
-            token.rsplit_once('.').unwrap().1
-        );
-        let huge = format!(
-            "{}.99999999999999999999.{}",
-            &prefix[..FAMILY_ID_LEN],
-            "AAAA"
-        );
-        for bad in [
-            truncated,
-            other_key.as_str(),
-            bumped.as_str(),
-            huge.as_str(),
-            "",
-            "a.b.c",
-            "garbage",
-            "..",
-            "a.1.b.c",
-        ] {
-            assert_eq!(
-                RefreshToken::decode(bad, &key),
-                Err(InvalidRefreshToken),
-                "{bad}"
-            );
+        let bumped = format!("{}.8.{}", &prefix[..FAMILY_ID_LEN], token.rsplit_once('.').unwrap().1);
+        let huge = format!("{}.99999999999999999999.{}", &prefix[..FAMILY_ID_LEN], "AAAA");
+        for bad in
+            [truncated, other_key.as_str(), bumped.as_str(), huge.as_str(), "", "a.b.c", "garbage", "..", "a.1.b.c"]
+        {
+            assert_eq!(RefreshToken::decode(bad, &key), Err(InvalidRefreshToken), "{bad}");
         }
     }
 }

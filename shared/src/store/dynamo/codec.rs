@@ -1,12 +1,12 @@
 //! Records to DynamoDB items and back. Lists, not sets, hold multi-valued attributes,
 //! because DynamoDB refuses an empty set and an empty grant list is legitimate.
 
-use crate::ids::{ClientId, FamilyId, Sid, Subject};
+use crate::ids::{ClientId, FamilyId, Jti, Sid, Subject};
 use crate::oauth::scope::Scope;
 use crate::secrets::{ClientSecretHash, PasswordHashString};
 use crate::store::{
-    ClientLifetimes, ClientRecord, FamilyRecord, FamilyStatus, GrantType, SessionRecord,
-    StoreError, StoreResult, UserRecord,
+    ClientLifetimes, ClientRecord, FamilyRecord, FamilyStatus, GrantType, Marker, SessionRecord, StoreError,
+    StoreResult, UserRecord,
 };
 use crate::time::UnixTime;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -14,6 +14,7 @@ use std::collections::HashMap;
 
 pub(crate) const CLIENT_SK: &str = "CLIENT";
 pub(crate) const EXPIRES_AT: &str = "expires_at";
+const MARKER_SK: &str = "REVOKED";
 
 pub(crate) struct Key {
     pk: String,
@@ -22,52 +23,44 @@ pub(crate) struct Key {
 
 impl Key {
     pub fn client(id: &ClientId) -> Self {
-        Self {
-            pk: format!("CLIENT#{id}"),
-            sk: CLIENT_SK,
-        }
+        Self { pk: format!("CLIENT#{id}"), sk: CLIENT_SK }
     }
     pub fn user(username: &str) -> Self {
-        Self {
-            pk: format!("USER#{username}"),
-            sk: "USER",
-        }
+        Self { pk: format!("USER#{username}"), sk: "USER" }
     }
     pub fn session(sid: &Sid) -> Self {
-        Self {
-            pk: format!("SESSION#{sid}"),
-            sk: "SESSION",
-        }
+        Self { pk: format!("SESSION#{sid}"), sk: "SESSION" }
     }
     pub fn family(fid: &FamilyId) -> Self {
-        Self {
-            pk: format!("FAMILY#{fid}"),
-            sk: "FAMILY",
-        }
+        Self { pk: format!("FAMILY#{fid}"), sk: "FAMILY" }
+    }
+    pub fn token_marker(jti: &Jti) -> Self {
+        Self { pk: format!("REVOKED#JTI#{jti}"), sk: MARKER_SK }
+    }
+    pub fn family_marker(fid: &FamilyId) -> Self {
+        Self { pk: format!("REVOKED#FID#{fid}"), sk: MARKER_SK }
+    }
+    pub fn session_marker(sid: &Sid) -> Self {
+        Self { pk: format!("REVOKED#SID#{sid}"), sk: MARKER_SK }
+    }
+    pub fn subject_marker(sub: &Subject) -> Self {
+        Self { pk: format!("REVOKED#SUB#{sub}"), sk: MARKER_SK }
     }
     pub fn into_map(self) -> HashMap<String, AttributeValue> {
-        HashMap::from([
-            ("pk".into(), AttributeValue::S(self.pk)),
-            ("sk".into(), AttributeValue::S(self.sk.into())),
-        ])
+        HashMap::from([("pk".into(), AttributeValue::S(self.pk)), ("sk".into(), AttributeValue::S(self.sk.into()))])
     }
 }
 
 pub(crate) struct Item(pub HashMap<String, AttributeValue>);
 
-fn s(v: impl Into<String>) -> AttributeValue {
+pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
-fn n(v: u64) -> AttributeValue {
+pub(crate) fn n(v: u64) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 fn list<I: IntoIterator<Item = S>, S: Into<String>>(values: I) -> AttributeValue {
-    AttributeValue::L(
-        values
-            .into_iter()
-            .map(|v| AttributeValue::S(v.into()))
-            .collect(),
-    )
+    AttributeValue::L(values.into_iter().map(|v| AttributeValue::S(v.into())).collect())
 }
 
 impl Item {
@@ -86,15 +79,8 @@ impl Item {
     }
 
     fn corrupt(&self, name: &str) -> StoreError {
-        let pk = self
-            .0
-            .get("pk")
-            .and_then(|v| v.as_s().ok())
-            .map(String::as_str)
-            .unwrap_or("?");
-        StoreError::Corrupt(format!(
-            "{pk}: attribute {name} missing or of the wrong type"
-        ))
+        let pk = self.0.get("pk").and_then(|v| v.as_s().ok()).map(String::as_str).unwrap_or("?");
+        StoreError::Corrupt(format!("{pk}: attribute {name} missing or of the wrong type"))
     }
     fn opt_s(&self, name: &str) -> StoreResult<Option<String>> {
         match self.0.get(name) {
@@ -124,10 +110,9 @@ impl Item {
     }
     fn req_list(&self, name: &str) -> StoreResult<Vec<String>> {
         match self.0.get(name) {
-            Some(AttributeValue::L(values)) => values
-                .iter()
-                .map(|v| v.as_s().cloned().map_err(|_| self.corrupt(name)))
-                .collect(),
+            Some(AttributeValue::L(values)) => {
+                values.iter().map(|v| v.as_s().cloned().map_err(|_| self.corrupt(name))).collect()
+            }
             _ => Err(self.corrupt(name)),
         }
     }
@@ -143,18 +128,12 @@ impl Item {
         let mut item = Self::keyed(Key::client(&c.id));
         item.set("client_id", s(c.id.as_str()))
             .set("secret_hash", s(c.secret_hash.stored()))
-            .set(
-                "grant_types",
-                list(c.grant_types.iter().map(|g| g.as_str())),
-            )
+            .set("grant_types", list(c.grant_types.iter().map(|g| g.as_str())))
             .set("scopes", s(c.scopes.to_string()))
             .set("may_introspect", AttributeValue::Bool(c.may_introspect))
             .set("admin", AttributeValue::Bool(c.admin))
             .set_opt("audience", c.audience.as_deref().map(s))
-            .set_opt(
-                "backchannel_logout_uri",
-                c.backchannel_logout_uri.as_deref().map(s),
-            )
+            .set_opt("backchannel_logout_uri", c.backchannel_logout_uri.as_deref().map(s))
             .set_opt("access_token_ttl", c.lifetimes.access_token.map(n))
             .set_opt("refresh_absolute_ttl", c.lifetimes.refresh_absolute.map(n))
             .set_opt("refresh_idle_ttl", c.lifetimes.refresh_idle.map(n))
@@ -166,10 +145,7 @@ impl Item {
         let grant_types = self
             .req_list("grant_types")?
             .iter()
-            .map(|g| {
-                g.parse::<GrantType>()
-                    .map_err(|_| self.corrupt("grant_types"))
-            })
+            .map(|g| g.parse::<GrantType>().map_err(|_| self.corrupt("grant_types")))
             .collect::<StoreResult<_>>()?;
         Ok(ClientRecord {
             id: ClientId::new(self.req_s("client_id")?),
@@ -224,11 +200,7 @@ impl Item {
         Ok(SessionRecord {
             sid: Sid::new(self.req_s("sid")?),
             sub: Subject::new(self.req_s("sub")?),
-            client_ids: self
-                .req_list("client_ids")?
-                .into_iter()
-                .map(ClientId::new)
-                .collect(),
+            client_ids: self.req_list("client_ids")?.into_iter().map(ClientId::new).collect(),
             auth_time: UnixTime(self.req_n("auth_time")?),
             expires_at: UnixTime(self.req_n(EXPIRES_AT)?),
         })
@@ -239,6 +211,7 @@ impl Item {
         item.set("fid", s(f.fid.as_str()))
             .set("sid", s(f.sid.as_str()))
             .set("sub", s(f.sub.as_str()))
+            .set("username", s(&f.username))
             .set("client_id", s(f.client_id.as_str()))
             .set("scope", s(f.scope.to_string()))
             .set("generation", n(u64::from(f.generation)))
@@ -250,20 +223,44 @@ impl Item {
     }
 
     pub fn to_family(&self) -> StoreResult<FamilyRecord> {
-        let generation =
-            u32::try_from(self.req_n("generation")?).map_err(|_| self.corrupt("generation"))?;
+        let generation = u32::try_from(self.req_n("generation")?).map_err(|_| self.corrupt("generation"))?;
         Ok(FamilyRecord {
             fid: FamilyId::new(self.req_s("fid")?),
             sid: Sid::new(self.req_s("sid")?),
             sub: Subject::new(self.req_s("sub")?),
+            username: self.req_s("username")?,
             client_id: ClientId::new(self.req_s("client_id")?),
             scope: self.scope("scope")?,
             generation,
             created_at: UnixTime(self.req_n("created_at")?),
             rotated_at: UnixTime(self.req_n("rotated_at")?),
-            status: FamilyStatus::parse(&self.req_s("status")?)
-                .ok_or_else(|| self.corrupt("status"))?,
+            status: FamilyStatus::parse(&self.req_s("status")?).ok_or_else(|| self.corrupt("status"))?,
             expires_at: UnixTime(self.req_n(EXPIRES_AT)?),
         })
+    }
+}
+
+impl Item {
+    pub fn from_marker(marker: &Marker) -> Self {
+        let mut item;
+        match marker {
+            Marker::Token { jti, expires_at } => {
+                item = Self::keyed(Key::token_marker(jti));
+                item.set(EXPIRES_AT, n(expires_at.0));
+            }
+            Marker::Family { fid, revoked_at, reason, expires_at } => {
+                item = Self::keyed(Key::family_marker(fid));
+                item.set("revoked_at", n(revoked_at.0)).set("reason", s(reason)).set(EXPIRES_AT, n(expires_at.0));
+            }
+            Marker::Session { sid, revoked_at, reason, expires_at } => {
+                item = Self::keyed(Key::session_marker(sid));
+                item.set("revoked_at", n(revoked_at.0)).set("reason", s(reason)).set(EXPIRES_AT, n(expires_at.0));
+            }
+            Marker::Subject { sub, not_before, expires_at } => {
+                item = Self::keyed(Key::subject_marker(sub));
+                item.set("not_before", n(not_before.0)).set(EXPIRES_AT, n(expires_at.0));
+            }
+        }
+        item
     }
 }

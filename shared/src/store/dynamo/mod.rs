@@ -3,6 +3,7 @@
 //! be seen by the very next check.
 
 mod codec;
+mod rotation;
 pub mod schema;
 
 use super::*;
@@ -34,26 +35,16 @@ impl DynamoStore {
             .operation_attempt_timeout(Duration::from_secs(2))
             .operation_timeout(Duration::from_secs(5))
             .build();
-        let shared = aws_config::from_env()
-            .region(region)
-            .timeout_config(timeouts)
-            .load()
-            .await;
+        let shared = aws_config::from_env().region(region).timeout_config(timeouts).load().await;
         let mut builder = aws_sdk_dynamodb::config::Builder::from(&shared);
         if let Some(endpoint) = &config.dynamodb_endpoint {
             builder = builder.endpoint_url(endpoint);
         }
-        Self {
-            client: Client::from_conf(builder.build()),
-            table: config.table_name.clone(),
-        }
+        Self { client: Client::from_conf(builder.build()), table: config.table_name.clone() }
     }
 
     pub fn from_client(client: Client, table: impl Into<String>) -> Self {
-        Self {
-            client,
-            table: table.into(),
-        }
+        Self { client, table: table.into() }
     }
 
     pub fn sdk_client(&self) -> &Client {
@@ -110,10 +101,7 @@ fn exclusive_put(table: &str, item: Item) -> StoreResult<TransactWriteItem> {
 #[async_trait]
 impl ClientRead for DynamoStore {
     async fn client(&self, id: &ClientId) -> StoreResult<Option<ClientRecord>> {
-        self.get(Key::client(id))
-            .await?
-            .map(|item| item.to_client())
-            .transpose()
+        self.get(Key::client(id)).await?.map(|item| item.to_client()).transpose()
     }
 }
 
@@ -176,23 +164,18 @@ impl ClientAdmin for DynamoStore {
 #[async_trait]
 impl UserRead for DynamoStore {
     async fn user(&self, username: &str) -> StoreResult<Option<UserRecord>> {
-        self.get(Key::user(username))
-            .await?
-            .map(|item| item.to_user())
-            .transpose()
+        self.get(Key::user(username)).await?.map(|item| item.to_user()).transpose()
     }
 }
 
 #[async_trait]
 impl UserAdmin for DynamoStore {
     async fn create_user(&self, user: &UserRecord) -> StoreResult<()> {
-        self.conditional_put(Item::from_user(user), "attribute_not_exists(pk)")
-            .await
+        self.conditional_put(Item::from_user(user), "attribute_not_exists(pk)").await
     }
 
     async fn replace_user(&self, user: &UserRecord) -> StoreResult<()> {
-        self.conditional_put(Item::from_user(user), "attribute_exists(pk)")
-            .await
+        self.conditional_put(Item::from_user(user), "attribute_exists(pk)").await
     }
 }
 
@@ -208,11 +191,7 @@ impl DynamoStore {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
                 Err(StoreError::Conflict)
             }
             Err(err) => Err(unavailable(err)),
@@ -222,11 +201,7 @@ impl DynamoStore {
 
 #[async_trait]
 impl SessionWrite for DynamoStore {
-    async fn begin_session(
-        &self,
-        session: &SessionRecord,
-        family: &FamilyRecord,
-    ) -> StoreResult<()> {
+    async fn begin_session(&self, session: &SessionRecord, family: &FamilyRecord) -> StoreResult<()> {
         let result = self
             .client
             .transact_write_items()
@@ -243,11 +218,7 @@ impl SessionWrite for DynamoStore {
                     Some(TransactWriteItemsError::TransactionCanceledException(cancel))
                         if cancel.cancellation_reasons().iter().any(|r| r.code() == Some("ConditionalCheckFailed"))
                 );
-                if lost_condition {
-                    Err(StoreError::Conflict)
-                } else {
-                    Err(unavailable(err))
-                }
+                if lost_condition { Err(StoreError::Conflict) } else { Err(unavailable(err)) }
             }
         }
     }
@@ -256,17 +227,7 @@ impl SessionWrite for DynamoStore {
 #[async_trait]
 impl SessionRead for DynamoStore {
     async fn session(&self, sid: &Sid) -> StoreResult<Option<SessionRecord>> {
-        self.get_live(Key::session(sid))
-            .await?
-            .map(|item| item.to_session())
-            .transpose()
-    }
-
-    async fn family(&self, fid: &FamilyId) -> StoreResult<Option<FamilyRecord>> {
-        self.get_live(Key::family(fid))
-            .await?
-            .map(|item| item.to_family())
-            .transpose()
+        self.get_live(Key::session(sid)).await?.map(|item| item.to_session()).transpose()
     }
 
     async fn sessions_of(&self, sub: &Subject) -> StoreResult<Vec<SessionRecord>> {

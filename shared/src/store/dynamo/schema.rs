@@ -5,8 +5,8 @@ use super::unavailable;
 use crate::store::StoreResult;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, TimeToLiveSpecification,
 };
 
 pub const SUBJECT_INDEX: &str = "by_subject";
@@ -14,28 +14,15 @@ pub const SUBJECT_INDEX: &str = "by_subject";
 /// Create the table with its GSI and TTL. Safe to run again: an existing table is kept.
 /// Returns whether the table was created by this call.
 pub async fn create_table(client: &Client, table: &str) -> StoreResult<bool> {
-    let key = |name: &str, kind: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(kind)
-            .build()
-    };
-    let attr = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-    };
+    let key = |name: &str, kind: KeyType| KeySchemaElement::builder().attribute_name(name).key_type(kind).build();
+    let attr =
+        |name: &str| AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build();
     let index = built(
         GlobalSecondaryIndex::builder()
             .index_name(SUBJECT_INDEX)
             .key_schema(built(key("gsi1pk", KeyType::Hash))?)
             .key_schema(built(key("gsi1sk", KeyType::Range))?)
-            .projection(
-                Projection::builder()
-                    .projection_type(ProjectionType::All)
-                    .build(),
-            )
+            .projection(Projection::builder().projection_type(ProjectionType::All).build())
             .build(),
     )?;
     let created = client
@@ -53,22 +40,12 @@ pub async fn create_table(client: &Client, table: &str) -> StoreResult<bool> {
         .await;
     let created = match created {
         Ok(_) => true,
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_resource_in_use_exception()) =>
-        {
-            false
-        }
+        Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => false,
         Err(err) => return Err(unavailable(err)),
     };
     if created {
-        let ttl = built(
-            TimeToLiveSpecification::builder()
-                .attribute_name(super::codec::EXPIRES_AT)
-                .enabled(true)
-                .build(),
-        )?;
+        let ttl =
+            built(TimeToLiveSpecification::builder().attribute_name(super::codec::EXPIRES_AT).enabled(true).build())?;
         client
             .update_time_to_live()
             .table_name(table)

@@ -1,0 +1,187 @@
+//! The refresh-token grant (RFC 6749 §6) with rotation, reuse detection and
+//! single-successor grace (ARCHITECTURE.md §3, semantics 2, 5, 6, 7).
+//!
+//! A refresh is one read of the family and one transaction (`FamilyWrite::rotate`). The
+//! family item holds only the live generation `g`. A presented generation `p`:
+//! * `p == g`: advance the family to `g + 1` and answer with the successor;
+//! * `p == g - 1`, rotated within the grace window: answer with the *same* successor
+//!   (re-derived, never re-issued differently), so the family never branches;
+//! * anything older: reuse. The whole family and its access tokens are revoked.
+
+use super::{LoginBinding, TokenIssuer, TokenResponse, store_failure};
+use crate::oauth::scope::Scope;
+use crate::oauth::{OAuthError, OAuthErrorCode, OAuthRequest};
+use crate::store::{ClientRecord, FamilyRecord, FamilyStatus, LoginGuard, Rotation, RotationKind, RotationOutcome};
+use crate::time::UnixTime;
+use crate::tokens::LEEWAY_SECONDS;
+use crate::tokens::refresh::RefreshToken;
+
+/// How often a refresh starts over after DynamoDB cancelled its transaction for a
+/// conflicting concurrent one (nothing was written; the next read sees the winner).
+const MAX_ATTEMPTS: usize = 3;
+
+const INVALID: &str = "the refresh token is invalid, expired or revoked";
+
+/// What the family's state means for the presented token.
+enum Verdict {
+    Rotate(RotationKind),
+    Reuse,
+    Refuse(&'static str),
+}
+
+impl TokenIssuer {
+    pub(super) async fn refresh(&self, req: &OAuthRequest, client: &ClientRecord) -> Result<TokenResponse, OAuthError> {
+        let presented = req.required("refresh_token", "refresh_token is required")?;
+        // The MAC is checked before anything is read: a forged, truncated or
+        // garbage token costs no round trip.
+        let token = RefreshToken::decode(presented, self.keys.refresh_mac_key()).map_err(|_| {
+            tracing::warn!(event = "refresh_token.invalid", client_id = %client.id, reason = "malformed_or_forged");
+            OAuthError::invalid_grant(INVALID)
+        })?;
+        let successor = token.successor().ok_or(OAuthError::invalid_grant(INVALID))?;
+
+        for _ in 0..MAX_ATTEMPTS {
+            let now = UnixTime::now();
+            let Some(family) = self.families.family(&token.family).await.map_err(store_failure)? else {
+                tracing::info!(event = "refresh_token.invalid", client_id = %client.id, fid = %token.family,
+                    reason = "unknown_or_expired_family");
+                return Err(OAuthError::invalid_grant(INVALID));
+            };
+            // RFC 6749 §6 and §10.4: a refresh token is bound to its client. Another
+            // client's token is refused and left untouched (not burnt).
+            if family.client_id != client.id {
+                tracing::warn!(event = "refresh_token.foreign_client", client_id = %client.id, fid = %family.fid);
+                return Err(OAuthError::invalid_grant(INVALID));
+            }
+            let scope = refresh_scope(req, &family, client)?;
+            let binding =
+                LoginBinding { sid: family.sid.clone(), fid: family.fid.clone(), auth_time: family.created_at };
+            // Signed before the write, so that a signing failure leaves nothing behind.
+            let (access_token, expires_in, jti) =
+                self.access_token(client, &scope, family.sub.clone(), Some(binding), now)?;
+            let respond = || TokenResponse {
+                access_token: access_token.clone(),
+                token_type: "Bearer",
+                expires_in,
+                scope: scope.clone(),
+                refresh_token: Some(successor.encode(self.keys.refresh_mac_key())),
+                id_token: None,
+            };
+
+            let kind = match self.judge(client, &family, token.generation, now) {
+                Verdict::Rotate(kind) => kind,
+                Verdict::Reuse => return Err(self.reuse_detected(client, &family, token.generation, now).await),
+                Verdict::Refuse(reason) => return Err(refused(client, &family, reason)),
+            };
+            let rotation = Rotation { family: family.fid.clone(), kind, now, guard: LoginGuard::of(&family) };
+            match self.families.rotate(&rotation).await.map_err(store_failure)? {
+                RotationOutcome::Committed => {
+                    let event = match kind {
+                        RotationKind::Advance { .. } => "refresh_token.rotated",
+                        RotationKind::Grace { .. } => "refresh_token.grace_reissued",
+                    };
+                    tracing::info!(event, client_id = %client.id, sub = %family.sub, fid = %family.fid,
+                        generation = successor.generation, jti = %jti);
+                    return Ok(respond());
+                }
+                // Lost a race: the family as the winner left it decides, without a
+                // second read. The winner checked the login guard an instant ago.
+                RotationOutcome::FamilyChanged(Some(current)) => {
+                    return match self.judge(client, &current, token.generation, now) {
+                        Verdict::Rotate(RotationKind::Grace { .. }) => {
+                            tracing::info!(event = "refresh_token.grace_reissued", client_id = %client.id,
+                                sub = %current.sub, fid = %current.fid, generation = successor.generation, jti = %jti);
+                            Ok(respond())
+                        }
+                        Verdict::Rotate(RotationKind::Advance { .. }) | Verdict::Reuse => {
+                            Err(self.reuse_detected(client, &current, token.generation, now).await)
+                        }
+                        Verdict::Refuse(reason) => Err(refused(client, &current, reason)),
+                    };
+                }
+                RotationOutcome::FamilyChanged(None) => return Err(refused(client, &family, "family_gone")),
+                RotationOutcome::UserRefused => return Err(refused(client, &family, "user_disabled_or_gone")),
+                RotationOutcome::SubjectRevoked => return Err(refused(client, &family, "subject_revoked")),
+                RotationOutcome::SessionRevoked => return Err(refused(client, &family, "session_revoked")),
+                RotationOutcome::Contended => continue,
+            }
+        }
+        tracing::error!(event = "refresh_token.contended", client_id = %client.id, fid = %token.family);
+        Err(OAuthError::unavailable())
+    }
+
+    fn judge(&self, client: &ClientRecord, family: &FamilyRecord, presented: u32, now: UnixTime) -> Verdict {
+        let lifetimes = &self.config.lifetimes;
+        let idle = client.lifetimes.refresh_idle.unwrap_or(lifetimes.refresh_idle);
+        let grace = client.lifetimes.refresh_grace.unwrap_or(lifetimes.refresh_grace);
+        if family.status == FamilyStatus::Revoked {
+            return Verdict::Refuse("family_revoked");
+        }
+        if now.0.saturating_sub(family.rotated_at.0) > idle {
+            return Verdict::Refuse("idle_timeout");
+        }
+        let current = family.generation;
+        if presented == current {
+            return Verdict::Rotate(RotationKind::Advance { from: presented });
+        }
+        if presented > current {
+            // Only a rolled-back table can produce a valid MAC for a future generation.
+            return Verdict::Refuse("generation_ahead_of_family");
+        }
+        let just_rotated = presented + 1 == current;
+        let within_grace = grace > 0 && now.0.saturating_sub(family.rotated_at.0) <= grace;
+        if just_rotated && within_grace {
+            let rotated_since = UnixTime(now.0.saturating_sub(grace));
+            return Verdict::Rotate(RotationKind::Grace { current, rotated_since });
+        }
+        Verdict::Reuse
+    }
+
+    /// Semantics 5: the family and every access token issued from it are revoked, and
+    /// the event is logged for audit.
+    async fn reuse_detected(
+        &self,
+        client: &ClientRecord,
+        family: &FamilyRecord,
+        presented: u32,
+        now: UnixTime,
+    ) -> OAuthError {
+        tracing::warn!(event = "refresh_token.reuse_detected", client_id = %client.id, sub = %family.sub,
+            sid = %family.sid, fid = %family.fid, presented_generation = presented, current_generation = family.generation);
+        if family.status == FamilyStatus::Revoked {
+            return OAuthError::invalid_grant(INVALID);
+        }
+        // The marker must outlive every access token this family issued.
+        let marker_expires_at =
+            now.plus(self.access_token_lifetime(client).max(self.config.lifetimes.access_token) + LEEWAY_SECONDS);
+        match self.families.revoke_family(&family.fid, now, "refresh_token_reuse", marker_expires_at).await {
+            Ok(()) => {
+                tracing::warn!(event = "refresh_family.revoked", reason = "refresh_token_reuse", fid = %family.fid, sub = %family.sub);
+                OAuthError::invalid_grant(INVALID)
+            }
+            Err(err) => store_failure(err),
+        }
+    }
+}
+
+fn refused(client: &ClientRecord, family: &FamilyRecord, reason: &'static str) -> OAuthError {
+    tracing::info!(event = "refresh_token.refused", reason, client_id = %client.id, sub = %family.sub, fid = %family.fid);
+    OAuthError::invalid_grant(INVALID)
+}
+
+/// RFC 6749 §6: a refresh may narrow the scope, never widen it; and the client must
+/// still hold every scope it asks for.
+fn refresh_scope(req: &OAuthRequest, family: &FamilyRecord, client: &ClientRecord) -> Result<Scope, OAuthError> {
+    let invalid_scope = |d| OAuthError::new(OAuthErrorCode::InvalidScope, d);
+    let scope = match req.param("scope") {
+        None => family.scope.clone(),
+        Some(raw) => Scope::parse(raw).map_err(|_| invalid_scope("the scope is malformed"))?,
+    };
+    if !scope.is_subset_of(&family.scope) {
+        return Err(invalid_scope("a refresh cannot widen the scope of the original grant"));
+    }
+    if !scope.is_subset_of(&client.scopes) {
+        return Err(invalid_scope("the client no longer holds the requested scope"));
+    }
+    Ok(scope)
+}
