@@ -162,6 +162,15 @@ impl TestClient {
 }
 
 pub async fn seed_client(grants: &[GrantType], scope: &str, audience: Option<&str>) -> TestClient {
+    seed_client_with(grants, scope, audience, ClientLifetimes::default()).await
+}
+
+pub async fn seed_client_with(
+    grants: &[GrantType],
+    scope: &str,
+    audience: Option<&str>,
+    lifetimes: ClientLifetimes,
+) -> TestClient {
     let client = TestClient { id: format!("client-{}", random_id()), secret: format!("secret-{}", random_id()) };
     stack_store()
         .await
@@ -174,7 +183,7 @@ pub async fn seed_client(grants: &[GrantType], scope: &str, audience: Option<&st
             may_introspect: false,
             admin: false,
             backchannel_logout_uri: None,
-            lifetimes: ClientLifetimes::default(),
+            lifetimes,
         })
         .await
         .expect("seed client");
@@ -204,4 +213,17 @@ pub async fn seed_user(disabled: bool) -> TestUser {
         .await
         .expect("seed user");
     user
+}
+
+/// Log `user` in with the password grant over HTTP; returns the token response.
+pub async fn password_login(stack: &Stack, client: &TestClient, user: &TestUser, scope: &str) -> Reply {
+    let reply = stack
+        .post_form(
+            "/oauth2/token",
+            client,
+            &[("grant_type", "password"), ("username", &user.username), ("password", &user.password), ("scope", scope)],
+        )
+        .await;
+    assert_eq!(reply.status, 200, "login failed: {}", reply.json);
+    reply
 }

@@ -13,7 +13,7 @@ async fn both_metadata_documents_advertise_exactly_what_exists() {
     assert_eq!(m["issuer"], stack.issuer.as_str());
     assert_eq!(m["token_endpoint"], format!("{}/oauth2/token", stack.issuer));
     assert_eq!(m["jwks_uri"], format!("{}/.well-known/jwks.json", stack.issuer));
-    assert_eq!(m["grant_types_supported"], serde_json::json!(["client_credentials", "password"]));
+    assert_eq!(m["grant_types_supported"], serde_json::json!(["client_credentials", "password", "refresh_token"]));
     assert_eq!(
         m["token_endpoint_auth_methods_supported"],
         serde_json::json!(["client_secret_basic", "client_secret_post"])
