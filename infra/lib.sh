@@ -107,6 +107,7 @@ TABLE_NAME=$table
 DYNAMODB_ENDPOINT=http://127.0.0.1:$moto_port
 ISSUER=http://127.0.0.1:$watch_port
 KEY_SOURCE=file:$keys
+EXPECTED_AUDIENCE=https://api.example.com
 RUST_LOG=${RUST_LOG:-info}
 ENV
 }

@@ -15,17 +15,37 @@ cargo build --workspace --all-targets
 
 MOTO_PORT="$(free_port)"
 WATCH_PORT="$(free_port)"
-write_env_file "$WORK/test.env" "$MOTO_PORT" "$WATCH_PORT" "tokens-e2e" "$WORK/keys.json"
-load_env_file "$WORK/test.env"
+write_env_file "$WORK/main.env" "$MOTO_PORT" "$WATCH_PORT" "tokens-e2e" "$WORK/keys.json"
+load_env_file "$WORK/main.env"
 
-start_moto "$MOTO_PORT" "$WORK/moto.log"
-target/debug/tokenctl table create
+# start_stack NAME MOTO_PORT WATCH_PORT: moto, the table and cargo lambda watch.
+start_stack() {
+  local name="$1" moto_port="$2" watch_port="$3"
+  write_env_file "$WORK/$name.env" "$moto_port" "$watch_port" "tokens-e2e" "$WORK/keys.json"
+  start_moto "$moto_port" "$WORK/$name-moto.log"
+  ( load_env_file "$WORK/$name.env"; target/debug/tokenctl table create )
+  start_watch "$watch_port" "$WORK/$name.env" "$WORK/$name-watch.log" --ignore-changes --disable-cors
+  # The first request to a function starts it; wait until the stack answers.
+  wait_http "http://127.0.0.1:$watch_port/.well-known/jwks.json" 600 200 \
+    || { tail -50 "$WORK/$name-watch.log"; exit 1; }
+}
+
 target/debug/tokenctl keys generate
-start_watch "$WATCH_PORT" "$WORK/test.env" "$WORK/watch.log" --ignore-changes --disable-cors
-# The first request to each function starts it; wait until both answer.
-wait_http "http://127.0.0.1:$WATCH_PORT/.well-known/jwks.json" 600 200 \
-  || { tail -50 "$WORK/watch.log"; exit 1; }
-wait_http "http://127.0.0.1:$WATCH_PORT/oauth2/token" 600 || { tail -50 "$WORK/watch.log"; exit 1; }
+start_stack main "$MOTO_PORT" "$WATCH_PORT"
+# A second stack whose DynamoDB the outage tests stop on purpose.
+OUTAGE_MOTO_PORT="$(free_port)"
+OUTAGE_WATCH_PORT="$(free_port)"
+start_stack outage "$OUTAGE_MOTO_PORT" "$OUTAGE_WATCH_PORT"
+export OUTAGE_MOTO_PGID="${SERVICE_PIDS[2]}"
+export OUTAGE_BASE_URL="http://127.0.0.1:$OUTAGE_WATCH_PORT"
+export OUTAGE_DYNAMODB_ENDPOINT="http://127.0.0.1:$OUTAGE_MOTO_PORT"
+
+# The race tests drive the shared code in-process with hundreds of concurrent requests;
+# their own moto keeps that load away from the end-to-end stacks.
+RACE_MOTO_PORT="$(free_port)"
+start_moto "$RACE_MOTO_PORT" "$WORK/race-moto.log"
+( load_env_file "$WORK/main.env"; DYNAMODB_ENDPOINT="http://127.0.0.1:$RACE_MOTO_PORT" target/debug/tokenctl table create )
+export RACE_DYNAMODB_ENDPOINT="http://127.0.0.1:$RACE_MOTO_PORT"
 
 export E2E_BASE_URL="http://127.0.0.1:$WATCH_PORT"
 export PYTHON="$PY"
@@ -38,6 +58,6 @@ else
   cargo test --workspace --no-fail-fast "$@" || status=$?
 fi
 if [[ $status -ne 0 ]]; then
-  log "function logs (last 80 lines)"; tail -80 "$WORK/watch.log" >&2
+  log "function logs (last 80 lines)"; tail -80 "$WORK/main-watch.log" >&2
 fi
 exit $status

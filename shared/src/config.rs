@@ -65,6 +65,25 @@ pub struct Config {
     pub lifetimes: Lifetimes,
     /// How long a warm instance trusts its copy of a client record (0 disables caching).
     pub client_cache_ttl: Duration,
+    /// The audiences the authorizer accepts (`EXPECTED_AUDIENCE`); only it needs one.
+    pub expected_audience: Option<ExpectedAudience>,
+}
+
+/// `EXPECTED_AUDIENCE`: a comma-separated list, or `*` to accept any audience this issuer
+/// mints for (an explicit choice, never a default).
+#[derive(Clone, Debug, PartialEq)]
+pub enum ExpectedAudience {
+    Any,
+    OneOf(Vec<String>),
+}
+
+impl ExpectedAudience {
+    pub fn as_list(&self) -> Option<Vec<String>> {
+        match self {
+            Self::Any => None,
+            Self::OneOf(list) => Some(list.clone()),
+        }
+    }
 }
 
 impl Config {
@@ -113,7 +132,13 @@ impl Config {
         let issuer = parse_issuer(&get("ISSUER").ok_or(ConfigError::Missing("ISSUER"))?)?;
         let key_source = parse_key_source(&get("KEY_SOURCE").ok_or(ConfigError::Missing("KEY_SOURCE"))?)?;
         let client_cache_ttl = Duration::from_secs(seconds("CLIENT_CACHE_TTL_SECONDS", 60)?);
-        Ok(Self { table_name, dynamodb_endpoint, issuer, key_source, lifetimes, client_cache_ttl })
+        let expected_audience = get("EXPECTED_AUDIENCE").map(|raw| match raw.trim() {
+            "*" => ExpectedAudience::Any,
+            list => ExpectedAudience::OneOf(
+                list.split(',').map(str::trim).filter(|a| !a.is_empty()).map(str::to_string).collect(),
+            ),
+        });
+        Ok(Self { table_name, dynamodb_endpoint, issuer, key_source, lifetimes, client_cache_ttl, expected_audience })
     }
 }
 
@@ -166,6 +191,19 @@ mod tests {
         assert_eq!(config.lifetimes, Lifetimes::default());
         assert_eq!(config.dynamodb_endpoint, None);
         assert_eq!(config.key_source, KeySourceConfig::File("/tmp/keys.json".into()));
+        assert_eq!(config.expected_audience, None);
+    }
+
+    #[test]
+    fn expected_audience_is_a_list_or_an_explicit_star() {
+        let mut env = BASE.to_vec();
+        env.push(("EXPECTED_AUDIENCE", "https://a.example, https://b.example"));
+        let config = Config::from_lookup(lookup(&env)).unwrap();
+        let list = vec!["https://a.example".to_string(), "https://b.example".to_string()];
+        assert_eq!(config.expected_audience, Some(ExpectedAudience::OneOf(list)));
+        env.pop();
+        env.push(("EXPECTED_AUDIENCE", "*"));
+        assert_eq!(Config::from_lookup(lookup(&env)).unwrap().expected_audience, Some(ExpectedAudience::Any));
     }
 
     #[test]

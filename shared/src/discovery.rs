@@ -13,6 +13,10 @@ pub struct DiscoveryDocuments {
 
 pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 pub const TOKEN_PATH: &str = "/oauth2/token";
+pub const REVOCATION_PATH: &str = "/oauth2/revoke";
+pub const INTROSPECTION_PATH: &str = "/oauth2/introspect";
+pub const USERINFO_PATH: &str = "/userinfo";
+const CLIENT_AUTH_METHODS: [&str; 2] = ["client_secret_basic", "client_secret_post"];
 
 impl DiscoveryDocuments {
     pub fn new(issuer: &str, keys: &KeySet) -> Result<Self, serde_json::Error> {
@@ -23,13 +27,18 @@ impl DiscoveryDocuments {
             "token_endpoint": format!("{issuer}{TOKEN_PATH}"),
             "jwks_uri": format!("{issuer}{JWKS_PATH}"),
             "grant_types_supported": grants,
-            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "token_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
+            "revocation_endpoint": format!("{issuer}{REVOCATION_PATH}"),
+            "revocation_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
+            "introspection_endpoint": format!("{issuer}{INTROSPECTION_PATH}"),
+            "introspection_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
+            "userinfo_endpoint": format!("{issuer}{USERINFO_PATH}"),
             // No authorization endpoint exists, so no response type is supported
             // (RFC 8414 §2 still requires the member).
             "response_types_supported": [],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": [algorithm],
-            "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "sid"],
+            "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "sid", "preferred_username"],
         });
         Ok(Self { metadata: serde_json::to_vec(&metadata)?, jwks: serde_json::to_vec(keys.jwks())? })
     }

@@ -3,6 +3,7 @@
 use crate::grants::TokenIssuer;
 use crate::oauth::{OAuthError, OAuthRequest};
 use crate::store::GrantType;
+use crate::userinfo::BearerError;
 use lambda_http::http::Method;
 use lambda_http::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, PRAGMA, WWW_AUTHENTICATE};
 use lambda_http::http::{HeaderValue, StatusCode};
@@ -55,6 +56,40 @@ pub fn oauth_error(err: &OAuthError) -> Response<Body> {
     let mut response = no_store_json(err.status(), &err.body());
     if err.status() == 401 {
         response.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"oauth\""));
+    }
+    response
+}
+
+/// RFC 7009 §2.2: 200 and an empty body, whatever the token was.
+pub fn revoked() -> Response<Body> {
+    let mut response = Response::new(Body::Empty);
+    response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// RFC 6750 §3: the Bearer challenge and status for a protected-resource error.
+pub fn bearer_error(err: &BearerError) -> Response<Body> {
+    let (status, challenge, code) = match err {
+        BearerError::Missing => (401, "Bearer realm=\"userinfo\"".to_string(), None),
+        BearerError::InvalidToken(description) => (
+            401,
+            format!("Bearer realm=\"userinfo\", error=\"invalid_token\", error_description=\"{description}\""),
+            Some("invalid_token"),
+        ),
+        BearerError::InsufficientScope => (
+            403,
+            "Bearer realm=\"userinfo\", error=\"insufficient_scope\", scope=\"openid\"".to_string(),
+            Some("insufficient_scope"),
+        ),
+        BearerError::Unavailable => return oauth_error(&OAuthError::unavailable()),
+    };
+    let body = match code {
+        Some(code) => serde_json::json!({ "error": code }),
+        None => serde_json::json!({}),
+    };
+    let mut response = no_store_json(status, &body);
+    if let Ok(value) = HeaderValue::from_str(&challenge) {
+        response.headers_mut().insert(WWW_AUTHENTICATE, value);
     }
     response
 }

@@ -133,6 +133,26 @@ pub async fn stack_store() -> DynamoStore {
     DynamoStore::connect(&store_config(&required_env("TABLE_NAME"))).await
 }
 
+/// The outage stack's store (before the test stops it).
+pub async fn outage_store() -> DynamoStore {
+    DynamoStore::connect(&config_at(&required_env("OUTAGE_DYNAMODB_ENDPOINT"))).await
+}
+
+/// The stack's configuration, with DynamoDB at `endpoint` instead.
+pub fn config_at(endpoint: &str) -> Config {
+    let endpoint = endpoint.to_string();
+    Config::from_lookup(move |name| match name {
+        "DYNAMODB_ENDPOINT" => Some(endpoint.clone()),
+        _ => std::env::var(name).ok(),
+    })
+    .expect("the stack's configuration")
+}
+
+/// The race tests' own DynamoDB (see infra/test.sh).
+pub fn race_config() -> Config {
+    config_at(&required_env("RACE_DYNAMODB_ENDPOINT"))
+}
+
 /// A table of its own, for store tests that must not see other tests' items.
 pub async fn fresh_table_store() -> DynamoStore {
     let store = DynamoStore::connect(&store_config(&format!("test-{}", random_id()))).await;
@@ -171,9 +191,18 @@ pub async fn seed_client_with(
     audience: Option<&str>,
     lifetimes: ClientLifetimes,
 ) -> TestClient {
+    seed_client_into(&stack_store().await, grants, scope, audience, lifetimes).await
+}
+
+pub async fn seed_client_into(
+    store: &DynamoStore,
+    grants: &[GrantType],
+    scope: &str,
+    audience: Option<&str>,
+    lifetimes: ClientLifetimes,
+) -> TestClient {
     let client = TestClient { id: format!("client-{}", random_id()), secret: format!("secret-{}", random_id()) };
-    stack_store()
-        .await
+    store
         .put_client(&ClientRecord {
             id: ClientId::new(&client.id),
             secret_hash: ClientSecretHash::create(&SecretString::new(&client.secret)).expect("hash"),
@@ -197,13 +226,16 @@ pub struct TestUser {
 }
 
 pub async fn seed_user(disabled: bool) -> TestUser {
+    seed_user_into(&stack_store().await, disabled).await
+}
+
+pub async fn seed_user_into(store: &DynamoStore, disabled: bool) -> TestUser {
     let user = TestUser {
         username: format!("user-{}", random_id()),
         password: format!("pw {}", random_id()),
         sub: Subject::random(),
     };
-    stack_store()
-        .await
+    store
         .create_user(&UserRecord {
             username: user.username.clone(),
             sub: user.sub.clone(),
@@ -226,4 +258,57 @@ pub async fn password_login(stack: &Stack, client: &TestClient, user: &TestUser,
         .await;
     assert_eq!(reply.status, 200, "login failed: {}", reply.json);
     reply
+}
+
+impl Stack {
+    /// The stack whose DynamoDB the outage tests stop.
+    pub fn outage_from_env() -> Self {
+        Self {
+            base_url: required_env("OUTAGE_BASE_URL"),
+            issuer: required_env("OUTAGE_BASE_URL"),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// RFC 7662 introspection as `caller`.
+    pub async fn introspect(&self, caller: &TestClient, token: &str) -> Reply {
+        self.post_form("/oauth2/introspect", caller, &[("token", token)]).await
+    }
+
+    /// RFC 7009 revocation as `caller`, with an optional hint.
+    pub async fn revoke(&self, caller: &TestClient, token: &str, hint: Option<&str>) -> Reply {
+        let mut form = vec![("token", token)];
+        if let Some(hint) = hint {
+            form.push(("token_type_hint", hint));
+        }
+        self.post_form("/oauth2/revoke", caller, &form).await
+    }
+
+    pub async fn userinfo(&self, bearer: Option<&str>) -> Reply {
+        let mut request = self.http.get(self.url("/userinfo"));
+        if let Some(token) = bearer {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        Reply::read(request.send().await.expect("the stack answers")).await
+    }
+
+    /// Invoke the authorizer function with an API Gateway (payload 2.0) authorizer event,
+    /// through the Lambda invoke API that `cargo lambda invoke` uses.
+    pub async fn authorize(&self, authorization: Option<&str>) -> Reply {
+        let mut event: serde_json::Value =
+            serde_json::from_str(include_str!("../../functions/authorizer/fixtures/authorizer-event.json"))
+                .expect("fixture");
+        match authorization {
+            Some(value) => {
+                event["identitySource"] = serde_json::json!([value]);
+                event["headers"]["authorization"] = serde_json::json!(value);
+            }
+            None => {
+                event.as_object_mut().expect("object").remove("identitySource");
+                event["headers"].as_object_mut().expect("headers").remove("authorization");
+            }
+        }
+        let url = self.url("/2015-03-31/functions/authorizer/invocations");
+        Reply::read(self.http.post(url).json(&event).send().await.expect("the stack answers")).await
+    }
 }

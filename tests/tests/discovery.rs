@@ -18,7 +18,13 @@ async fn both_metadata_documents_advertise_exactly_what_exists() {
         m["token_endpoint_auth_methods_supported"],
         serde_json::json!(["client_secret_basic", "client_secret_post"])
     );
-    for not_yet in ["revocation_endpoint", "introspection_endpoint", "userinfo_endpoint", "authorization_endpoint"] {
+    assert_eq!(m["revocation_endpoint"], format!("{}/oauth2/revoke", stack.issuer));
+    assert_eq!(m["introspection_endpoint"], format!("{}/oauth2/introspect", stack.issuer));
+    assert_eq!(m["userinfo_endpoint"], format!("{}/userinfo", stack.issuer));
+    for methods in ["revocation_endpoint_auth_methods_supported", "introspection_endpoint_auth_methods_supported"] {
+        assert_eq!(m[methods], serde_json::json!(["client_secret_basic", "client_secret_post"]), "{methods}");
+    }
+    for not_yet in ["authorization_endpoint", "end_session_endpoint", "backchannel_logout_supported"] {
         assert!(m.get(not_yet).is_none(), "{not_yet} is advertised but not implemented");
     }
 }

@@ -8,22 +8,32 @@
 //! local HTTP emulator runs one instance per function at a time.
 
 use futures::future::join_all;
-use shared::config::Config;
 use shared::grants::TokenIssuer;
 use shared::ids::FamilyId;
 use shared::oauth::{OAuthErrorCode, OAuthRequest};
+use shared::store::dynamo::DynamoStore;
 use shared::store::{ClientLifetimes, FamilyRead, FamilyStatus, FamilyWrite, GrantType};
 use shared::time::UnixTime;
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use tests::{TestClient, TestUser, encode_form, seed_client_with, seed_user, stack_store};
+use tests::{TestClient, TestUser, encode_form, race_config, seed_client_into, seed_user_into};
 
 const ROUNDS: usize = 20;
 const PARALLEL: usize = 50;
 
 async fn issuer() -> Arc<TokenIssuer> {
-    let config = Config::from_env().expect("the stack's configuration");
-    Arc::new(shared::init::token_issuer(config).await.expect("issuer"))
+    Arc::new(shared::init::token_issuer(race_config()).await.expect("issuer"))
+}
+
+async fn store() -> DynamoStore {
+    DynamoStore::connect(&race_config()).await
+}
+
+async fn seed(lifetimes: ClientLifetimes) -> (TestClient, TestUser) {
+    let store = store().await;
+    let client =
+        seed_client_into(&store, &[GrantType::Password, GrantType::RefreshToken], "read", None, lifetimes).await;
+    (client, seed_user_into(&store, false).await)
 }
 
 fn form(client: &TestClient, pairs: &[(&str, &str)]) -> OAuthRequest {
@@ -61,11 +71,8 @@ fn family_of(token: &str) -> FamilyId {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_concurrent_refreshes_advance_the_family_exactly_once() {
     let issuer = issuer().await;
-    let client =
-        seed_client_with(&[GrantType::Password, GrantType::RefreshToken], "read", None, ClientLifetimes::default())
-            .await;
-    let user = seed_user(false).await;
-    let store = stack_store().await;
+    let (client, user) = seed(ClientLifetimes::default()).await;
+    let store = store().await;
     let mut successes = 0;
     for round in 0..ROUNDS {
         let token = login(&issuer, &client, &user).await;
@@ -95,9 +102,8 @@ async fn fifty_concurrent_refreshes_advance_the_family_exactly_once() {
 async fn without_grace_a_stampede_has_one_winner_and_is_treated_as_reuse() {
     let issuer = issuer().await;
     let no_grace = ClientLifetimes { refresh_grace: Some(0), ..Default::default() };
-    let client = seed_client_with(&[GrantType::Password, GrantType::RefreshToken], "read", None, no_grace).await;
-    let user = seed_user(false).await;
-    let store = stack_store().await;
+    let (client, user) = seed(no_grace).await;
+    let store = store().await;
     for round in 0..ROUNDS / 4 {
         let token = login(&issuer, &client, &user).await;
         let results = stampede(&issuer, &client, &token, PARALLEL).await;
@@ -115,11 +121,8 @@ async fn without_grace_a_stampede_has_one_winner_and_is_treated_as_reuse() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_refresh_racing_a_revoke_never_leaves_a_live_successor() {
     let issuer = issuer().await;
-    let client =
-        seed_client_with(&[GrantType::Password, GrantType::RefreshToken], "read", None, ClientLifetimes::default())
-            .await;
-    let user = seed_user(false).await;
-    let store = Arc::new(stack_store().await);
+    let (client, user) = seed(ClientLifetimes::default()).await;
+    let store = Arc::new(store().await);
     for round in 0..ROUNDS {
         let token = login(&issuer, &client, &user).await;
         let fid = family_of(&token);

@@ -9,7 +9,9 @@ pub async fn handle(issuer: &TokenIssuer, req: Request) -> Result<Response<Body>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shared::config::{Config, KeySourceConfig, Lifetimes};
+    use shared::config::Config;
+
+    const ISSUER: &str = "https://auth.example.com";
     use shared::ids::ClientId;
     use shared::keys::{KeySet, KeySetDocument, SigningAlgorithm};
     use shared::oauth::client_auth::ClientDirectory;
@@ -39,14 +41,13 @@ mod tests {
             .await
             .unwrap();
         TokenIssuer {
-            config: Config {
-                table_name: "unused".into(),
-                dynamodb_endpoint: None,
-                issuer: "https://auth.example.com".into(),
-                key_source: KeySourceConfig::File("unused".into()),
-                lifetimes: Lifetimes::default(),
-                client_cache_ttl: Duration::from_secs(60),
-            },
+            config: Config::from_lookup(|name| match name {
+                "TABLE_NAME" => Some("unused".into()),
+                "ISSUER" => Some(ISSUER.into()),
+                "KEY_SOURCE" => Some("file:unused".into()),
+                _ => None,
+            })
+            .unwrap(),
             keys: Arc::new(KeySet::from_document(&KeySetDocument::generate(SigningAlgorithm::Es256).unwrap()).unwrap()),
             clients: ClientDirectory::new(store.clone(), Duration::from_secs(60)),
             users: store.clone(),

@@ -2,7 +2,7 @@
 //! HTTP against `cargo lambda watch` and moto in `tests/`.
 
 use super::*;
-use crate::config::{KeySourceConfig, Lifetimes};
+
 use crate::ids::ClientId;
 use crate::keys::{KeySetDocument, SigningAlgorithm};
 use crate::secrets::{ClientSecretHash, SecretString};
@@ -47,14 +47,13 @@ async fn fixture_with(grants: &[GrantType], lifetimes: ClientLifetimes) -> Fixtu
         disabled: false,
     };
     store.create_user(&user).await.unwrap();
-    let config = Config {
-        table_name: "unused".into(),
-        dynamodb_endpoint: None,
-        issuer: ISSUER.into(),
-        key_source: KeySourceConfig::File("unused".into()),
-        lifetimes: Lifetimes::default(),
-        client_cache_ttl: Duration::from_secs(60),
-    };
+    let config = Config::from_lookup(|name| match name {
+        "TABLE_NAME" => Some("unused".into()),
+        "ISSUER" => Some(ISSUER.into()),
+        "KEY_SOURCE" => Some("file:unused".into()),
+        _ => None,
+    })
+    .unwrap();
     let keys = Arc::new(KeySet::from_document(&KeySetDocument::generate(SigningAlgorithm::Es256).unwrap()).unwrap());
     let issuer = TokenIssuer {
         config,
@@ -85,7 +84,7 @@ async fn client_credentials_issues_a_verifiable_token_with_client_as_subject() {
         &f.issuer.keys,
         &response.access_token,
         ISSUER,
-        Some("https://api.example.com"),
+        Some(&["https://api.example.com".to_string()]),
         UnixTime::now(),
     )
     .unwrap();

@@ -19,6 +19,8 @@ pub enum OAuthErrorCode {
     UnsupportedGrantType,
     /// The requested scope exceeds what the client (or grant) allows.
     InvalidScope,
+    /// RFC 7009 §2.2.1: the server does not revoke this type of token.
+    UnsupportedTokenType,
     /// Not in RFC 6749 §5.2, but the error code every OAuth client handles for a failure
     /// on the server's side (RFC 6749 §4.1.2.1); sent with status 500 or 503.
     ServerError,

@@ -10,8 +10,14 @@ use crate::time::UnixTime;
 use std::collections::BTreeSet;
 
 /// Everything a full store implements.
-pub trait FullStore: ClientAdmin + UserAdmin + SessionWrite + SessionRead + FamilyWrite + MarkerWrite {}
-impl<T: ClientAdmin + UserAdmin + SessionWrite + SessionRead + FamilyWrite + MarkerWrite> FullStore for T {}
+pub trait FullStore:
+    ClientAdmin + UserAdmin + SessionWrite + SessionRead + FamilyWrite + MarkerWrite + RevocationRead
+{
+}
+impl<T: ClientAdmin + UserAdmin + SessionWrite + SessionRead + FamilyWrite + MarkerWrite + RevocationRead> FullStore
+    for T
+{
+}
 
 pub async fn run_all(store: &impl FullStore) {
     client_round_trip_list_and_remove(store).await;
@@ -23,6 +29,8 @@ pub async fn run_all(store: &impl FullStore) {
     grace_answers_only_for_the_current_generation_inside_the_window(store).await;
     rotation_is_refused_for_disabled_users_and_revoked_subjects_or_sessions(store).await;
     revoked_family_never_rotates_again(store).await;
+    users_are_found_by_subject_apart_from_sessions(store).await;
+    denylist_reports_live_markers_and_ignores_expired_ones(store).await;
 }
 
 pub fn sample_client(id: &str) -> ClientRecord {
@@ -256,4 +264,62 @@ async fn expired_items_are_absent_before_ttl_deletes_them(store: &impl FullStore
     assert_eq!(store.session(&session.sid).await.expect("session"), None);
     assert_eq!(store.family(&family.fid).await.expect("family"), None);
     assert_eq!(store.sessions_of(&session.sub).await.expect("by subject"), vec![]);
+}
+
+async fn users_are_found_by_subject_apart_from_sessions(store: &impl FullStore) {
+    let family = login(store, UnixTime::now()).await;
+    let user = store.user_by_subject(&family.sub).await.expect("by subject").expect("found");
+    assert_eq!(user.username, family.username);
+    assert_eq!(store.user_by_subject(&Subject::random()).await.expect("by subject"), None);
+    let sessions = store.sessions_of(&family.sub).await.expect("sessions");
+    assert_eq!(
+        sessions.iter().map(|s| s.sid.clone()).collect::<Vec<_>>(),
+        vec![family.sid],
+        "the user item is no session"
+    );
+}
+
+async fn denylist_reports_live_markers_and_ignores_expired_ones(store: &impl FullStore) {
+    use crate::ids::Jti;
+    let now = UnixTime::now();
+    let past = UnixTime(now.0 - 1);
+    let family = login(store, now).await;
+    let query = |jti: &Jti, iat: UnixTime| RevocationQuery {
+        jti: Some(jti.clone()),
+        fid: Some(family.fid.clone()),
+        sid: Some(family.sid.clone()),
+        subject: Some((family.sub.clone(), iat)),
+        username: None,
+    };
+    let status = |q: RevocationQuery| async move { store.revocation_status(&q).await.expect("denylist") };
+    let jti = Jti::random();
+    assert_eq!(status(query(&jti, now)).await, RevocationStatus::Clear);
+    assert_eq!(status(RevocationQuery::default()).await, RevocationStatus::Clear);
+
+    store.put_marker(&Marker::Token { jti: jti.clone(), expires_at: past }).await.expect("marker");
+    assert_eq!(status(query(&jti, now)).await, RevocationStatus::Clear, "expired token marker");
+    store.put_marker(&Marker::Token { jti: jti.clone(), expires_at: now.plus(60) }).await.expect("marker");
+    assert_eq!(status(query(&jti, now)).await, RevocationStatus::Revoked("token_revoked"));
+
+    let other = Jti::random();
+    store
+        .put_marker(&Marker::Subject { sub: family.sub.clone(), not_before: now, expires_at: now.plus(60) })
+        .await
+        .expect("m");
+    assert_eq!(status(query(&other, now)).await, RevocationStatus::Clear, "issued at not_before");
+    assert_eq!(status(query(&other, past)).await, RevocationStatus::Revoked("subject_revoked"), "issued before");
+
+    let session =
+        Marker::Session { sid: family.sid.clone(), revoked_at: now, reason: "t".into(), expires_at: now.plus(60) };
+    store.put_marker(&session).await.expect("marker");
+    assert_eq!(status(query(&other, now)).await, RevocationStatus::Revoked("session_revoked"));
+    store.revoke_family(&family.fid, now, "t", now.plus(60)).await.expect("revoke");
+    assert_eq!(status(query(&other, now)).await, RevocationStatus::Revoked("family_revoked"));
+
+    let user_query = |username: &str| RevocationQuery { username: Some(username.to_string()), ..Default::default() };
+    assert_eq!(status(user_query(&family.username)).await, RevocationStatus::Clear);
+    assert_eq!(status(user_query("no-such-user")).await, RevocationStatus::Revoked("user_disabled"));
+    let user = store.user(&family.username).await.expect("user").expect("exists");
+    store.replace_user(&UserRecord { disabled: true, ..user }).await.expect("disable");
+    assert_eq!(status(user_query(&family.username)).await, RevocationStatus::Revoked("user_disabled"));
 }

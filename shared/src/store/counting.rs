@@ -43,6 +43,17 @@ impl<S: UserRead> UserRead for Counting<S> {
     async fn user(&self, username: &str) -> StoreResult<Option<UserRecord>> {
         self.count().user(username).await
     }
+
+    async fn user_by_subject(&self, sub: &Subject) -> StoreResult<Option<UserRecord>> {
+        self.count().user_by_subject(sub).await
+    }
+}
+
+#[async_trait]
+impl<S: RevocationRead> RevocationRead for Counting<S> {
+    async fn revocation_status(&self, query: &RevocationQuery) -> StoreResult<RevocationStatus> {
+        self.count().revocation_status(query).await
+    }
 }
 
 #[async_trait]

@@ -75,6 +75,40 @@ impl UserRead for MemoryStore {
     async fn user(&self, username: &str) -> StoreResult<Option<UserRecord>> {
         Ok(self.lock()?.users.get(username).cloned())
     }
+
+    async fn user_by_subject(&self, sub: &Subject) -> StoreResult<Option<UserRecord>> {
+        Ok(self.lock()?.users.values().find(|u| &u.sub == sub).cloned())
+    }
+}
+
+#[async_trait]
+impl RevocationRead for MemoryStore {
+    async fn revocation_status(&self, query: &RevocationQuery) -> StoreResult<RevocationStatus> {
+        let now = UnixTime::now();
+        let inner = self.lock()?;
+        let m = &inner.markers;
+        let marked = |expires_at: Option<&UnixTime>| live(expires_at, |e| *e, now).is_some();
+        if query.jti.as_ref().is_some_and(|jti| marked(m.tokens.get(jti))) {
+            return Ok(RevocationStatus::Revoked("token_revoked"));
+        }
+        if query.fid.as_ref().is_some_and(|fid| marked(m.families.get(fid))) {
+            return Ok(RevocationStatus::Revoked("family_revoked"));
+        }
+        if query.sid.as_ref().is_some_and(|sid| marked(m.sessions.get(sid))) {
+            return Ok(RevocationStatus::Revoked("session_revoked"));
+        }
+        let subject_revoked = query.subject.as_ref().is_some_and(|(sub, issued_at)| {
+            live(m.subjects.get(sub), |(_, exp)| *exp, now).is_some_and(|(not_before, _)| issued_at < not_before)
+        });
+        if subject_revoked {
+            return Ok(RevocationStatus::Revoked("subject_revoked"));
+        }
+        let user_refused = query.username.as_ref().is_some_and(|name| inner.users.get(name).is_none_or(|u| u.disabled));
+        if user_refused {
+            return Ok(RevocationStatus::Revoked("user_disabled"));
+        }
+        Ok(RevocationStatus::Clear)
+    }
 }
 
 #[async_trait]

@@ -12,8 +12,8 @@ pub mod memory;
 mod model;
 
 pub use model::{
-    ClientLifetimes, ClientRecord, FamilyRecord, FamilyStatus, GrantType, LoginGuard, Marker, Rotation, RotationKind,
-    RotationOutcome, SessionRecord, UserRecord,
+    ClientLifetimes, ClientRecord, FamilyRecord, FamilyStatus, GrantType, LoginGuard, Marker, RevocationQuery,
+    RevocationStatus, Rotation, RotationKind, RotationOutcome, SessionRecord, UserRecord,
 };
 
 use crate::ids::{ClientId, FamilyId, Sid, Subject};
@@ -51,6 +51,8 @@ pub trait ClientAdmin: ClientRead {
 #[async_trait]
 pub trait UserRead: Send + Sync {
     async fn user(&self, username: &str) -> StoreResult<Option<UserRecord>>;
+    /// The user with this subject identifier (through the `by_subject` index).
+    async fn user_by_subject(&self, sub: &Subject) -> StoreResult<Option<UserRecord>>;
 }
 
 #[async_trait]
@@ -88,6 +90,13 @@ pub trait FamilyWrite: FamilyRead {
         reason: &str,
         marker_expires_at: crate::time::UnixTime,
     ) -> StoreResult<()>;
+}
+
+/// The denylist check behind introspection, the authorizer and userinfo.
+#[async_trait]
+pub trait RevocationRead: Send + Sync {
+    /// One round trip. Markers past their `expires_at` are ignored (TTL is lazy).
+    async fn revocation_status(&self, query: &RevocationQuery) -> StoreResult<RevocationStatus>;
 }
 
 #[async_trait]

@@ -209,3 +209,22 @@ pub enum Marker {
         expires_at: UnixTime,
     },
 }
+
+/// What a token check asks the denylist: one strongly consistent batch read of at most
+/// four markers (ARCHITECTURE.md §4), plus the user for refresh-token introspection.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RevocationQuery {
+    pub jti: Option<crate::ids::Jti>,
+    pub fid: Option<FamilyId>,
+    pub sid: Option<Sid>,
+    /// The subject and the token's issue time: a revoke-all kills what was issued before it.
+    pub subject: Option<(Subject, UnixTime)>,
+    /// Also refuse if this user is disabled or gone.
+    pub username: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RevocationStatus {
+    Clear,
+    Revoked(&'static str),
+}

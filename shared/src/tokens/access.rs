@@ -37,14 +37,37 @@ pub fn mint(keys: &KeySet, claims: &AccessTokenClaims) -> Result<String, TokenEr
     sign(keys, ACCESS_TOKEN_TYP, claims)
 }
 
+/// Verify an access token: signature with the key named by `kid` (algorithm pinned by
+/// the key), `typ`, `iss`, `exp`/`nbf`, and `aud` when `audience` is given.
 pub fn verify_access_token(
     keys: &KeySet,
     token: &str,
     issuer: &str,
-    audience: Option<&str>,
+    audience: Option<&[String]>,
     now: UnixTime,
 ) -> Result<AccessTokenClaims, TokenError> {
-    verify(keys, token, &Expectations { typ: ACCEPTED_TYP, issuer, audience, now })
+    verify(keys, token, &Expectations { typ: ACCEPTED_TYP, issuer, audience, now, check_expiry: true })
+}
+
+/// The same checks except expiry: for revocation, where an expired token of ours is
+/// recognised (and needs nothing done) rather than treated as unknown.
+pub fn verify_access_token_even_expired(
+    keys: &KeySet,
+    token: &str,
+    issuer: &str,
+) -> Result<AccessTokenClaims, TokenError> {
+    verify(
+        keys,
+        token,
+        &Expectations { typ: ACCEPTED_TYP, issuer, audience: None, now: UnixTime::now(), check_expiry: false },
+    )
+}
+
+/// Whether `token` is one of our signed JWTs of another type (an ID token): such a token
+/// is recognised but is not revocable (RFC 7009 §2.2.1 `unsupported_token_type`).
+pub fn is_our_other_jwt(keys: &KeySet, token: &str, issuer: &str) -> bool {
+    let expect = Expectations { typ: &["JWT"], issuer, audience: None, now: UnixTime::now(), check_expiry: false };
+    verify::<serde_json::Value>(keys, token, &expect).is_ok()
 }
 
 #[cfg(test)]
@@ -86,7 +109,8 @@ mod tests {
             let header = jsonwebtoken::decode_header(&token).unwrap();
             assert_eq!(header.typ.as_deref(), Some("at+jwt"));
             assert_eq!(header.kid.as_deref(), Some(keys.signing_key().kid.as_str()));
-            let back = verify_access_token(&keys, &token, ISS, Some("https://api.example.com"), now).unwrap();
+            let back =
+                verify_access_token(&keys, &token, ISS, Some(&["https://api.example.com".to_string()]), now).unwrap();
             assert_eq!(back, claims_with(&back, now));
         }
     }
@@ -126,7 +150,10 @@ mod tests {
 
         let token = mint(&keys, &claims(now)).unwrap();
         assert_eq!(verify_access_token(&keys, &token, "https://evil", None, now), Err(TokenError::WrongIssuer));
-        assert_eq!(verify_access_token(&keys, &token, ISS, Some("other"), now), Err(TokenError::WrongAudience));
+        assert_eq!(
+            verify_access_token(&keys, &token, ISS, Some(&["other".to_string()]), now),
+            Err(TokenError::WrongAudience)
+        );
         let other = self::keys(SigningAlgorithm::Es256);
         assert_eq!(verify_access_token(&other, &token, ISS, None, now), Err(TokenError::UnknownKey));
     }

@@ -15,6 +15,8 @@ use std::collections::HashMap;
 pub(crate) const CLIENT_SK: &str = "CLIENT";
 pub(crate) const EXPIRES_AT: &str = "expires_at";
 const MARKER_SK: &str = "REVOKED";
+pub(crate) const USER_INDEX_SK: &str = "USER";
+pub(crate) const SESSION_INDEX_PREFIX: &str = "SESSION#";
 
 pub(crate) struct Key {
     pk: String,
@@ -45,6 +47,9 @@ impl Key {
     }
     pub fn subject_marker(sub: &Subject) -> Self {
         Self { pk: format!("REVOKED#SUB#{sub}"), sk: MARKER_SK }
+    }
+    pub fn pk(&self) -> &str {
+        &self.pk
     }
     pub fn into_map(self) -> HashMap<String, AttributeValue> {
         HashMap::from([("pk".into(), AttributeValue::S(self.pk)), ("sk".into(), AttributeValue::S(self.sk.into()))])
@@ -120,6 +125,18 @@ impl Item {
         Scope::parse(&self.req_s(name)?).map_err(|_| self.corrupt(name))
     }
 
+    pub fn pk(&self) -> Option<&str> {
+        self.0.get("pk").and_then(|v| v.as_s().ok()).map(String::as_str)
+    }
+
+    pub fn not_before(&self) -> StoreResult<Option<UnixTime>> {
+        Ok(self.opt_n("not_before")?.map(UnixTime))
+    }
+
+    pub fn disabled(&self) -> StoreResult<bool> {
+        self.req_bool("disabled")
+    }
+
     pub fn expires_at(&self) -> StoreResult<Option<UnixTime>> {
         Ok(self.opt_n(EXPIRES_AT)?.map(UnixTime))
     }
@@ -170,7 +187,11 @@ impl Item {
         item.set("username", s(&u.username))
             .set("sub", s(u.sub.as_str()))
             .set("password_hash", s(u.password_hash.stored()))
-            .set("disabled", AttributeValue::Bool(u.disabled));
+            .set("disabled", AttributeValue::Bool(u.disabled))
+            // In the `by_subject` index beside the user's sessions: userinfo finds the
+            // user from the token's `sub`.
+            .set("gsi1pk", s(format!("SUB#{}", u.sub)))
+            .set("gsi1sk", s(USER_INDEX_SK));
         item
     }
 
@@ -192,7 +213,7 @@ impl Item {
             .set(EXPIRES_AT, n(x.expires_at.0))
             // The `by_subject` index: every session of a user, for "log out everywhere".
             .set("gsi1pk", s(format!("SUB#{}", x.sub)))
-            .set("gsi1sk", s(format!("SESSION#{}", x.sid)));
+            .set("gsi1sk", s(format!("{SESSION_INDEX_PREFIX}{}", x.sid)));
         item
     }
 

@@ -3,6 +3,7 @@
 //! be seen by the very next check.
 
 mod codec;
+mod denylist;
 mod rotation;
 pub mod schema;
 
@@ -166,6 +167,21 @@ impl UserRead for DynamoStore {
     async fn user(&self, username: &str) -> StoreResult<Option<UserRecord>> {
         self.get(Key::user(username)).await?.map(|item| item.to_user()).transpose()
     }
+
+    async fn user_by_subject(&self, sub: &Subject) -> StoreResult<Option<UserRecord>> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(schema::SUBJECT_INDEX)
+            .key_condition_expression("gsi1pk = :pk AND gsi1sk = :user")
+            .expression_attribute_values(":pk", AttributeValue::S(format!("SUB#{sub}")))
+            .expression_attribute_values(":user", AttributeValue::S(codec::USER_INDEX_SK.into()))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        out.items.unwrap_or_default().into_iter().next().map(|item| Item(item).to_user()).transpose()
+    }
 }
 
 #[async_trait]
@@ -242,8 +258,9 @@ impl SessionRead for DynamoStore {
                 .query()
                 .table_name(&self.table)
                 .index_name(schema::SUBJECT_INDEX)
-                .key_condition_expression("gsi1pk = :pk")
+                .key_condition_expression("gsi1pk = :pk AND begins_with(gsi1sk, :session)")
                 .expression_attribute_values(":pk", AttributeValue::S(format!("SUB#{sub}")))
+                .expression_attribute_values(":session", AttributeValue::S(codec::SESSION_INDEX_PREFIX.into()))
                 .set_exclusive_start_key(start)
                 .send()
                 .await

@@ -1,0 +1,123 @@
+//! Token revocation (RFC 7009). Revoking an access token puts its `jti` on the denylist
+//! until the token would have expired anyway; revoking a refresh token revokes its whole
+//! family and, through the family marker, every access token issued from it
+//! (ARCHITECTURE.md §3, semantics 1 and 2).
+
+use crate::config::Config;
+use crate::grants::store_failure;
+use crate::keys::KeySet;
+use crate::oauth::client_auth::ClientDirectory;
+use crate::oauth::{OAuthError, OAuthErrorCode, OAuthRequest};
+use crate::store::{ClientRecord, FamilyStatus, FamilyWrite, Marker, MarkerWrite};
+use crate::time::UnixTime;
+use crate::tokens::LEEWAY_SECONDS;
+use crate::tokens::access::{is_our_other_jwt, verify_access_token_even_expired};
+use crate::tokens::refresh::RefreshToken;
+use std::sync::Arc;
+
+/// The kinds of token this server revokes, in the order a `token_type_hint` asks to try.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenKind {
+    AccessToken,
+    RefreshToken,
+}
+
+impl TokenKind {
+    /// RFC 7009 §2.1: the hint is only a hint. An unknown value is ignored, and a wrong
+    /// one just changes the search order.
+    pub fn search_order(hint: Option<&str>) -> [TokenKind; 2] {
+        match hint {
+            Some("refresh_token") => [TokenKind::RefreshToken, TokenKind::AccessToken],
+            _ => [TokenKind::AccessToken, TokenKind::RefreshToken],
+        }
+    }
+}
+
+pub struct Revoker {
+    pub config: Config,
+    pub keys: Arc<KeySet>,
+    pub clients: ClientDirectory,
+    pub families: Arc<dyn FamilyWrite>,
+    pub markers: Arc<dyn MarkerWrite>,
+}
+
+/// Whether a search step found the token.
+enum Found {
+    Handled,
+    NotThisKind,
+}
+
+impl Revoker {
+    /// Ok means 200: also for an unknown, invalid or already revoked token (RFC 7009 §2.2).
+    pub async fn revoke(&self, req: &OAuthRequest) -> Result<(), OAuthError> {
+        let client = self.clients.authenticate(req).await?;
+        let token = req.required("token", "token is required")?;
+        for kind in TokenKind::search_order(req.param("token_type_hint")) {
+            let found = match kind {
+                TokenKind::AccessToken => self.revoke_access_token(&client, token).await?,
+                TokenKind::RefreshToken => self.revoke_refresh_token(&client, token).await?,
+            };
+            if let Found::Handled = found {
+                return Ok(());
+            }
+        }
+        if is_our_other_jwt(&self.keys, token, &self.config.issuer) {
+            return Err(OAuthError::new(
+                OAuthErrorCode::UnsupportedTokenType,
+                "only access and refresh tokens can be revoked",
+            ));
+        }
+        tracing::info!(event = "revocation.unknown_token", client_id = %client.id);
+        Ok(())
+    }
+
+    async fn revoke_access_token(&self, client: &ClientRecord, token: &str) -> Result<Found, OAuthError> {
+        let Ok(claims) = verify_access_token_even_expired(&self.keys, token, &self.config.issuer) else {
+            return Ok(Found::NotThisKind);
+        };
+        if claims.client_id != client.id {
+            return Err(foreign(client));
+        }
+        let now = UnixTime::now();
+        // The entry lives exactly as long as the token could still pass a check.
+        let expires_at = claims.exp.plus(LEEWAY_SECONDS);
+        if expires_at.has_passed(now) {
+            return Ok(Found::Handled);
+        }
+        self.markers.put_marker(&Marker::Token { jti: claims.jti.clone(), expires_at }).await.map_err(store_failure)?;
+        tracing::info!(event = "access_token.revoked", client_id = %client.id, sub = %claims.sub, jti = %claims.jti);
+        Ok(Found::Handled)
+    }
+
+    async fn revoke_refresh_token(&self, client: &ClientRecord, token: &str) -> Result<Found, OAuthError> {
+        let Ok(refresh) = RefreshToken::decode(token, self.keys.refresh_mac_key()) else {
+            return Ok(Found::NotThisKind);
+        };
+        let Some(family) = self.families.family(&refresh.family).await.map_err(store_failure)? else {
+            return Ok(Found::Handled);
+        };
+        if family.client_id != client.id {
+            return Err(foreign(client));
+        }
+        if family.status == FamilyStatus::Revoked {
+            return Ok(Found::Handled);
+        }
+        let now = UnixTime::now();
+        let access_life = client.lifetimes.access_token.unwrap_or(0).max(self.config.lifetimes.access_token);
+        let marker_expires_at = now.plus(access_life + LEEWAY_SECONDS);
+        self.families
+            .revoke_family(&family.fid, now, "revoked_by_client", marker_expires_at)
+            .await
+            .map_err(store_failure)?;
+        tracing::info!(event = "refresh_family.revoked", reason = "revoked_by_client", client_id = %client.id,
+            sub = %family.sub, fid = %family.fid);
+        Ok(Found::Handled)
+    }
+}
+
+/// RFC 7009 §2.1: a client may revoke only tokens issued to it. The request is refused
+/// and the token stays valid.
+fn foreign(client: &ClientRecord) -> OAuthError {
+    tracing::warn!(event = "revocation.foreign_token", client_id = %client.id);
+    OAuthError::new(OAuthErrorCode::UnauthorizedClient, "the token was not issued to this client")
+}

@@ -1,0 +1,101 @@
+//! The denylist check: one strongly consistent `BatchGetItem` of the markers that could
+//! revoke a token (ARCHITECTURE.md §4). A marker past its `expires_at` is ignored, since
+//! TTL deletes within days, not seconds.
+
+use super::codec::{Item, Key};
+use super::{DynamoStore, unavailable};
+use crate::store::{RevocationQuery, RevocationRead, RevocationStatus, StoreResult};
+use crate::time::UnixTime;
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use std::collections::HashMap;
+
+/// A batch that DynamoDB only partly answers (throttling) is asked again for the rest;
+/// after this many rounds the check fails closed.
+const MAX_ROUNDS: usize = 4;
+
+#[async_trait]
+impl RevocationRead for DynamoStore {
+    async fn revocation_status(&self, query: &RevocationQuery) -> StoreResult<RevocationStatus> {
+        let mut keys: Vec<(Key, &'static str)> = Vec::with_capacity(5);
+        if let Some(jti) = &query.jti {
+            keys.push((Key::token_marker(jti), "token_revoked"));
+        }
+        if let Some(fid) = &query.fid {
+            keys.push((Key::family_marker(fid), "family_revoked"));
+        }
+        if let Some(sid) = &query.sid {
+            keys.push((Key::session_marker(sid), "session_revoked"));
+        }
+        if let Some((sub, _)) = &query.subject {
+            keys.push((Key::subject_marker(sub), "subject_revoked"));
+        }
+        if let Some(username) = &query.username {
+            keys.push((Key::user(username), "user_disabled"));
+        }
+        if keys.is_empty() {
+            return Ok(RevocationStatus::Clear);
+        }
+        let reasons: HashMap<String, &'static str> =
+            keys.iter().map(|(key, reason)| (key.pk().to_string(), *reason)).collect();
+        let requested: Vec<HashMap<String, AttributeValue>> = keys.into_iter().map(|(key, _)| key.into_map()).collect();
+
+        let mut found: Vec<Item> = Vec::new();
+        let mut pending = Some(
+            KeysAndAttributes::builder()
+                .set_keys(Some(requested))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?,
+        );
+        for _ in 0..MAX_ROUNDS {
+            let Some(batch) = pending.take() else { break };
+            let out =
+                self.client.batch_get_item().request_items(&self.table, batch).send().await.map_err(unavailable)?;
+            if let Some(mut responses) = out.responses {
+                found.extend(responses.remove(&self.table).unwrap_or_default().into_iter().map(Item));
+            }
+            pending = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).filter(|k| !k.keys().is_empty());
+        }
+        if pending.is_some() {
+            return Err(crate::store::StoreError::Unavailable("denylist batch read left keys unprocessed".into()));
+        }
+
+        let now = UnixTime::now();
+        let user_expected = query.username.is_some();
+        let mut user_seen = false;
+        // Report in a fixed order, whatever order DynamoDB answered in.
+        let mut revoked: Vec<&'static str> = Vec::new();
+        for item in &found {
+            let Some(reason) = item.pk().and_then(|pk| reasons.get(pk)).copied() else { continue };
+            if reason == "user_disabled" {
+                user_seen = true;
+                if item.disabled()? {
+                    revoked.push(reason);
+                }
+                continue;
+            }
+            if item.expires_at()?.is_some_and(|at| at.has_passed(now)) {
+                continue;
+            }
+            if reason == "subject_revoked" {
+                let issued_at = query.subject.as_ref().map(|(_, iat)| *iat).unwrap_or(UnixTime(0));
+                if item.not_before()?.is_some_and(|not_before| issued_at < not_before) {
+                    revoked.push(reason);
+                }
+                continue;
+            }
+            revoked.push(reason);
+        }
+        if user_expected && !user_seen {
+            revoked.push("user_disabled");
+        }
+        const ORDER: [&str; 5] =
+            ["token_revoked", "family_revoked", "session_revoked", "subject_revoked", "user_disabled"];
+        Ok(ORDER
+            .iter()
+            .find(|reason| revoked.contains(reason))
+            .map(|reason| RevocationStatus::Revoked(reason))
+            .unwrap_or(RevocationStatus::Clear))
+    }
+}

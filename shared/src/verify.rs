@@ -1,0 +1,144 @@
+//! The one access-token check every resource-facing function uses (introspection, the
+//! authorizer, userinfo): a local JWT verification, then one strongly consistent
+//! denylist read. Revocation takes effect on the very next check (ARCHITECTURE.md §3.1),
+//! and an unreachable store fails closed (§3.10).
+
+use crate::keys::KeySet;
+use crate::store::{RevocationQuery, RevocationRead, RevocationStatus};
+use crate::time::UnixTime;
+use crate::tokens::TokenError;
+use crate::tokens::access::{AccessTokenClaims, verify_access_token};
+use std::sync::Arc;
+
+#[derive(Debug, PartialEq)]
+pub enum CheckError {
+    /// Not a valid access token of ours (bad signature, type, issuer, audience, expired).
+    Invalid(TokenError),
+    /// Valid, but on the denylist.
+    Revoked(&'static str),
+    /// The denylist could not be read: the caller must deny, and say why in the log.
+    StoreUnavailable,
+}
+
+pub struct TokenChecker {
+    pub keys: Arc<KeySet>,
+    pub issuer: String,
+    pub revocations: Arc<dyn RevocationRead>,
+}
+
+impl TokenChecker {
+    /// `audience`: the accepted `aud` values, or `None` for any audience of this issuer.
+    pub async fn check_access_token(
+        &self,
+        token: &str,
+        audience: Option<&[String]>,
+    ) -> Result<AccessTokenClaims, CheckError> {
+        let now = UnixTime::now();
+        let claims =
+            verify_access_token(&self.keys, token, &self.issuer, audience, now).map_err(CheckError::Invalid)?;
+        match self.revocations.revocation_status(&denylist_query(&claims)).await {
+            Ok(RevocationStatus::Clear) => Ok(claims),
+            Ok(RevocationStatus::Revoked(reason)) => Err(CheckError::Revoked(reason)),
+            Err(err) => {
+                tracing::error!(event = "store.unavailable", error = %err, jti = %claims.jti,
+                    "denylist unreadable: failing closed");
+                Err(CheckError::StoreUnavailable)
+            }
+        }
+    }
+}
+
+/// The markers that could revoke this token: its own, its family's, its session's, and
+/// its subject's revoke-all. Client-credentials tokens have no session, and their `sub`
+/// is a client id, so the subject marker applies to user tokens only.
+pub fn denylist_query(claims: &AccessTokenClaims) -> RevocationQuery {
+    RevocationQuery {
+        jti: Some(claims.jti.clone()),
+        fid: claims.fid.clone(),
+        sid: claims.sid.clone(),
+        subject: claims.sid.as_ref().map(|_| (claims.sub.clone(), claims.iat)),
+        username: None,
+    }
+}
+
+/// `Authorization: Bearer <token>` (RFC 6750 §2.1).
+pub fn bearer_token(header: Option<&str>) -> Option<&str> {
+    let (scheme, token) = header?.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && !token.contains(' ')).then_some(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{ClientId, Jti, Sid, Subject};
+    use crate::keys::{KeySetDocument, SigningAlgorithm};
+    use crate::oauth::scope::Scope;
+    use crate::store::counting::Counting;
+    use crate::store::memory::MemoryStore;
+    use crate::store::{Marker, MarkerWrite};
+    use crate::tokens::access::mint;
+
+    const ISS: &str = "https://auth.example.com";
+
+    fn setup() -> (TokenChecker, Arc<MemoryStore>, Arc<Counting<MemoryStore>>) {
+        let store = Arc::new(MemoryStore::new());
+        let counting = Arc::new(Counting::new(store.clone()));
+        let keys =
+            Arc::new(KeySet::from_document(&KeySetDocument::generate(SigningAlgorithm::Es256).unwrap()).unwrap());
+        (TokenChecker { keys, issuer: ISS.into(), revocations: counting.clone() }, store, counting)
+    }
+
+    fn claims(sid: Option<Sid>) -> AccessTokenClaims {
+        let now = UnixTime::now();
+        AccessTokenClaims {
+            iss: ISS.into(),
+            sub: Subject::new("u"),
+            aud: "api".into(),
+            exp: now.plus(600),
+            iat: now,
+            jti: Jti::random(),
+            client_id: ClientId::new("c"),
+            scope: Scope::parse("read").unwrap(),
+            sid,
+            fid: None,
+            auth_time: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_revoked_token_fails_on_the_next_check_with_one_round_trip() {
+        let (checker, store, counting) = setup();
+        let claims = claims(Some(Sid::random()));
+        let token = mint(&checker.keys, &claims).unwrap();
+        assert!(checker.check_access_token(&token, Some(&["api".to_string()])).await.is_ok());
+        assert_eq!(counting.round_trips(), 1, "one batch read per check");
+        store.put_marker(&Marker::Token { jti: claims.jti.clone(), expires_at: claims.exp }).await.unwrap();
+        assert_eq!(checker.check_access_token(&token, None).await, Err(CheckError::Revoked("token_revoked")));
+    }
+
+    #[tokio::test]
+    async fn an_invalid_token_costs_no_round_trip() {
+        let (checker, _, counting) = setup();
+        let token = mint(&checker.keys, &claims(None)).unwrap();
+        let wrong_aud = checker.check_access_token(&token, Some(&["other".to_string()])).await;
+        assert_eq!(wrong_aud, Err(CheckError::Invalid(TokenError::WrongAudience)));
+        assert!(matches!(checker.check_access_token("nope", None).await, Err(CheckError::Invalid(_))));
+        assert_eq!(counting.round_trips(), 0);
+    }
+
+    #[test]
+    fn only_user_tokens_consult_the_subject_marker() {
+        assert!(denylist_query(&claims(None)).subject.is_none());
+        assert!(denylist_query(&claims(Some(Sid::random()))).subject.is_some());
+    }
+
+    #[test]
+    fn bearer_header_parsing() {
+        assert_eq!(bearer_token(Some("Bearer abc.def")), Some("abc.def"));
+        assert_eq!(bearer_token(Some("bearer abc")), Some("abc"));
+        for bad in [None, Some(""), Some("Basic abc"), Some("Bearer"), Some("Bearer a b")] {
+            assert_eq!(bearer_token(bad), None, "{bad:?}");
+        }
+    }
+}
