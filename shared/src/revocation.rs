@@ -121,3 +121,133 @@ fn foreign(client: &ClientRecord) -> OAuthError {
     tracing::warn!(event = "revocation.foreign_token", client_id = %client.id);
     OAuthError::new(OAuthErrorCode::UnauthorizedClient, "the token was not issued to this client")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::{KeySetDocument, SigningAlgorithm};
+    use crate::oauth::scope::Scope;
+    use crate::secrets::{ClientSecretHash, SecretString};
+    use crate::store::counting::Counting;
+    use crate::store::memory::MemoryStore;
+    use crate::store::{
+        ClientAdmin, ClientLifetimes, GrantType, RevocationQuery, RevocationRead, RevocationStatus, SessionWrite,
+    };
+    use crate::tokens::access::{AccessTokenClaims, mint};
+    use std::time::Duration;
+
+    const SECRET: &str = "revocation-test-secret-000000";
+
+    struct Fixture {
+        revoker: Revoker,
+        store: Arc<MemoryStore>,
+        counting: Arc<Counting<MemoryStore>>,
+    }
+
+    async fn fixture() -> Fixture {
+        let store = Arc::new(MemoryStore::new());
+        for id in ["app", "other"] {
+            store
+                .put_client(&ClientRecord {
+                    id: crate::ids::ClientId::new(id),
+                    secret_hash: ClientSecretHash::create(&SecretString::new(SECRET)).unwrap(),
+                    grant_types: [GrantType::ClientCredentials].into_iter().collect(),
+                    scopes: Scope::parse("read").unwrap(),
+                    audience: None,
+                    may_introspect: false,
+                    admin: false,
+                    backchannel_logout_uri: None,
+                    lifetimes: ClientLifetimes::default(),
+                })
+                .await
+                .unwrap();
+        }
+        let counting = Arc::new(Counting::new(store.clone()));
+        let config = Config::from_lookup(|name| match name {
+            "TABLE_NAME" => Some("unused".into()),
+            "ISSUER" => Some("https://auth.example.com".into()),
+            "KEY_SOURCE" => Some("file:unused".into()),
+            _ => None,
+        })
+        .unwrap();
+        let keys = Arc::new(KeySet::from_document(&KeySetDocument::generate(SigningAlgorithm::Es256).unwrap()).unwrap());
+        let revoker = Revoker {
+            config,
+            keys,
+            clients: ClientDirectory::new(store.clone(), Duration::from_secs(60)),
+            families: counting.clone(),
+            markers: store.clone(),
+        };
+        Fixture { revoker, store, counting }
+    }
+
+    fn request(client: &str, token: &str) -> OAuthRequest {
+        let body = format!("client_id={client}&client_secret={SECRET}&token={token}");
+        OAuthRequest::parse(Some("application/x-www-form-urlencoded"), None, body.as_bytes()).unwrap()
+    }
+
+    fn access_token(f: &Fixture, client: &str) -> AccessTokenClaims {
+        let now = UnixTime::now();
+        AccessTokenClaims {
+            iss: f.revoker.config.issuer.clone(),
+            sub: crate::ids::Subject::new(client),
+            aud: "api".into(),
+            exp: now.plus(600),
+            iat: now,
+            jti: crate::ids::Jti::random(),
+            client_id: crate::ids::ClientId::new(client),
+            scope: Scope::parse("read").unwrap(),
+            sid: None,
+            fid: None,
+            auth_time: None,
+        }
+    }
+
+    async fn status(f: &Fixture, query: RevocationQuery) -> RevocationStatus {
+        f.store.revocation_status(&query).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_access_token_is_denylisted_until_it_expires() {
+        let f = fixture().await;
+        let claims = access_token(&f, "app");
+        let token = mint(&f.revoker.keys, &claims).unwrap();
+        f.revoker.revoke(&request("app", &token)).await.unwrap();
+        let query = RevocationQuery { jti: Some(claims.jti.clone()), ..Default::default() };
+        assert_eq!(status(&f, query).await, RevocationStatus::Revoked("token_revoked"));
+        assert_eq!(f.counting.round_trips(), 0, "an access token revoke does not touch families");
+    }
+
+    #[tokio::test]
+    async fn another_clients_token_is_refused_and_left_alone() {
+        let f = fixture().await;
+        let claims = access_token(&f, "app");
+        let token = mint(&f.revoker.keys, &claims).unwrap();
+        let err = f.revoker.revoke(&request("other", &token)).await.unwrap_err();
+        assert_eq!(err.code, OAuthErrorCode::UnauthorizedClient);
+        let query = RevocationQuery { jti: Some(claims.jti), ..Default::default() };
+        assert_eq!(status(&f, query).await, RevocationStatus::Clear);
+    }
+
+    #[tokio::test]
+    async fn a_refresh_token_revoke_costs_two_round_trips_and_kills_the_family() {
+        let f = fixture().await;
+        let (session, mut family) = crate::store::behaviour::sample_session(UnixTime::now(), 3600);
+        family.client_id = crate::ids::ClientId::new("app");
+        f.store.begin_session(&session, &family).await.unwrap();
+        let token = RefreshToken { family: family.fid.clone(), generation: 0 }.encode(f.revoker.keys.refresh_mac_key());
+        f.revoker.revoke(&request("app", &token)).await.unwrap();
+        assert_eq!(f.counting.round_trips(), 2, "family read + revoking write");
+        let query = RevocationQuery { fid: Some(family.fid), ..Default::default() };
+        assert_eq!(status(&f, query).await, RevocationStatus::Revoked("family_revoked"));
+    }
+
+    #[tokio::test]
+    async fn unknown_tokens_are_a_quiet_success() {
+        let f = fixture().await;
+        for token in ["garbage", "a.b.c", "AAAAAAAAAAAAAAAAAAAAAA.0.AAAA"] {
+            assert_eq!(f.revoker.revoke(&request("app", token)).await, Ok(()), "{token}");
+        }
+        assert_eq!(f.counting.round_trips(), 0, "no read for a token that cannot be ours");
+    }
+}
