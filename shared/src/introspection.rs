@@ -123,3 +123,83 @@ impl Introspector {
 fn may_see(caller: &ClientRecord, token_client: &crate::ids::ClientId) -> bool {
     caller.may_introspect || &caller.id == token_client
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{ClientId, Jti, Subject};
+    use crate::keys::{KeySetDocument, SigningAlgorithm};
+    use crate::oauth::scope::Scope;
+    use crate::secrets::{ClientSecretHash, SecretString};
+    use crate::store::counting::Counting;
+    use crate::store::memory::MemoryStore;
+    use crate::store::{ClientAdmin, ClientLifetimes, GrantType, Marker, MarkerWrite};
+    use crate::tokens::access::{AccessTokenClaims, mint};
+    use std::time::Duration;
+
+    const SECRET: &str = "introspection-test-secret-0000";
+
+    #[tokio::test]
+    async fn an_access_token_check_costs_exactly_one_round_trip_and_sees_revocation_at_once() {
+        let store = Arc::new(MemoryStore::new());
+        store
+            .put_client(&ClientRecord {
+                id: ClientId::new("rs"),
+                secret_hash: ClientSecretHash::create(&SecretString::new(SECRET)).unwrap(),
+                grant_types: [GrantType::ClientCredentials].into_iter().collect(),
+                scopes: Scope::default(),
+                audience: None,
+                may_introspect: true,
+                admin: false,
+                backchannel_logout_uri: None,
+                lifetimes: ClientLifetimes::default(),
+            })
+            .await
+            .unwrap();
+        let counting = Arc::new(Counting::new(store.clone()));
+        let keys =
+            Arc::new(KeySet::from_document(&KeySetDocument::generate(SigningAlgorithm::Es256).unwrap()).unwrap());
+        let config = Config::from_lookup(|name| match name {
+            "TABLE_NAME" => Some("unused".into()),
+            "ISSUER" => Some("https://auth.example.com".into()),
+            "KEY_SOURCE" => Some("file:unused".into()),
+            _ => None,
+        })
+        .unwrap();
+        let introspector = Introspector {
+            checker: TokenChecker { keys: keys.clone(), issuer: config.issuer.clone(), revocations: counting.clone() },
+            clients: ClientDirectory::new(counting.clone(), Duration::from_secs(60)),
+            families: counting.clone(),
+            revocations: counting.clone(),
+            keys,
+            config,
+        };
+        let now = UnixTime::now();
+        let claims = AccessTokenClaims {
+            iss: "https://auth.example.com".into(),
+            sub: Subject::new("svc"),
+            aud: "api".into(),
+            exp: now.plus(600),
+            iat: now,
+            jti: Jti::random(),
+            client_id: ClientId::new("svc"),
+            scope: Scope::parse("read").unwrap(),
+            sid: None,
+            fid: None,
+            auth_time: None,
+        };
+        let token = mint(&introspector.keys, &claims).unwrap();
+        let request = || {
+            let body = format!("client_id=rs&client_secret={SECRET}&token={token}");
+            OAuthRequest::parse(Some("application/x-www-form-urlencoded"), None, body.as_bytes()).unwrap()
+        };
+        assert_eq!(introspector.introspect(&request()).await.unwrap()["active"], true);
+        // The first call also read the caller's client record; warm instances have it cached.
+        counting.reset();
+        assert_eq!(introspector.introspect(&request()).await.unwrap()["active"], true);
+        assert_eq!(counting.round_trips(), 1, "one BatchGetItem per introspection");
+
+        store.put_marker(&Marker::Token { jti: claims.jti.clone(), expires_at: claims.exp }).await.unwrap();
+        assert_eq!(introspector.introspect(&request()).await.unwrap(), inactive());
+    }
+}

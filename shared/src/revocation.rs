@@ -170,7 +170,8 @@ mod tests {
             _ => None,
         })
         .unwrap();
-        let keys = Arc::new(KeySet::from_document(&KeySetDocument::generate(SigningAlgorithm::Es256).unwrap()).unwrap());
+        let keys =
+            Arc::new(KeySet::from_document(&KeySetDocument::generate(SigningAlgorithm::Es256).unwrap()).unwrap());
         let revoker = Revoker {
             config,
             keys,
