@@ -109,6 +109,7 @@ ISSUER=http://127.0.0.1:$watch_port
 KEY_SOURCE=file:$keys
 EXPECTED_AUDIENCE=https://api.example.com
 RUST_LOG=${RUST_LOG:-info}
+${EXTRA_ENV:-}
 ENV
 }
 

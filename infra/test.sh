@@ -15,6 +15,8 @@ cargo build --workspace --all-targets
 
 MOTO_PORT="$(free_port)"
 WATCH_PORT="$(free_port)"
+# Durable logout retries come due after seconds, not minutes, so the tests can watch them.
+export EXTRA_ENV="LOGOUT_RETRY_BASE_SECONDS=1"
 write_env_file "$WORK/main.env" "$MOTO_PORT" "$WATCH_PORT" "tokens-e2e" "$WORK/keys.json"
 load_env_file "$WORK/main.env"
 

@@ -67,6 +67,20 @@ pub struct Config {
     pub client_cache_ttl: Duration,
     /// The audiences the authorizer accepts (`EXPECTED_AUDIENCE`); only it needs one.
     pub expected_audience: Option<ExpectedAudience>,
+    pub logout: LogoutSettings,
+}
+
+/// Back-channel logout delivery (OIDC Back-Channel Logout 1.0 §2.5–2.8).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LogoutSettings {
+    /// One delivery attempt to one RP (`LOGOUT_RP_TIMEOUT_MS`).
+    pub rp_timeout: Duration,
+    /// The whole logout call, all RPs and in-line retries (`LOGOUT_DEADLINE_MS`).
+    pub deadline: Duration,
+    /// First durable retry delay; doubles per attempt (`LOGOUT_RETRY_BASE_SECONDS`).
+    pub retry_base: u64,
+    /// After this, an undelivered logout is given up (`LOGOUT_RETRY_MAX_AGE_SECONDS`).
+    pub retry_max_age: u64,
 }
 
 /// `EXPECTED_AUDIENCE`: a comma-separated list, or `*` to accept any audience this issuer
@@ -108,7 +122,7 @@ impl Config {
                 None => Ok(default),
                 Some(raw) => raw.trim().parse::<u64>().map_err(|_| ConfigError::Invalid {
                     name,
-                    reason: format!("expected a whole number of seconds, got {raw:?}"),
+                    reason: format!("expected a whole number, got {raw:?}"),
                 }),
             }
         };
@@ -138,7 +152,23 @@ impl Config {
                 list.split(',').map(str::trim).filter(|a| !a.is_empty()).map(str::to_string).collect(),
             ),
         });
-        Ok(Self { table_name, dynamodb_endpoint, issuer, key_source, lifetimes, client_cache_ttl, expected_audience })
+        let millis = |name, default| seconds(name, default).map(Duration::from_millis);
+        let logout = LogoutSettings {
+            rp_timeout: millis("LOGOUT_RP_TIMEOUT_MS", 2_000)?,
+            deadline: millis("LOGOUT_DEADLINE_MS", 5_000)?,
+            retry_base: seconds("LOGOUT_RETRY_BASE_SECONDS", 30)?.max(1),
+            retry_max_age: seconds("LOGOUT_RETRY_MAX_AGE_SECONDS", 24 * 3600)?,
+        };
+        Ok(Self {
+            table_name,
+            dynamodb_endpoint,
+            issuer,
+            key_source,
+            lifetimes,
+            client_cache_ttl,
+            expected_audience,
+            logout,
+        })
     }
 }
 

@@ -33,6 +33,9 @@ impl DiscoveryDocuments {
             "introspection_endpoint": format!("{issuer}{INTROSPECTION_PATH}"),
             "introspection_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
             "userinfo_endpoint": format!("{issuer}{USERINFO_PATH}"),
+            // OIDC Back-Channel Logout 1.0 §2.1: logout tokens carry `sid` as well as `sub`.
+            "backchannel_logout_supported": true,
+            "backchannel_logout_session_supported": true,
             // No authorization endpoint exists, so no response type is supported
             // (RFC 8414 §2 still requires the member).
             "response_types_supported": [],

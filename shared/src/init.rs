@@ -6,6 +6,8 @@ use crate::config::Config;
 use crate::grants::TokenIssuer;
 use crate::introspection::Introspector;
 use crate::keys::{KeySet, load_key_set};
+use crate::logout::LogoutService;
+use crate::logout::delivery::Notifier;
 use crate::oauth::client_auth::ClientDirectory;
 use crate::revocation::Revoker;
 use crate::store::dynamo::DynamoStore;
@@ -64,6 +66,18 @@ pub async fn introspector(config: Config) -> Result<Introspector, InitError> {
 pub async fn userinfo(config: Config) -> Result<UserInfo, InitError> {
     let (keys, store) = parts(&config).await?;
     Ok(UserInfo { checker: checker(&config, &keys, &store), users: store })
+}
+
+pub async fn logout_service(config: Config) -> Result<LogoutService, InitError> {
+    let (keys, store) = parts(&config).await?;
+    let notifier = Notifier::new(keys.clone(), config.issuer.clone(), config.logout.rp_timeout)?;
+    Ok(LogoutService {
+        clients: ClientDirectory::new(store.clone(), config.client_cache_ttl),
+        store,
+        notifier,
+        keys,
+        config,
+    })
 }
 
 pub async fn authorizer(config: Config) -> Result<Authorizer, InitError> {

@@ -11,6 +11,7 @@ pub mod ids;
 pub mod init;
 pub mod introspection;
 pub mod keys;
+pub mod logout;
 pub mod oauth;
 pub mod revocation;
 pub mod secrets;

@@ -312,3 +312,93 @@ impl Stack {
         Reply::read(self.http.post(url).json(&event).send().await.expect("the stack answers")).await
     }
 }
+
+/// A client for the logout tests: optionally an admin, optionally with a back-channel
+/// logout URI built from its (fresh) client id.
+pub async fn seed_rp_client(admin: bool, logout_uri: Option<&dyn Fn(&str) -> String>) -> TestClient {
+    let client = TestClient { id: format!("client-{}", random_id()), secret: format!("secret-{}", random_id()) };
+    stack_store()
+        .await
+        .put_client(&ClientRecord {
+            id: ClientId::new(&client.id),
+            secret_hash: ClientSecretHash::create(&SecretString::new(&client.secret)).expect("hash"),
+            grant_types: [GrantType::Password, GrantType::RefreshToken, GrantType::ClientCredentials]
+                .into_iter()
+                .collect(),
+            scopes: Scope::parse("openid read").expect("scope"),
+            audience: None,
+            may_introspect: false,
+            admin,
+            backchannel_logout_uri: logout_uri.map(|uri| uri(&client.id)),
+            lifetimes: ClientLifetimes::default(),
+        })
+        .await
+        .expect("seed client");
+    client
+}
+
+/// A loopback port nobody listens on (yet).
+pub fn unused_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// Relying parties on loopback (`tests/rp/receivers.py`), validating every logout token
+/// with PyJWT. Stopped when dropped.
+pub struct Receivers {
+    child: std::process::Child,
+    pub ports: Vec<u16>,
+}
+
+impl Receivers {
+    /// `modes`: `ok`, `slow:MS`, `flaky:N`, each optionally `@PORT`.
+    pub fn start(stack: &Stack, modes: &[&str]) -> Self {
+        use std::io::BufRead;
+        let python = required_env("PYTHON");
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/rp/receivers.py");
+        let mut child = std::process::Command::new(python)
+            .arg(script)
+            .arg(stack.url("/.well-known/jwks.json"))
+            .arg(&stack.issuer)
+            .args(modes)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("receivers start");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        std::io::BufReader::new(stdout).read_line(&mut line).expect("receivers report their ports");
+        let ports: serde_json::Value = serde_json::from_str(&line).expect("ports JSON");
+        let ports =
+            ports["ports"].as_array().expect("ports").iter().map(|p| p.as_u64().expect("port") as u16).collect();
+        Self { child, ports }
+    }
+
+    pub fn uri(port: u16, client_id: &str) -> String {
+        format!("http://127.0.0.1:{port}/logout/{client_id}")
+    }
+
+    /// Every logout request receiver `i` has seen, with PyJWT's verdict.
+    pub async fn received(&self, i: usize) -> Vec<serde_json::Value> {
+        let url = format!("http://127.0.0.1:{}/received", self.ports[i]);
+        let body = reqwest::get(url).await.expect("receiver answers").json::<serde_json::Value>().await.expect("json");
+        body.as_array().cloned().unwrap_or_default()
+    }
+}
+
+impl Drop for Receivers {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Stack {
+    pub async fn logout(&self, caller: &TestClient, form: &[(&str, &str)]) -> Reply {
+        self.post_form("/oauth2/logout", caller, form).await
+    }
+
+    /// Run `logout-retry` once, as its schedule would, through the Lambda invoke API.
+    pub async fn run_logout_retry(&self) -> Reply {
+        let url = self.url("/2015-03-31/functions/logout-retry/invocations");
+        Reply::read(self.http.post(url).json(&serde_json::json!({})).send().await.expect("the stack answers")).await
+    }
+}

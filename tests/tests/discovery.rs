@@ -24,7 +24,11 @@ async fn both_metadata_documents_advertise_exactly_what_exists() {
     for methods in ["revocation_endpoint_auth_methods_supported", "introspection_endpoint_auth_methods_supported"] {
         assert_eq!(m[methods], serde_json::json!(["client_secret_basic", "client_secret_post"]), "{methods}");
     }
-    for not_yet in ["authorization_endpoint", "end_session_endpoint", "backchannel_logout_supported"] {
+    assert_eq!(
+        (m["backchannel_logout_supported"].as_bool(), m["backchannel_logout_session_supported"].as_bool()),
+        (Some(true), Some(true))
+    );
+    for not_yet in ["authorization_endpoint", "end_session_endpoint"] {
         assert!(m.get(not_yet).is_none(), "{not_yet} is advertised but not implemented");
     }
 }

@@ -109,6 +109,8 @@ async fn table_and_client_commands() {
 async fn user_commands() {
     let ctl = Ctl::new();
     ctl.ok(&["table", "create"]);
+    // A password change signs logout tokens for the user's relying parties.
+    ctl.ok(&["keys", "generate"]);
     let out = ctl.run(&["user", "add", "alice"], Some("from stdin\n"));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let store = ctl.store().await;
@@ -116,7 +118,8 @@ async fn user_commands() {
     assert!(alice.password_hash.verify(&SecretString::new("from stdin")));
     assert!(ctl.fails(&["user", "add", "alice", "--password", "x"]).contains("exists"));
 
-    ctl.ok(&["user", "set-password", "alice", "--password", "second"]);
+    let changed = ctl.ok(&["user", "set-password", "alice", "--password", "second"]);
+    assert!(changed.contains("every session of alice ended (0 session(s))"), "{changed}");
     let alice2 = store.user("alice").await.unwrap().unwrap();
     assert!(alice2.password_hash.verify(&SecretString::new("second")) && alice2.sub == alice.sub);
 
@@ -125,6 +128,8 @@ async fn user_commands() {
     ctl.ok(&["user", "enable", "alice"]);
     assert!(!store.user("alice").await.unwrap().unwrap().disabled);
     assert!(ctl.fails(&["user", "set-password", "nobody", "--password", "x"]).contains("no user"));
+    assert!(ctl.ok(&["user", "revoke-all", "alice"]).contains("every session of alice ended"));
+    assert!(ctl.fails(&["user", "revoke-all", "nobody"]).contains("no user"));
 }
 
 #[test]

@@ -95,12 +95,16 @@ enum UserCommand {
         #[arg(long)]
         password: Option<String>,
     },
-    /// Change a user's password (--password or the first line of stdin)
+    /// Change a user's password (--password or the first line of stdin); ends every
+    /// session of the user and notifies their relying parties
     SetPassword {
         username: String,
         #[arg(long)]
         password: Option<String>,
     },
+    /// Log a user out everywhere: every session, refresh token and access token issued
+    /// until now dies, and every relying party is notified
+    RevokeAll { username: String },
     /// Refuse every new login and refresh of a user
     Disable { username: String },
     /// Allow a disabled user again
@@ -193,11 +197,11 @@ fn client_record(add: &ClientAdd, secret: &SecretString) -> Result<ClientRecord,
     let scopes = Scope::from_tokens(add.scopes.iter().flat_map(|s| s.split(' ')).map(str::to_string))
         .map_err(|e| e.to_string())?;
     if let Some(uri) = &add.backchannel_logout_uri {
-        let url = url_check(uri)?;
-        let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
-        if url.scheme() != "https" && !loopback {
-            return Err("--backchannel-logout-uri must be https (plain http only for loopback)".into());
-        }
+        shared::logout::delivery::acceptable_uri(uri)
+            .map_err(|e| format!("--backchannel-logout-uri: {e} (plain http only for loopback)"))?;
+    }
+    if add.refresh_ttl.is_some_and(|ttl| ttl > shared::logout::MAX_FAMILY_LIFETIME) {
+        return Err(format!("--refresh-ttl may not exceed {} seconds (365 days)", shared::logout::MAX_FAMILY_LIFETIME));
     }
     Ok(ClientRecord {
         id: ClientId::new(&add.id),
@@ -215,10 +219,6 @@ fn client_record(add: &ClientAdd, secret: &SecretString) -> Result<ClientRecord,
             refresh_grace: add.refresh_grace,
         },
     })
-}
-
-fn url_check(raw: &str) -> Result<url::Url, String> {
-    url::Url::parse(raw).map_err(|e| format!("{raw:?} is not a URL: {e}"))
 }
 
 fn grants_list(c: &ClientRecord) -> String {
@@ -277,11 +277,28 @@ async fn user(config: &Config, cmd: UserCommand) -> CmdResult {
             user.password_hash = hash(&password)?;
             store.replace_user(&user).await.map_err(store_err)?;
             println!("password of {username} changed");
-            Ok(())
+            revoke_all(config, &user, "password_change").await
+        }
+        UserCommand::RevokeAll { username } => {
+            let user = existing_user(&store, &username).await?;
+            revoke_all(config, &user, "admin_revoke_all").await
         }
         UserCommand::Disable { username } => set_disabled(&store, &username, true).await,
         UserCommand::Enable { username } => set_disabled(&store, &username, false).await,
     }
+}
+
+/// The same path as an admin logout: subject marker, every session ended, every RP told.
+async fn revoke_all(config: &Config, user: &UserRecord, reason: &str) -> CmdResult {
+    let service = shared::init::logout_service(config.clone()).await.map_err(|e| e.to_string())?;
+    let summary = service.revoke_all(&user.sub, reason).await.map_err(store_err)?;
+    println!(
+        "every session of {} ended ({} session(s)); logout deliveries: {}",
+        user.username,
+        summary.sessions_ended.len(),
+        serde_json::to_string(&summary.deliveries).map_err(|e| e.to_string())?
+    );
+    Ok(())
 }
 
 async fn existing_user(store: &DynamoStore, username: &str) -> Result<UserRecord, String> {

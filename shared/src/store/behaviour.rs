@@ -11,11 +11,11 @@ use std::collections::BTreeSet;
 
 /// Everything a full store implements.
 pub trait FullStore:
-    ClientAdmin + UserAdmin + SessionWrite + SessionRead + FamilyWrite + MarkerWrite + RevocationRead
+    ClientAdmin + UserAdmin + SessionWrite + SessionRead + FamilyWrite + MarkerWrite + RevocationRead + LogoutStore
 {
 }
-impl<T: ClientAdmin + UserAdmin + SessionWrite + SessionRead + FamilyWrite + MarkerWrite + RevocationRead> FullStore
-    for T
+impl<T> FullStore for T where
+    T: ClientAdmin + UserAdmin + SessionWrite + SessionRead + FamilyWrite + MarkerWrite + RevocationRead + LogoutStore
 {
 }
 
@@ -31,6 +31,8 @@ pub async fn run_all(store: &impl FullStore) {
     revoked_family_never_rotates_again(store).await;
     users_are_found_by_subject_apart_from_sessions(store).await;
     denylist_reports_live_markers_and_ignores_expired_ones(store).await;
+    ending_a_session_marks_it_and_removes_it(store).await;
+    deliveries_come_due_in_order_and_are_claimed_once(store).await;
 }
 
 pub fn sample_client(id: &str) -> ClientRecord {
@@ -322,4 +324,63 @@ async fn denylist_reports_live_markers_and_ignores_expired_ones(store: &impl Ful
     let user = store.user(&family.username).await.expect("user").expect("exists");
     store.replace_user(&UserRecord { disabled: true, ..user }).await.expect("disable");
     assert_eq!(status(user_query(&family.username)).await, RevocationStatus::Revoked("user_disabled"));
+}
+
+async fn ending_a_session_marks_it_and_removes_it(store: &impl FullStore) {
+    let now = UnixTime::now();
+    let family = login(store, now).await;
+    let marker = Marker::Session {
+        sid: family.sid.clone(),
+        revoked_at: now,
+        reason: "logout".into(),
+        expires_at: now.plus(600),
+    };
+    store.end_session(&family.sid, &marker).await.expect("end");
+    assert_eq!(store.session(&family.sid).await.expect("session"), None);
+    assert_eq!(store.sessions_of(&family.sub).await.expect("sessions"), vec![]);
+    let query = RevocationQuery { sid: Some(family.sid.clone()), ..Default::default() };
+    assert_eq!(store.revocation_status(&query).await.expect("denylist"), RevocationStatus::Revoked("session_revoked"));
+    assert_eq!(store.rotate(&advance(&family, 0, now)).await.expect("rotate"), RotationOutcome::SessionRevoked);
+}
+
+async fn deliveries_come_due_in_order_and_are_claimed_once(store: &impl FullStore) {
+    let now = UnixTime::now();
+    // Far in the past, so that other suites' deliveries sharing the table sort after.
+    let base = UnixTime(now.0 - 1_000_000 - u64::from(random_id().as_bytes()[0]));
+    let delivery = |id: String, next: UnixTime| DeliveryRecord {
+        id,
+        client_id: ClientId::new("rp"),
+        sid: Sid::random(),
+        sub: Subject::random(),
+        uri: "https://rp.example.com/logout".into(),
+        created_at: base,
+        attempts: 1,
+        next_attempt_at: next,
+        last_error: Some("connection failed".into()),
+        status: DeliveryStatus::Pending,
+        expires_at: now.plus(3600),
+    };
+    let first = delivery(random_id(), base);
+    let second = delivery(random_id(), base.plus(1));
+    let later = delivery(random_id(), now.plus(3600));
+    for d in [&later, &second, &first] {
+        store.save_delivery(d).await.expect("save");
+    }
+    assert_eq!(store.delivery(&first.id).await.expect("get"), Some(first.clone()));
+    let due = store.due_deliveries(base.plus(1), 1000).await.expect("due");
+    let ids: Vec<&str> = due.iter().map(|d| d.id.as_str()).collect();
+    let (at_first, at_second) = (ids.iter().position(|i| *i == first.id), ids.iter().position(|i| *i == second.id));
+    assert!(at_first.is_some() && at_first < at_second, "due ones, oldest first: {ids:?}");
+    assert!(!ids.contains(&later.id.as_str()), "not yet due");
+
+    assert!(store.claim_delivery(&first, now.plus(60)).await.expect("claim"));
+    assert!(!store.claim_delivery(&first, now.plus(60)).await.expect("claim again"), "one claim wins");
+    let claimed = store.delivery(&first.id).await.expect("get").expect("kept");
+    assert_eq!((claimed.attempts, claimed.next_attempt_at), (2, now.plus(60)));
+    assert!(!store.due_deliveries(base.plus(1), 1000).await.expect("due").iter().any(|d| d.id == first.id), "leased");
+
+    let settled = DeliveryRecord { status: DeliveryStatus::Delivered, ..claimed };
+    store.save_delivery(&settled).await.expect("settle");
+    assert!(!store.due_deliveries(now.plus(7200), 1000).await.expect("due").iter().any(|d| d.id == first.id));
+    assert!(!store.claim_delivery(&settled, now.plus(60)).await.expect("claim"), "settled ones are never claimed");
 }

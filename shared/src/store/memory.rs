@@ -18,6 +18,7 @@ struct Inner {
     sessions: HashMap<Sid, SessionRecord>,
     families: HashMap<FamilyId, FamilyRecord>,
     markers: Markers,
+    deliveries: HashMap<String, DeliveryRecord>,
 }
 
 /// Denylist entries, each with its `expires_at`.
@@ -254,6 +255,55 @@ impl SessionRead for MemoryStore {
             .collect();
         found.sort_by(|a, b| a.sid.cmp(&b.sid));
         Ok(found)
+    }
+}
+
+#[async_trait]
+impl SessionEnd for MemoryStore {
+    async fn end_session(&self, sid: &Sid, marker: &Marker) -> StoreResult<()> {
+        let mut inner = self.lock()?;
+        if let Marker::Session { expires_at, .. } = marker {
+            inner.markers.sessions.insert(sid.clone(), *expires_at);
+        }
+        inner.sessions.remove(sid);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl DeliveryStore for MemoryStore {
+    async fn save_delivery(&self, delivery: &DeliveryRecord) -> StoreResult<()> {
+        self.lock()?.deliveries.insert(delivery.id.clone(), delivery.clone());
+        Ok(())
+    }
+
+    async fn delivery(&self, id: &str) -> StoreResult<Option<DeliveryRecord>> {
+        Ok(self.lock()?.deliveries.get(id).cloned())
+    }
+
+    async fn due_deliveries(&self, now: UnixTime, limit: usize) -> StoreResult<Vec<DeliveryRecord>> {
+        let mut due: Vec<DeliveryRecord> = self
+            .lock()?
+            .deliveries
+            .values()
+            .filter(|d| d.status == DeliveryStatus::Pending && d.next_attempt_at <= now)
+            .cloned()
+            .collect();
+        due.sort_by_key(|d| (d.next_attempt_at, d.id.clone()));
+        due.truncate(limit);
+        Ok(due)
+    }
+
+    async fn claim_delivery(&self, delivery: &DeliveryRecord, lease_until: UnixTime) -> StoreResult<bool> {
+        let mut inner = self.lock()?;
+        match inner.deliveries.get_mut(&delivery.id) {
+            Some(d) if d.status == DeliveryStatus::Pending && d.attempts == delivery.attempts => {
+                d.attempts += 1;
+                d.next_attempt_at = lease_until;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 }
 

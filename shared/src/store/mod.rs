@@ -12,8 +12,8 @@ pub mod memory;
 mod model;
 
 pub use model::{
-    ClientLifetimes, ClientRecord, FamilyRecord, FamilyStatus, GrantType, LoginGuard, Marker, RevocationQuery,
-    RevocationStatus, Rotation, RotationKind, RotationOutcome, SessionRecord, UserRecord,
+    ClientLifetimes, ClientRecord, DeliveryRecord, DeliveryStatus, FamilyRecord, FamilyStatus, GrantType, LoginGuard,
+    Marker, RevocationQuery, RevocationStatus, Rotation, RotationKind, RotationOutcome, SessionRecord, UserRecord,
 };
 
 use crate::ids::{ClientId, FamilyId, Sid, Subject};
@@ -110,3 +110,28 @@ pub trait SessionRead: Send + Sync {
     /// Every live session of a subject (through the `by_subject` index).
     async fn sessions_of(&self, sub: &Subject) -> StoreResult<Vec<SessionRecord>>;
 }
+
+/// Ending sessions (logout, revoke-all).
+#[async_trait]
+pub trait SessionEnd: Send + Sync {
+    /// Write the session's denylist marker and remove the session, in one transaction:
+    /// from then on its access tokens fail every check and its families cannot rotate.
+    async fn end_session(&self, sid: &Sid, marker: &Marker) -> StoreResult<()>;
+}
+
+/// Durable back-channel logout deliveries.
+#[async_trait]
+pub trait DeliveryStore: Send + Sync {
+    /// Create or replace a delivery; pending ones are indexed by their next attempt.
+    async fn save_delivery(&self, delivery: &DeliveryRecord) -> StoreResult<()>;
+    async fn delivery(&self, id: &str) -> StoreResult<Option<DeliveryRecord>>;
+    /// Pending deliveries whose next attempt is due, oldest first.
+    async fn due_deliveries(&self, now: crate::time::UnixTime, limit: usize) -> StoreResult<Vec<DeliveryRecord>>;
+    /// Take a due delivery for one attempt: succeeds for exactly one worker, and hides it
+    /// from other workers until `lease_until`.
+    async fn claim_delivery(&self, delivery: &DeliveryRecord, lease_until: crate::time::UnixTime) -> StoreResult<bool>;
+}
+
+/// What the logout path needs, as one object.
+pub trait LogoutStore: FamilyRead + SessionRead + SessionEnd + MarkerWrite + DeliveryStore {}
+impl<T: FamilyRead + SessionRead + SessionEnd + MarkerWrite + DeliveryStore> LogoutStore for T {}

@@ -5,8 +5,8 @@ use crate::ids::{ClientId, FamilyId, Jti, Sid, Subject};
 use crate::oauth::scope::Scope;
 use crate::secrets::{ClientSecretHash, PasswordHashString};
 use crate::store::{
-    ClientLifetimes, ClientRecord, FamilyRecord, FamilyStatus, GrantType, Marker, SessionRecord, StoreError,
-    StoreResult, UserRecord,
+    ClientLifetimes, ClientRecord, DeliveryRecord, DeliveryStatus, FamilyRecord, FamilyStatus, GrantType, Marker,
+    SessionRecord, StoreError, StoreResult, UserRecord,
 };
 use crate::time::UnixTime;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -17,6 +17,19 @@ pub(crate) const EXPIRES_AT: &str = "expires_at";
 const MARKER_SK: &str = "REVOKED";
 pub(crate) const USER_INDEX_SK: &str = "USER";
 pub(crate) const SESSION_INDEX_PREFIX: &str = "SESSION#";
+/// Pending deliveries share one index partition, sorted by their next attempt.
+pub(crate) const PENDING_DELIVERIES: &str = "DELIVERY#PENDING";
+
+/// The index sort key of a pending delivery: zero-padded time first, so that a range
+/// query `<= due_key(now)` finds exactly the due ones.
+pub(crate) fn delivery_index_key(next_attempt_at: UnixTime, id: &str) -> String {
+    format!("{:012}#{id}", next_attempt_at.0)
+}
+
+/// Sorts after every `delivery_index_key` of second `now` ('$' follows '#').
+pub(crate) fn due_key(now: UnixTime) -> String {
+    format!("{:012}$", now.0)
+}
 
 pub(crate) struct Key {
     pk: String,
@@ -47,6 +60,9 @@ impl Key {
     }
     pub fn subject_marker(sub: &Subject) -> Self {
         Self { pk: format!("REVOKED#SUB#{sub}"), sk: MARKER_SK }
+    }
+    pub fn delivery(id: &str) -> Self {
+        Self { pk: format!("DELIVERY#{id}"), sk: "DELIVERY" }
     }
     pub fn pk(&self) -> &str {
         &self.pk
@@ -283,5 +299,42 @@ impl Item {
             }
         }
         item
+    }
+}
+
+impl Item {
+    pub fn from_delivery(d: &DeliveryRecord) -> Self {
+        let mut item = Self::keyed(Key::delivery(&d.id));
+        item.set("delivery_id", s(&d.id))
+            .set("client_id", s(d.client_id.as_str()))
+            .set("sid", s(d.sid.as_str()))
+            .set("sub", s(d.sub.as_str()))
+            .set("uri", s(&d.uri))
+            .set("created_at", n(d.created_at.0))
+            .set("attempts", n(u64::from(d.attempts)))
+            .set("next_attempt_at", n(d.next_attempt_at.0))
+            .set("status", s(d.status.as_str()))
+            .set(EXPIRES_AT, n(d.expires_at.0))
+            .set_opt("last_error", d.last_error.as_deref().map(s));
+        if d.status == DeliveryStatus::Pending {
+            item.set("gsi1pk", s(PENDING_DELIVERIES)).set("gsi1sk", s(delivery_index_key(d.next_attempt_at, &d.id)));
+        }
+        item
+    }
+
+    pub fn to_delivery(&self) -> StoreResult<DeliveryRecord> {
+        Ok(DeliveryRecord {
+            id: self.req_s("delivery_id")?,
+            client_id: ClientId::new(self.req_s("client_id")?),
+            sid: Sid::new(self.req_s("sid")?),
+            sub: Subject::new(self.req_s("sub")?),
+            uri: self.req_s("uri")?,
+            created_at: UnixTime(self.req_n("created_at")?),
+            attempts: u32::try_from(self.req_n("attempts")?).map_err(|_| self.corrupt("attempts"))?,
+            next_attempt_at: UnixTime(self.req_n("next_attempt_at")?),
+            last_error: self.opt_s("last_error")?,
+            status: DeliveryStatus::parse(&self.req_s("status")?).ok_or_else(|| self.corrupt("status"))?,
+            expires_at: UnixTime(self.req_n(EXPIRES_AT)?),
+        })
     }
 }

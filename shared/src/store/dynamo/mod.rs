@@ -4,6 +4,7 @@
 
 mod codec;
 mod denylist;
+mod logout;
 mod rotation;
 pub mod schema;
 

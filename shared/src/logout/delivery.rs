@@ -1,0 +1,188 @@
+//! Delivering one logout token to one RP (OIDC Back-Channel Logout 1.0 §2.5–2.8):
+//! `POST` with `logout_token=…` form-encoded, to the registered URI only, no redirects,
+//! a timeout per attempt, a fresh token (fresh `jti`) per attempt, and a clear line
+//! between failures worth retrying and failures that are final.
+
+use crate::ids::{ClientId, Sid, Subject};
+use crate::keys::KeySet;
+use crate::time::UnixTime;
+use crate::tokens::logout;
+use reqwest::StatusCode;
+use reqwest::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+use url::Url;
+
+/// Where one logout token goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub client_id: ClientId,
+    pub uri: String,
+    pub sid: Sid,
+    pub sub: Subject,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum AttemptError {
+    /// Network error, timeout, 5xx or 429: another attempt may succeed.
+    Retryable { reason: String, retry_after: Option<Duration> },
+    /// The RP refused the token (4xx), redirected, or the URI is not acceptable.
+    Permanent(String),
+}
+
+/// The result of a delivery with in-line retries.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Outcome {
+    pub delivered: bool,
+    pub attempts: u32,
+    pub last_error: Option<AttemptError>,
+}
+
+pub struct Notifier {
+    http: reqwest::Client,
+    keys: Arc<KeySet>,
+    issuer: String,
+    rp_timeout: Duration,
+}
+
+/// First in-line retry delay; it doubles per attempt within the call's deadline.
+const INLINE_BACKOFF: Duration = Duration::from_millis(100);
+/// In-line attempts per RP before the durable retry takes over: enough to ride out a
+/// blip, few enough not to hammer an RP that is down.
+const MAX_INLINE_ATTEMPTS: u32 = 3;
+
+impl Notifier {
+    /// Built once per cold start: one connection pool for every RP.
+    pub fn new(keys: Arc<KeySet>, issuer: String, rp_timeout: Duration) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            // §2.7: the RP answers the request itself; a redirect is a failure.
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(rp_timeout)
+            .timeout(rp_timeout)
+            .build()?;
+        Ok(Self { http, keys, issuer, rp_timeout })
+    }
+
+    /// One attempt with a freshly minted logout token.
+    pub async fn attempt(&self, target: &Target) -> Result<(), AttemptError> {
+        let url = acceptable_uri(&target.uri).map_err(AttemptError::Permanent)?;
+        let token =
+            logout::mint(&self.keys, &self.issuer, &target.client_id, &target.sid, &target.sub, UnixTime::now())
+                .map_err(|e| AttemptError::Permanent(format!("signing failed: {e}")))?;
+        let body = serde_urlencoded::to_string([("logout_token", token.as_str())])
+            .map_err(|e| AttemptError::Permanent(format!("encoding failed: {e}")))?;
+        let response = self
+            .http
+            .post(url)
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(CACHE_CONTROL, "no-store")
+            .body(body)
+            .timeout(self.rp_timeout)
+            .send()
+            .await
+            .map_err(|e| AttemptError::Retryable { reason: describe(&e), retry_after: None })?;
+        classify(response.status(), response.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()))
+    }
+
+    /// Attempts until delivered, refused for good, or `deadline` would pass.
+    pub async fn deliver(&self, target: &Target, deadline: Instant) -> Outcome {
+        let mut attempts = 0;
+        let mut backoff = INLINE_BACKOFF;
+        loop {
+            attempts += 1;
+            let error = match self.attempt(target).await {
+                Ok(()) => return Outcome { delivered: true, attempts, last_error: None },
+                Err(err) => err,
+            };
+            let wait = match &error {
+                AttemptError::Retryable { retry_after, .. } => retry_after.unwrap_or(backoff),
+                AttemptError::Permanent(_) => return Outcome { delivered: false, attempts, last_error: Some(error) },
+            };
+            // Only retry in line if the wait and another full attempt fit the deadline;
+            // otherwise the durable retry takes over.
+            if attempts >= MAX_INLINE_ATTEMPTS || Instant::now() + wait + self.rp_timeout > deadline {
+                return Outcome { delivered: false, attempts, last_error: Some(error) };
+            }
+            tokio::time::sleep(wait).await;
+            backoff *= 2;
+        }
+    }
+}
+
+/// §2.6: 200 or 204 is success. 5xx, 408 and 429 (with `Retry-After`) are worth another
+/// attempt; any other answer, including a redirect, is final.
+fn classify(status: StatusCode, retry_after: Option<&str>) -> Result<(), AttemptError> {
+    if status == StatusCode::OK || status == StatusCode::NO_CONTENT {
+        return Ok(());
+    }
+    if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::REQUEST_TIMEOUT {
+        let retry_after = retry_after.and_then(|v| v.trim().parse::<u64>().ok()).map(Duration::from_secs);
+        return Err(AttemptError::Retryable { reason: format!("HTTP {}", status.as_u16()), retry_after });
+    }
+    Err(AttemptError::Permanent(format!("HTTP {}", status.as_u16())))
+}
+
+/// Only `https`, or `http` to loopback (local development and tests).
+pub fn acceptable_uri(raw: &str) -> Result<Url, String> {
+    let url = Url::parse(raw).map_err(|e| format!("not a URL: {e}"))?;
+    let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if loopback => Ok(url),
+        _ => Err("the back-channel logout URI must be https".into()),
+    }
+}
+
+fn describe(err: &reqwest::Error) -> String {
+    if err.is_timeout() {
+        "timed out".into()
+    } else if err.is_connect() {
+        "connection failed".into()
+    } else {
+        "request failed".into()
+    }
+}
+
+impl AttemptError {
+    pub fn reason(&self) -> &str {
+        match self {
+            Self::Retryable { reason, .. } | Self::Permanent(reason) => reason,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_are_classified_per_the_spec() {
+        assert_eq!(classify(StatusCode::OK, None), Ok(()));
+        assert_eq!(classify(StatusCode::NO_CONTENT, None), Ok(()));
+        let retry = |status, after: Option<&str>| classify(status, after);
+        assert!(matches!(
+            retry(StatusCode::SERVICE_UNAVAILABLE, None),
+            Err(AttemptError::Retryable { retry_after: None, .. })
+        ));
+        assert_eq!(
+            retry(StatusCode::TOO_MANY_REQUESTS, Some("3")),
+            Err(AttemptError::Retryable { reason: "HTTP 429".into(), retry_after: Some(Duration::from_secs(3)) })
+        );
+        assert!(
+            matches!(retry(StatusCode::FOUND, None), Err(AttemptError::Permanent(_))),
+            "redirects are never followed"
+        );
+        assert!(matches!(retry(StatusCode::BAD_REQUEST, None), Err(AttemptError::Permanent(_))));
+    }
+
+    #[test]
+    fn only_https_or_loopback_http_is_acceptable() {
+        assert!(acceptable_uri("https://rp.example.com/logout").is_ok());
+        assert!(acceptable_uri("http://127.0.0.1:8080/logout").is_ok());
+        assert!(acceptable_uri("http://localhost/logout").is_ok());
+        assert!(acceptable_uri("http://rp.example.com/logout").is_err());
+        assert!(acceptable_uri("ftp://rp.example.com/").is_err());
+        assert!(acceptable_uri("not a url").is_err());
+    }
+}

@@ -1,0 +1,235 @@
+//! Ending sessions and telling the relying parties: OIDC Back-Channel Logout 1.0 with
+//! revocation semantics 3 and 4 (ARCHITECTURE.md §3).
+//!
+//! * Ending a session writes its denylist marker (its access tokens fail every check,
+//!   its refresh families cannot rotate) and removes it.
+//! * Revoke-all for a subject writes the subject marker first, so that everything issued
+//!   before that instant is dead even if a session was missed; then ends every session
+//!   it can find.
+//! * Every RP of an ended session with a `backchannel_logout_uri` gets a logout token,
+//!   all RPs in parallel, with in-line retries inside the call's deadline. What is still
+//!   undelivered is recorded, and `logout-retry` keeps trying until it is too old.
+
+pub mod delivery;
+pub mod retry;
+
+use crate::config::Config;
+use crate::grants::store_failure;
+use crate::ids::{Subject, random_id};
+use crate::keys::KeySet;
+use crate::oauth::client_auth::ClientDirectory;
+use crate::oauth::{OAuthError, OAuthErrorCode, OAuthRequest};
+use crate::store::{ClientRecord, DeliveryRecord, DeliveryStatus, LogoutStore, Marker, SessionRecord, StoreError};
+use crate::time::UnixTime;
+use crate::tokens::LEEWAY_SECONDS;
+use crate::tokens::refresh::RefreshToken;
+use delivery::{AttemptError, Notifier, Target};
+use futures::future::join_all;
+use serde::Serialize;
+use std::sync::Arc;
+use tokio::time::Instant;
+
+/// The longest a refresh family may live (`tokenctl` refuses longer per-client values):
+/// a revoke-all marker must outlive every family it covers.
+pub const MAX_FAMILY_LIFETIME: u64 = 365 * 24 * 3600;
+
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct LogoutSummary {
+    pub sessions_ended: Vec<String>,
+    pub deliveries: Vec<DeliveryReport>,
+}
+
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct DeliveryReport {
+    pub client_id: String,
+    pub sid: String,
+    /// `delivered`, `pending` (recorded; `logout-retry` will try again) or `failed`.
+    pub status: &'static str,
+    pub attempts: u32,
+}
+
+pub struct LogoutService {
+    pub config: Config,
+    pub keys: Arc<KeySet>,
+    pub clients: ClientDirectory,
+    pub store: Arc<dyn LogoutStore>,
+    pub notifier: Notifier,
+}
+
+impl LogoutService {
+    /// `POST /oauth2/logout`: exactly one of `refresh_token`, `sid` or `sub`.
+    pub async fn logout(&self, req: &OAuthRequest) -> Result<LogoutSummary, OAuthError> {
+        let caller = self.clients.authenticate(req).await?;
+        let given = ["refresh_token", "sid", "sub"].into_iter().filter(|p| req.param(p).is_some()).count();
+        if given != 1 {
+            return Err(OAuthError::invalid_request("give exactly one of refresh_token, sid or sub"));
+        }
+        if let Some(token) = req.param("refresh_token") {
+            let session = self.session_of_refresh_token(&caller, token).await?;
+            return Ok(self.end_sessions(session.into_iter().collect(), "logout").await);
+        }
+        if let Some(sid) = req.param("sid") {
+            let session = self.store.session(&crate::ids::Sid::new(sid)).await.map_err(store_failure)?;
+            return match session {
+                Some(session) if session.client_ids.contains(&caller.id) => {
+                    Ok(self.end_sessions(vec![session], "logout").await)
+                }
+                _ => Err(OAuthError::invalid_request("unknown session")),
+            };
+        }
+        if !caller.admin {
+            return Err(OAuthError::new(
+                OAuthErrorCode::UnauthorizedClient,
+                "only admin clients may end every session of a subject",
+            ));
+        }
+        let sub = Subject::new(req.param("sub").unwrap_or_default());
+        self.revoke_all(&sub, "admin_logout").await.map_err(store_failure)
+    }
+
+    async fn session_of_refresh_token(
+        &self,
+        caller: &ClientRecord,
+        token: &str,
+    ) -> Result<Option<SessionRecord>, OAuthError> {
+        let refresh = RefreshToken::decode(token, self.keys.refresh_mac_key())
+            .map_err(|_| OAuthError::invalid_grant("the refresh token is invalid"))?;
+        let family = self.store.family(&refresh.family).await.map_err(store_failure)?;
+        match family {
+            Some(family) if family.client_id == caller.id => {
+                self.store.session(&family.sid).await.map_err(store_failure)
+            }
+            _ => Err(OAuthError::invalid_grant("the refresh token is invalid")),
+        }
+    }
+
+    /// Semantics 4: every session, family and access token of `sub` issued before now
+    /// is dead, and every RP of every session is told. Used by admin logout, password
+    /// change and `tokenctl user revoke-all`.
+    pub async fn revoke_all(&self, sub: &Subject, reason: &str) -> Result<LogoutSummary, StoreError> {
+        let now = UnixTime::now();
+        // `not_before` is the next second: anything issued in this second, before or
+        // after this line, is covered (claims have one-second resolution).
+        let horizon = MAX_FAMILY_LIFETIME.max(self.config.lifetimes.refresh_absolute) + LEEWAY_SECONDS;
+        let marker = Marker::Subject { sub: sub.clone(), not_before: now.plus(1), expires_at: now.plus(horizon) };
+        self.store.put_marker(&marker).await?;
+        tracing::warn!(event = "subject.revoked_all", sub = %sub, reason);
+        let sessions = self.store.sessions_of(sub).await?;
+        Ok(self.end_sessions(sessions, reason).await)
+    }
+
+    /// Semantics 3 for each session, then one parallel fan-out to all their RPs.
+    async fn end_sessions(&self, sessions: Vec<SessionRecord>, reason: &str) -> LogoutSummary {
+        let deadline = Instant::now() + self.config.logout.deadline;
+        let mut ended = Vec::new();
+        let mut targets = Vec::new();
+        for session in sessions {
+            let clients = self.clients_of(&session).await;
+            let access_life = clients
+                .iter()
+                .filter_map(|c| c.lifetimes.access_token)
+                .fold(self.config.lifetimes.access_token, u64::max);
+            let now = UnixTime::now();
+            let marker = Marker::Session {
+                sid: session.sid.clone(),
+                revoked_at: now,
+                reason: reason.to_string(),
+                // Until the last access token and the family itself could be alive.
+                expires_at: session.expires_at.max(now.plus(access_life + LEEWAY_SECONDS)),
+            };
+            if let Err(err) = self.store.end_session(&session.sid, &marker).await {
+                tracing::error!(event = "session.end_failed", sid = %session.sid, error = %err);
+                continue;
+            }
+            tracing::warn!(event = "session.ended", sid = %session.sid, sub = %session.sub, reason);
+            ended.push(session.sid.to_string());
+            for client in clients {
+                if let Some(uri) = &client.backchannel_logout_uri {
+                    targets.push(Target {
+                        client_id: client.id.clone(),
+                        uri: uri.clone(),
+                        sid: session.sid.clone(),
+                        sub: session.sub.clone(),
+                    });
+                }
+            }
+        }
+        // All RPs at once: the call takes as long as the slowest RP, not the sum.
+        let deliveries = join_all(targets.into_iter().map(|target| self.notify(target, deadline))).await;
+        LogoutSummary { sessions_ended: ended, deliveries }
+    }
+
+    async fn clients_of(&self, session: &SessionRecord) -> Vec<ClientRecord> {
+        let lookups = join_all(session.client_ids.iter().map(|id| self.clients.get(id))).await;
+        lookups
+            .into_iter()
+            .zip(&session.client_ids)
+            .filter_map(|(found, id)| match found {
+                Ok(client) => client,
+                Err(err) => {
+                    tracing::error!(event = "store.error", client_id = %id, error = %err);
+                    None
+                }
+            })
+            .collect()
+    }
+
+    async fn notify(&self, target: Target, deadline: Instant) -> DeliveryReport {
+        let outcome = self.notifier.deliver(&target, deadline).await;
+        let report = |status| DeliveryReport {
+            client_id: target.client_id.to_string(),
+            sid: target.sid.to_string(),
+            status,
+            attempts: outcome.attempts,
+        };
+        match &outcome.last_error {
+            None => {
+                tracing::info!(event = "backchannel_logout.delivered", client_id = %target.client_id, sid = %target.sid,
+                    attempts = outcome.attempts);
+                report("delivered")
+            }
+            Some(AttemptError::Permanent(reason)) => {
+                tracing::warn!(event = "backchannel_logout.failed", client_id = %target.client_id, sid = %target.sid,
+                    attempts = outcome.attempts, error = %reason);
+                let status = self.record(&target, &outcome, DeliveryStatus::Failed).await;
+                report(status)
+            }
+            Some(AttemptError::Retryable { reason, .. }) => {
+                tracing::warn!(event = "backchannel_logout.deferred", client_id = %target.client_id, sid = %target.sid,
+                    attempts = outcome.attempts, error = %reason);
+                let status = self.record(&target, &outcome, DeliveryStatus::Pending).await;
+                report(status)
+            }
+        }
+    }
+
+    /// Keep a record of what did not get through: pending ones for `logout-retry`,
+    /// failed ones for audit.
+    async fn record(&self, target: &Target, outcome: &delivery::Outcome, status: DeliveryStatus) -> &'static str {
+        let now = UnixTime::now();
+        let settings = self.config.logout;
+        let record = DeliveryRecord {
+            id: random_id(),
+            client_id: target.client_id.clone(),
+            sid: target.sid.clone(),
+            sub: target.sub.clone(),
+            uri: target.uri.clone(),
+            created_at: now,
+            attempts: outcome.attempts,
+            // The first durable retry comes `retry_base` later; then it doubles.
+            next_attempt_at: now.plus(settings.retry_base),
+            last_error: outcome.last_error.as_ref().map(|e| e.reason().to_string()),
+            status,
+            expires_at: now.plus(settings.retry_max_age + retry::AUDIT_RETENTION),
+        };
+        match self.store.save_delivery(&record).await {
+            Ok(()) => status.as_str(),
+            Err(err) => {
+                // Not even the record could be kept: say so loudly, the RP was not told.
+                tracing::error!(event = "backchannel_logout.failed", client_id = %target.client_id, sid = %target.sid,
+                    error = %err, "could not record the undelivered logout");
+                DeliveryStatus::Failed.as_str()
+            }
+        }
+    }
+}

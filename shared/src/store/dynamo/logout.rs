@@ -1,0 +1,87 @@
+//! Ending sessions and the durable back-channel logout deliveries.
+
+use super::codec::{self, Item, Key, n, s};
+use super::{DynamoStore, unavailable};
+use crate::ids::Sid;
+use crate::store::{DeliveryRecord, DeliveryStatus, DeliveryStore, Marker, SessionEnd, StoreError, StoreResult};
+use crate::time::UnixTime;
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
+
+fn built<T>(result: Result<T, aws_sdk_dynamodb::error::BuildError>) -> StoreResult<T> {
+    result.map_err(|e| StoreError::Corrupt(format!("request: {e}")))
+}
+
+#[async_trait]
+impl SessionEnd for DynamoStore {
+    async fn end_session(&self, sid: &Sid, marker: &Marker) -> StoreResult<()> {
+        let put = built(Put::builder().table_name(&self.table).set_item(Some(Item::from_marker(marker).0)).build())?;
+        let delete =
+            built(Delete::builder().table_name(&self.table).set_key(Some(Key::session(sid).into_map())).build())?;
+        self.client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .transact_items(TransactWriteItem::builder().delete(delete).build())
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl DeliveryStore for DynamoStore {
+    async fn save_delivery(&self, delivery: &DeliveryRecord) -> StoreResult<()> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(Item::from_delivery(delivery).0))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn delivery(&self, id: &str) -> StoreResult<Option<DeliveryRecord>> {
+        self.get(Key::delivery(id)).await?.map(|item| item.to_delivery()).transpose()
+    }
+
+    async fn due_deliveries(&self, now: UnixTime, limit: usize) -> StoreResult<Vec<DeliveryRecord>> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(super::schema::SUBJECT_INDEX)
+            .key_condition_expression("gsi1pk = :pending AND gsi1sk <= :due")
+            .expression_attribute_values(":pending", AttributeValue::S(codec::PENDING_DELIVERIES.into()))
+            .expression_attribute_values(":due", AttributeValue::S(codec::due_key(now)))
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        out.items.unwrap_or_default().into_iter().map(|item| Item(item).to_delivery()).collect()
+    }
+
+    async fn claim_delivery(&self, delivery: &DeliveryRecord, lease_until: UnixTime) -> StoreResult<bool> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Key::delivery(&delivery.id).into_map()))
+            .update_expression("SET attempts = :next, next_attempt_at = :lease, gsi1sk = :lease_key")
+            .condition_expression("attempts = :seen AND #status = :pending")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":seen", n(u64::from(delivery.attempts)))
+            .expression_attribute_values(":next", n(u64::from(delivery.attempts) + 1))
+            .expression_attribute_values(":lease", n(lease_until.0))
+            .expression_attribute_values(":lease_key", s(codec::delivery_index_key(lease_until, &delivery.id)))
+            .expression_attribute_values(":pending", s(DeliveryStatus::Pending.as_str()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
+            Err(err) => Err(unavailable(err)),
+        }
+    }
+}
