@@ -66,13 +66,13 @@ impl LogoutService {
         }
         if let Some(token) = req.param("refresh_token") {
             let session = self.session_of_refresh_token(&caller, token).await?;
-            return Ok(self.end_sessions(session.into_iter().collect(), "logout").await);
+            return self.end_sessions(session.into_iter().collect(), "logout").await.map_err(store_failure);
         }
         if let Some(sid) = req.param("sid") {
             let session = self.store.session(&crate::ids::Sid::new(sid)).await.map_err(store_failure)?;
             return match session {
                 Some(session) if session.client_ids.contains(&caller.id) => {
-                    Ok(self.end_sessions(vec![session], "logout").await)
+                    self.end_sessions(vec![session], "logout").await.map_err(store_failure)
                 }
                 _ => Err(OAuthError::invalid_request("unknown session")),
             };
@@ -115,48 +115,68 @@ impl LogoutService {
         self.store.put_marker(&marker).await?;
         tracing::warn!(event = "subject.revoked_all", sub = %sub, reason);
         let sessions = self.store.sessions_of(sub).await?;
-        Ok(self.end_sessions(sessions, reason).await)
+        self.end_sessions(sessions, reason).await
     }
 
-    /// Semantics 3 for each session, then one parallel fan-out to all their RPs.
-    async fn end_sessions(&self, sessions: Vec<SessionRecord>, reason: &str) -> LogoutSummary {
+    /// Semantics 3 for each session, then one parallel fan-out to all their RPs. The
+    /// sessions end concurrently too: wall time stays near one round trip plus the
+    /// slowest RP, whatever their number (ARCHITECTURE.md §5).
+    ///
+    /// A session that could not be ended makes the whole call fail (after the others'
+    /// RPs were told): the caller must not believe a logout that did not happen, and
+    /// calling again ends what is left.
+    async fn end_sessions(&self, sessions: Vec<SessionRecord>, reason: &str) -> Result<LogoutSummary, StoreError> {
         let deadline = Instant::now() + self.config.logout.deadline;
-        let mut ended = Vec::new();
-        let mut targets = Vec::new();
-        for session in sessions {
-            let clients = self.clients_of(&session).await;
-            let access_life = clients
-                .iter()
-                .filter_map(|c| c.lifetimes.access_token)
-                .fold(self.config.lifetimes.access_token, u64::max);
-            let now = UnixTime::now();
-            let marker = Marker::Session {
-                sid: session.sid.clone(),
-                revoked_at: now,
-                reason: reason.to_string(),
-                // Until the last access token and the family itself could be alive.
-                expires_at: session.expires_at.max(now.plus(access_life + LEEWAY_SECONDS)),
-            };
-            if let Err(err) = self.store.end_session(&session.sid, &marker).await {
-                tracing::error!(event = "session.end_failed", sid = %session.sid, error = %err);
-                continue;
-            }
-            tracing::warn!(event = "session.ended", sid = %session.sid, sub = %session.sub, reason);
-            ended.push(session.sid.to_string());
-            for client in clients {
-                if let Some(uri) = &client.backchannel_logout_uri {
-                    targets.push(Target {
-                        client_id: client.id.clone(),
-                        uri: uri.clone(),
-                        sid: session.sid.clone(),
-                        sub: session.sub.clone(),
-                    });
+        let ended = join_all(sessions.into_iter().map(|session| self.end_session(session, reason))).await;
+        let (mut sessions_ended, mut targets, mut failed) = (Vec::new(), Vec::new(), 0);
+        for result in ended {
+            match result {
+                Some((sid, session_targets)) => {
+                    sessions_ended.push(sid);
+                    targets.extend(session_targets);
                 }
+                None => failed += 1,
             }
         }
         // All RPs at once: the call takes as long as the slowest RP, not the sum.
         let deliveries = join_all(targets.into_iter().map(|target| self.notify(target, deadline))).await;
-        LogoutSummary { sessions_ended: ended, deliveries }
+        if failed > 0 {
+            return Err(StoreError::Unavailable(format!("{failed} session(s) could not be ended")));
+        }
+        Ok(LogoutSummary { sessions_ended, deliveries })
+    }
+
+    /// End one session; returns its id and the RPs to tell, or `None` if it could not
+    /// be ended (logged; its RPs are then not told anything untrue).
+    async fn end_session(&self, session: SessionRecord, reason: &str) -> Option<(String, Vec<Target>)> {
+        let clients = self.clients_of(&session).await;
+        let access_life =
+            clients.iter().filter_map(|c| c.lifetimes.access_token).fold(self.config.lifetimes.access_token, u64::max);
+        let now = UnixTime::now();
+        let marker = Marker::Session {
+            sid: session.sid.clone(),
+            revoked_at: now,
+            reason: reason.to_string(),
+            // Until the last access token and the family itself could be alive.
+            expires_at: session.expires_at.max(now.plus(access_life + LEEWAY_SECONDS)),
+        };
+        if let Err(err) = self.store.end_session(&session.sid, &marker).await {
+            tracing::error!(event = "session.end_failed", sid = %session.sid, error = %err);
+            return None;
+        }
+        tracing::warn!(event = "session.ended", sid = %session.sid, sub = %session.sub, reason);
+        let targets = clients
+            .into_iter()
+            .filter_map(|client| {
+                Some(Target {
+                    uri: client.backchannel_logout_uri?,
+                    client_id: client.id,
+                    sid: session.sid.clone(),
+                    sub: session.sub.clone(),
+                })
+            })
+            .collect();
+        Some((session.sid.to_string(), targets))
     }
 
     async fn clients_of(&self, session: &SessionRecord) -> Vec<ClientRecord> {

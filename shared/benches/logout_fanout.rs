@@ -1,0 +1,140 @@
+//! Wall time of a logout that must reach 20 relying parties, each answering after
+//! 200 ms (ARCHITECTURE.md §5: "wall time ≈ slowest RP, not the sum").
+//!
+//! The real `LogoutService` and notifier (HTTP on loopback, fresh logout token per RP)
+//! with the in-memory store, so the figure is the fan-out itself, not DynamoDB.
+//!
+//! Run: `cargo bench -p shared --bench logout_fanout`
+
+use shared::config::Config;
+use shared::ids::{ClientId, Sid, Subject};
+use shared::keys::{KeySet, KeySetDocument, SigningAlgorithm};
+use shared::logout::LogoutService;
+use shared::logout::delivery::Notifier;
+use shared::oauth::client_auth::ClientDirectory;
+use shared::oauth::scope::Scope;
+use shared::secrets::{ClientSecretHash, SecretString};
+use shared::store::memory::MemoryStore;
+use shared::store::{ClientAdmin, ClientLifetimes, ClientRecord, GrantType, SessionWrite};
+use shared::time::UnixTime;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+const RPS: usize = 20;
+const RP_DELAY: Duration = Duration::from_millis(200);
+const ROUNDS: usize = 15;
+
+/// A relying party that answers every request 200 after `RP_DELAY`.
+async fn slow_rp() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else { continue };
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 16 * 1024];
+                let mut seen = Vec::new();
+                // Read the head, then as much body as Content-Length says.
+                loop {
+                    let Ok(n) = socket.read(&mut buf).await else { return };
+                    if n == 0 {
+                        return;
+                    }
+                    seen.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&seen);
+                    if let Some(head_end) = text.find("\r\n\r\n") {
+                        let length = text[..head_end]
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_string())
+                            })
+                            .and_then(|v| v.parse::<usize>().ok())
+                            .unwrap_or(0);
+                        if seen.len() >= head_end + 4 + length {
+                            break;
+                        }
+                    }
+                }
+                tokio::time::sleep(RP_DELAY).await;
+                let _ = socket.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
+            });
+        }
+    });
+    port
+}
+
+#[tokio::main]
+async fn main() {
+    let config = Config::from_lookup(|name| match name {
+        "TABLE_NAME" => Some("bench".into()),
+        "ISSUER" => Some("https://auth.example.com".into()),
+        "KEY_SOURCE" => Some("file:unused".into()),
+        _ => None,
+    })
+    .expect("config");
+    let keys = Arc::new(
+        KeySet::from_document(&KeySetDocument::generate(SigningAlgorithm::Es256).expect("keys")).expect("keys"),
+    );
+    let store = Arc::new(MemoryStore::new());
+    let mut clients = Vec::new();
+    for i in 0..RPS {
+        let port = slow_rp().await;
+        let client = ClientRecord {
+            id: ClientId::new(format!("rp-{i}")),
+            secret_hash: ClientSecretHash::create(&SecretString::new("benchmark-client-secret-00000")).expect("hash"),
+            grant_types: [GrantType::Password].into_iter().collect(),
+            scopes: Scope::parse("openid").expect("scope"),
+            audience: None,
+            may_introspect: false,
+            admin: false,
+            backchannel_logout_uri: Some(format!("http://127.0.0.1:{port}/logout")),
+            lifetimes: ClientLifetimes::default(),
+        };
+        store.put_client(&client).await.expect("client");
+        clients.push(client.id);
+    }
+    let service = LogoutService {
+        clients: ClientDirectory::new(store.clone(), Duration::from_secs(60)),
+        notifier: Notifier::new(keys.clone(), config.issuer.clone(), config.logout.rp_timeout).expect("notifier"),
+        store: store.clone(),
+        keys,
+        config,
+    };
+
+    let mut times = Vec::new();
+    for round in 0..=ROUNDS {
+        // One user logged in at all 20 RPs (one session each); log out everywhere.
+        let sub = Subject::random();
+        let now = UnixTime::now();
+        for client in &clients {
+            let (mut session, mut family) = shared::store::behaviour::sample_session(now, 3600);
+            session.sub = sub.clone();
+            session.sid = Sid::random();
+            session.client_ids = [client.clone()].into_iter().collect();
+            family.sid = session.sid.clone();
+            family.sub = sub.clone();
+            store.begin_session(&session, &family).await.expect("session");
+        }
+        let started = Instant::now();
+        let summary = service.revoke_all(&sub, "benchmark").await.expect("logout");
+        let took = started.elapsed();
+        assert_eq!(summary.sessions_ended.len(), RPS);
+        assert!(summary.deliveries.iter().all(|d| d.status == "delivered"), "{summary:?}");
+        // Round 0 warms the connection pool and the client cache, as a warm Lambda is.
+        if round > 0 {
+            times.push(took);
+        }
+    }
+    times.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "logout to {RPS} RPs answering after {} ms, {ROUNDS} rounds: min {:.1} ms, median {:.1} ms, max {:.1} ms (sum of RP delays: {} ms)",
+        RP_DELAY.as_millis(),
+        ms(times[0]),
+        ms(times[times.len() / 2]),
+        ms(times[times.len() - 1]),
+        RP_DELAY.as_millis() * RPS as u128,
+    );
+}
