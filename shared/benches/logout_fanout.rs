@@ -8,7 +8,7 @@
 
 use shared::config::Config;
 use shared::ids::{ClientId, Sid, Subject};
-use shared::keys::{KeySet, KeySetDocument, SigningAlgorithm};
+use shared::keys::{KeyRing, SigningAlgorithm};
 use shared::logout::LogoutService;
 use shared::logout::delivery::Notifier;
 use shared::oauth::client_auth::ClientDirectory;
@@ -74,9 +74,7 @@ async fn main() {
         _ => None,
     })
     .expect("config");
-    let keys = Arc::new(
-        KeySet::from_document(&KeySetDocument::generate(SigningAlgorithm::Es256).expect("keys")).expect("keys"),
-    );
+    let keys = Arc::new(KeyRing::ephemeral(SigningAlgorithm::Es256).expect("keys"));
     let store = Arc::new(MemoryStore::new());
     let mut clients = Vec::new();
     for i in 0..RPS {

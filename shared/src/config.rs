@@ -2,6 +2,7 @@
 //! or malformed value stops the instance at init with a message naming the variable,
 //! rather than surfacing later as a confusing request failure.
 
+use crate::keys::SigningAlgorithm;
 use std::path::PathBuf;
 use std::time::Duration;
 use url::Url;
@@ -27,6 +28,8 @@ pub enum ConfigError {
 pub enum KeySourceConfig {
     /// A key-set file made by `tokenctl keys generate` (local development).
     File(PathBuf),
+    /// A Secrets Manager secret (name or ARN), rotated by `rotate-keys` (AWS).
+    SecretsManager(String),
 }
 
 /// Default lifetimes; a client may override each one (ARCHITECTURE.md §2).
@@ -59,9 +62,16 @@ pub struct Config {
     pub table_name: String,
     /// Only for a local DynamoDB-compatible server; in AWS the SDK resolves the endpoint.
     pub dynamodb_endpoint: Option<String>,
+    /// Likewise for Secrets Manager (`SECRETS_MANAGER_ENDPOINT`).
+    pub secrets_manager_endpoint: Option<String>,
     /// The `iss` of every token, without a trailing slash.
     pub issuer: String,
     pub key_source: KeySourceConfig,
+    /// How often a warm instance reloads its key set (`KEY_RELOAD_SECONDS`): the bound
+    /// on how long it takes to see a rotation.
+    pub key_reload: Duration,
+    /// The algorithm of keys made by rotation (`SIGNING_ALG`: ES256, EdDSA or RS256).
+    pub signing_algorithm: SigningAlgorithm,
     pub lifetimes: Lifetimes,
     /// How long a warm instance trusts its copy of a client record (0 disables caching).
     pub client_cache_ttl: Duration,
@@ -143,6 +153,9 @@ impl Config {
         let table_name = get("TABLE_NAME").ok_or(ConfigError::Missing("TABLE_NAME"))?;
         let dynamodb_endpoint =
             get("DYNAMODB_ENDPOINT").map(|raw| validate_url("DYNAMODB_ENDPOINT", &raw).map(|_| raw)).transpose()?;
+        let secrets_manager_endpoint = get("SECRETS_MANAGER_ENDPOINT")
+            .map(|raw| validate_url("SECRETS_MANAGER_ENDPOINT", &raw).map(|_| raw))
+            .transpose()?;
         let issuer = parse_issuer(&get("ISSUER").ok_or(ConfigError::Missing("ISSUER"))?)?;
         let key_source = parse_key_source(&get("KEY_SOURCE").ok_or(ConfigError::Missing("KEY_SOURCE"))?)?;
         let client_cache_ttl = Duration::from_secs(seconds("CLIENT_CACHE_TTL_SECONDS", 60)?);
@@ -159,9 +172,17 @@ impl Config {
             retry_base: seconds("LOGOUT_RETRY_BASE_SECONDS", 30)?.max(1),
             retry_max_age: seconds("LOGOUT_RETRY_MAX_AGE_SECONDS", 24 * 3600)?,
         };
+        let key_reload = Duration::from_secs(seconds("KEY_RELOAD_SECONDS", 300)?.max(1));
+        let signing_algorithm = match get("SIGNING_ALG") {
+            None => SigningAlgorithm::Es256,
+            Some(raw) => raw.parse().map_err(|reason| ConfigError::Invalid { name: "SIGNING_ALG", reason })?,
+        };
         Ok(Self {
             table_name,
             dynamodb_endpoint,
+            secrets_manager_endpoint,
+            key_reload,
+            signing_algorithm,
             issuer,
             key_source,
             lifetimes,

@@ -1,10 +1,39 @@
 //! Authorization server metadata (RFC 8414, OIDC Discovery 1.0) and the JWKS. Both are
-//! rendered once per cold start; requests only copy bytes. Only what is implemented is
+//! rendered once per key set; requests only copy bytes. Only what is implemented is
 //! advertised.
 
 use crate::grants::SUPPORTED_GRANTS;
-use crate::keys::KeySet;
+use crate::keys::{KeyRing, KeySet};
 use serde_json::json;
+use std::sync::{Arc, Mutex};
+
+/// The documents, re-rendered only when the key set changes (a rotation).
+pub struct Discovery {
+    issuer: String,
+    keys: Arc<KeyRing>,
+    rendered: Mutex<Option<(Arc<KeySet>, Arc<DiscoveryDocuments>)>>,
+}
+
+impl Discovery {
+    pub fn new(issuer: String, keys: Arc<KeyRing>) -> Self {
+        Self { issuer, keys, rendered: Mutex::new(None) }
+    }
+
+    pub async fn documents(&self) -> Result<Arc<DiscoveryDocuments>, serde_json::Error> {
+        let keys = self.keys.current().await;
+        if let Ok(guard) = self.rendered.lock()
+            && let Some((rendered_for, documents)) = guard.as_ref()
+            && Arc::ptr_eq(rendered_for, &keys)
+        {
+            return Ok(documents.clone());
+        }
+        let documents = Arc::new(DiscoveryDocuments::new(&self.issuer, &keys)?);
+        if let Ok(mut guard) = self.rendered.lock() {
+            *guard = Some((keys, documents.clone()));
+        }
+        Ok(documents)
+    }
+}
 
 pub struct DiscoveryDocuments {
     pub metadata: Vec<u8>,

@@ -5,7 +5,7 @@ use crate::authorizer::Authorizer;
 use crate::config::Config;
 use crate::grants::TokenIssuer;
 use crate::introspection::Introspector;
-use crate::keys::{KeySet, load_key_set};
+use crate::keys::{KeyRing, key_source};
 use crate::logout::LogoutService;
 use crate::logout::delivery::Notifier;
 use crate::oauth::client_auth::ClientDirectory;
@@ -17,14 +17,19 @@ use std::sync::Arc;
 
 pub type InitError = Box<dyn std::error::Error + Send + Sync>;
 
-/// The parts every function shares: the key set and the table.
-async fn parts(config: &Config) -> Result<(Arc<KeySet>, Arc<DynamoStore>), InitError> {
-    let keys = Arc::new(load_key_set(&config.key_source).await?);
+/// The key ring of a function, reloading from `KEY_SOURCE`.
+pub async fn key_ring(config: &Config) -> Result<Arc<KeyRing>, InitError> {
+    Ok(Arc::new(KeyRing::load(key_source(config).await, config.key_reload).await?))
+}
+
+/// The parts every function shares: the key ring and the table.
+async fn parts(config: &Config) -> Result<(Arc<KeyRing>, Arc<DynamoStore>), InitError> {
+    let keys = key_ring(config).await?;
     let store = Arc::new(DynamoStore::connect(config).await);
     Ok((keys, store))
 }
 
-fn checker(config: &Config, keys: &Arc<KeySet>, store: &Arc<DynamoStore>) -> TokenChecker {
+fn checker(config: &Config, keys: &Arc<KeyRing>, store: &Arc<DynamoStore>) -> TokenChecker {
     TokenChecker { keys: keys.clone(), issuer: config.issuer.clone(), revocations: store.clone() }
 }
 

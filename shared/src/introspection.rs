@@ -5,7 +5,7 @@
 
 use crate::config::Config;
 use crate::grants::store_failure;
-use crate::keys::KeySet;
+use crate::keys::KeyRing;
 use crate::oauth::client_auth::ClientDirectory;
 use crate::oauth::{OAuthError, OAuthRequest};
 use crate::revocation::TokenKind;
@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 pub struct Introspector {
     pub config: Config,
-    pub keys: Arc<KeySet>,
+    pub keys: Arc<KeyRing>,
     pub clients: ClientDirectory,
     pub checker: TokenChecker,
     pub families: Arc<dyn FamilyRead>,
@@ -31,6 +31,7 @@ pub fn inactive() -> Value {
 
 impl Introspector {
     pub async fn introspect(&self, req: &OAuthRequest) -> Result<Value, OAuthError> {
+        self.keys.current().await;
         let caller = self.clients.authenticate(req).await?;
         let token = req.required("token", "token is required")?;
         for kind in TokenKind::search_order(req.param("token_type_hint")) {
@@ -78,7 +79,7 @@ impl Introspector {
     /// user enabled and no logout or revoke-all since the login. Two round trips: the
     /// family, then one batch read of its markers and user.
     async fn refresh_token(&self, caller: &ClientRecord, token: &str) -> Result<Option<Value>, OAuthError> {
-        let Ok(refresh) = RefreshToken::decode(token, self.keys.refresh_mac_key()) else {
+        let Ok(refresh) = RefreshToken::decode(token, self.keys.snapshot().refresh_mac_key()) else {
             return Ok(None);
         };
         let Some(family) = self.families.family(&refresh.family).await.map_err(store_failure)? else {
@@ -128,7 +129,7 @@ fn may_see(caller: &ClientRecord, token_client: &crate::ids::ClientId) -> bool {
 mod tests {
     use super::*;
     use crate::ids::{ClientId, Jti, Subject};
-    use crate::keys::{KeySetDocument, SigningAlgorithm};
+    use crate::keys::{KeyRing, SigningAlgorithm};
     use crate::oauth::scope::Scope;
     use crate::secrets::{ClientSecretHash, SecretString};
     use crate::store::counting::Counting;
@@ -157,8 +158,7 @@ mod tests {
             .await
             .unwrap();
         let counting = Arc::new(Counting::new(store.clone()));
-        let keys =
-            Arc::new(KeySet::from_document(&KeySetDocument::generate(SigningAlgorithm::Es256).unwrap()).unwrap());
+        let keys = Arc::new(KeyRing::ephemeral(SigningAlgorithm::Es256).unwrap());
         let config = Config::from_lookup(|name| match name {
             "TABLE_NAME" => Some("unused".into()),
             "ISSUER" => Some("https://auth.example.com".into()),
@@ -188,7 +188,7 @@ mod tests {
             fid: None,
             auth_time: None,
         };
-        let token = mint(&introspector.keys, &claims).unwrap();
+        let token = mint(&introspector.keys.snapshot(), &claims).unwrap();
         let request = || {
             let body = format!("client_id=rs&client_secret={SECRET}&token={token}");
             OAuthRequest::parse(Some("application/x-www-form-urlencoded"), None, body.as_bytes()).unwrap()

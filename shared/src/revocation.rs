@@ -5,7 +5,7 @@
 
 use crate::config::Config;
 use crate::grants::store_failure;
-use crate::keys::KeySet;
+use crate::keys::KeyRing;
 use crate::oauth::client_auth::ClientDirectory;
 use crate::oauth::{OAuthError, OAuthErrorCode, OAuthRequest};
 use crate::store::{ClientRecord, FamilyStatus, FamilyWrite, Marker, MarkerWrite};
@@ -35,7 +35,7 @@ impl TokenKind {
 
 pub struct Revoker {
     pub config: Config,
-    pub keys: Arc<KeySet>,
+    pub keys: Arc<KeyRing>,
     pub clients: ClientDirectory,
     pub families: Arc<dyn FamilyWrite>,
     pub markers: Arc<dyn MarkerWrite>,
@@ -50,6 +50,7 @@ enum Found {
 impl Revoker {
     /// Ok means 200: also for an unknown, invalid or already revoked token (RFC 7009 §2.2).
     pub async fn revoke(&self, req: &OAuthRequest) -> Result<(), OAuthError> {
+        self.keys.current().await;
         let client = self.clients.authenticate(req).await?;
         let token = req.required("token", "token is required")?;
         for kind in TokenKind::search_order(req.param("token_type_hint")) {
@@ -61,7 +62,7 @@ impl Revoker {
                 return Ok(());
             }
         }
-        if is_our_other_jwt(&self.keys, token, &self.config.issuer) {
+        if is_our_other_jwt(&self.keys.snapshot(), token, &self.config.issuer) {
             return Err(OAuthError::new(
                 OAuthErrorCode::UnsupportedTokenType,
                 "only access and refresh tokens can be revoked",
@@ -72,7 +73,7 @@ impl Revoker {
     }
 
     async fn revoke_access_token(&self, client: &ClientRecord, token: &str) -> Result<Found, OAuthError> {
-        let Ok(claims) = verify_access_token_even_expired(&self.keys, token, &self.config.issuer) else {
+        let Ok(claims) = verify_access_token_even_expired(&self.keys.snapshot(), token, &self.config.issuer) else {
             return Ok(Found::NotThisKind);
         };
         if claims.client_id != client.id {
@@ -90,7 +91,7 @@ impl Revoker {
     }
 
     async fn revoke_refresh_token(&self, client: &ClientRecord, token: &str) -> Result<Found, OAuthError> {
-        let Ok(refresh) = RefreshToken::decode(token, self.keys.refresh_mac_key()) else {
+        let Ok(refresh) = RefreshToken::decode(token, self.keys.snapshot().refresh_mac_key()) else {
             return Ok(Found::NotThisKind);
         };
         let Some(family) = self.families.family(&refresh.family).await.map_err(store_failure)? else {
@@ -125,7 +126,7 @@ fn foreign(client: &ClientRecord) -> OAuthError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::{KeySetDocument, SigningAlgorithm};
+    use crate::keys::{KeyRing, SigningAlgorithm};
     use crate::oauth::scope::Scope;
     use crate::secrets::{ClientSecretHash, SecretString};
     use crate::store::counting::Counting;
@@ -170,8 +171,7 @@ mod tests {
             _ => None,
         })
         .unwrap();
-        let keys =
-            Arc::new(KeySet::from_document(&KeySetDocument::generate(SigningAlgorithm::Es256).unwrap()).unwrap());
+        let keys = Arc::new(KeyRing::ephemeral(SigningAlgorithm::Es256).unwrap());
         let revoker = Revoker {
             config,
             keys,
@@ -212,7 +212,7 @@ mod tests {
     async fn an_access_token_is_denylisted_until_it_expires() {
         let f = fixture().await;
         let claims = access_token(&f, "app");
-        let token = mint(&f.revoker.keys, &claims).unwrap();
+        let token = mint(&f.revoker.keys.snapshot(), &claims).unwrap();
         f.revoker.revoke(&request("app", &token)).await.unwrap();
         let query = RevocationQuery { jti: Some(claims.jti.clone()), ..Default::default() };
         assert_eq!(status(&f, query).await, RevocationStatus::Revoked("token_revoked"));
@@ -223,7 +223,7 @@ mod tests {
     async fn another_clients_token_is_refused_and_left_alone() {
         let f = fixture().await;
         let claims = access_token(&f, "app");
-        let token = mint(&f.revoker.keys, &claims).unwrap();
+        let token = mint(&f.revoker.keys.snapshot(), &claims).unwrap();
         let err = f.revoker.revoke(&request("other", &token)).await.unwrap_err();
         assert_eq!(err.code, OAuthErrorCode::UnauthorizedClient);
         let query = RevocationQuery { jti: Some(claims.jti), ..Default::default() };
@@ -236,7 +236,8 @@ mod tests {
         let (session, mut family) = crate::store::behaviour::sample_session(UnixTime::now(), 3600);
         family.client_id = crate::ids::ClientId::new("app");
         f.store.begin_session(&session, &family).await.unwrap();
-        let token = RefreshToken { family: family.fid.clone(), generation: 0 }.encode(f.revoker.keys.refresh_mac_key());
+        let token = RefreshToken { family: family.fid.clone(), generation: 0 }
+            .encode(f.revoker.keys.snapshot().refresh_mac_key());
         f.revoker.revoke(&request("app", &token)).await.unwrap();
         assert_eq!(f.counting.round_trips(), 2, "family read + revoking write");
         let query = RevocationQuery { fid: Some(family.fid), ..Default::default() };

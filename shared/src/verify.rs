@@ -3,7 +3,7 @@
 //! denylist read. Revocation takes effect on the very next check (ARCHITECTURE.md §3.1),
 //! and an unreachable store fails closed (§3.10).
 
-use crate::keys::KeySet;
+use crate::keys::KeyRing;
 use crate::store::{RevocationQuery, RevocationRead, RevocationStatus};
 use crate::time::UnixTime;
 use crate::tokens::TokenError;
@@ -21,7 +21,7 @@ pub enum CheckError {
 }
 
 pub struct TokenChecker {
-    pub keys: Arc<KeySet>,
+    pub keys: Arc<KeyRing>,
     pub issuer: String,
     pub revocations: Arc<dyn RevocationRead>,
 }
@@ -34,8 +34,8 @@ impl TokenChecker {
         audience: Option<&[String]>,
     ) -> Result<AccessTokenClaims, CheckError> {
         let now = UnixTime::now();
-        let claims =
-            verify_access_token(&self.keys, token, &self.issuer, audience, now).map_err(CheckError::Invalid)?;
+        let keys = self.keys.current().await;
+        let claims = verify_access_token(&keys, token, &self.issuer, audience, now).map_err(CheckError::Invalid)?;
         match self.revocations.revocation_status(&denylist_query(&claims)).await {
             Ok(RevocationStatus::Clear) => Ok(claims),
             Ok(RevocationStatus::Revoked(reason)) => Err(CheckError::Revoked(reason)),
@@ -72,7 +72,7 @@ pub fn bearer_token(header: Option<&str>) -> Option<&str> {
 mod tests {
     use super::*;
     use crate::ids::{ClientId, Jti, Sid, Subject};
-    use crate::keys::{KeySetDocument, SigningAlgorithm};
+    use crate::keys::{KeyRing, SigningAlgorithm};
     use crate::oauth::scope::Scope;
     use crate::store::counting::Counting;
     use crate::store::memory::MemoryStore;
@@ -84,8 +84,7 @@ mod tests {
     fn setup() -> (TokenChecker, Arc<MemoryStore>, Arc<Counting<MemoryStore>>) {
         let store = Arc::new(MemoryStore::new());
         let counting = Arc::new(Counting::new(store.clone()));
-        let keys =
-            Arc::new(KeySet::from_document(&KeySetDocument::generate(SigningAlgorithm::Es256).unwrap()).unwrap());
+        let keys = Arc::new(KeyRing::ephemeral(SigningAlgorithm::Es256).unwrap());
         (TokenChecker { keys, issuer: ISS.into(), revocations: counting.clone() }, store, counting)
     }
 
@@ -110,7 +109,7 @@ mod tests {
     async fn a_revoked_token_fails_on_the_next_check_with_one_round_trip() {
         let (checker, store, counting) = setup();
         let claims = claims(Some(Sid::random()));
-        let token = mint(&checker.keys, &claims).unwrap();
+        let token = mint(&checker.keys.snapshot(), &claims).unwrap();
         assert!(checker.check_access_token(&token, Some(&["api".to_string()])).await.is_ok());
         assert_eq!(counting.round_trips(), 1, "one batch read per check");
         store.put_marker(&Marker::Token { jti: claims.jti.clone(), expires_at: claims.exp }).await.unwrap();
@@ -120,7 +119,7 @@ mod tests {
     #[tokio::test]
     async fn an_invalid_token_costs_no_round_trip() {
         let (checker, _, counting) = setup();
-        let token = mint(&checker.keys, &claims(None)).unwrap();
+        let token = mint(&checker.keys.snapshot(), &claims(None)).unwrap();
         let wrong_aud = checker.check_access_token(&token, Some(&["other".to_string()])).await;
         assert_eq!(wrong_aud, Err(CheckError::Invalid(TokenError::WrongAudience)));
         assert!(matches!(checker.check_access_token("nope", None).await, Err(CheckError::Invalid(_))));

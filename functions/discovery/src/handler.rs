@@ -1,16 +1,17 @@
 use lambda_http::http::Method;
 use lambda_http::{Body, Error, Request, Response};
-use shared::discovery::{DiscoveryDocuments, JWKS_PATH};
+use shared::discovery::{Discovery, JWKS_PATH};
 use shared::http;
 
-/// Clients re-fetch metadata and keys within five minutes; key rotation publishes a new
-/// key well before it signs (ARCHITECTURE.md §6), so this delay is harmless.
+/// Clients re-fetch metadata and keys within five minutes; rotation publishes a key a
+/// whole rotation period before it signs (ARCHITECTURE.md §6), so this delay is harmless.
 const MAX_AGE_SECONDS: u32 = 300;
 
-pub async fn handle(documents: &DiscoveryDocuments, req: Request) -> Result<Response<Body>, Error> {
+pub async fn handle(discovery: &Discovery, req: Request) -> Result<Response<Body>, Error> {
     if req.method() != Method::GET {
         return Ok(http::method_not_allowed("GET"));
     }
+    let documents = discovery.documents().await?;
     let path = req.uri().path();
     Ok(if path.ends_with(JWKS_PATH) {
         http::cacheable_json_bytes(&documents.jwks, MAX_AGE_SECONDS)

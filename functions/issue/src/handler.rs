@@ -13,7 +13,7 @@ mod tests {
 
     const ISSUER: &str = "https://auth.example.com";
     use shared::ids::ClientId;
-    use shared::keys::{KeySet, KeySetDocument, SigningAlgorithm};
+    use shared::keys::{KeyRing, SigningAlgorithm};
     use shared::oauth::client_auth::ClientDirectory;
     use shared::oauth::scope::Scope;
     use shared::secrets::{ClientSecretHash, SecretString};
@@ -48,7 +48,7 @@ mod tests {
                 _ => None,
             })
             .unwrap(),
-            keys: Arc::new(KeySet::from_document(&KeySetDocument::generate(SigningAlgorithm::Es256).unwrap()).unwrap()),
+            keys: Arc::new(KeyRing::ephemeral(SigningAlgorithm::Es256).unwrap()),
             clients: ClientDirectory::new(store.clone(), Duration::from_secs(60)),
             users: store.clone(),
             sessions: store.clone(),

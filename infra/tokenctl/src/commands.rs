@@ -200,6 +200,12 @@ fn client_record(add: &ClientAdd, secret: &SecretString) -> Result<ClientRecord,
         shared::logout::delivery::acceptable_uri(uri)
             .map_err(|e| format!("--backchannel-logout-uri: {e} (plain http only for loopback)"))?;
     }
+    if add.access_token_ttl.is_some_and(|ttl| ttl > shared::keys::rotation::MAX_TOKEN_LIFETIME) {
+        return Err(format!(
+            "--access-token-ttl may not exceed {} seconds (a day)",
+            shared::keys::rotation::MAX_TOKEN_LIFETIME
+        ));
+    }
     if add.refresh_ttl.is_some_and(|ttl| ttl > shared::logout::MAX_FAMILY_LIFETIME) {
         return Err(format!("--refresh-ttl may not exceed {} seconds (365 days)", shared::logout::MAX_FAMILY_LIFETIME));
     }
@@ -314,7 +320,9 @@ async fn set_disabled(store: &DynamoStore, username: &str, disabled: bool) -> Cm
 }
 
 fn keys_generate(config: &Config, alg: SigningAlgorithm, force: bool, if_missing: bool) -> CmdResult {
-    let KeySourceConfig::File(path) = &config.key_source;
+    let KeySourceConfig::File(path) = &config.key_source else {
+        return Err("keys generate writes a key file; in AWS the rotate-keys function keeps the secret".into());
+    };
     if path.exists() {
         if if_missing {
             println!("key set {} already exists", path.display());

@@ -3,7 +3,7 @@
 
 use crate::config::Config;
 use crate::ids::{FamilyId, Jti, Sid, Subject};
-use crate::keys::KeySet;
+use crate::keys::KeyRing;
 use crate::oauth::client_auth::ClientDirectory;
 use crate::oauth::scope::Scope;
 use crate::oauth::{OAuthError, OAuthErrorCode, OAuthRequest};
@@ -35,7 +35,7 @@ pub struct TokenResponse {
 /// Everything the token endpoint needs, built once per cold start.
 pub struct TokenIssuer {
     pub config: Config,
-    pub keys: Arc<KeySet>,
+    pub keys: Arc<KeyRing>,
     pub clients: ClientDirectory,
     pub users: Arc<dyn UserRead>,
     pub sessions: Arc<dyn SessionWrite>,
@@ -65,6 +65,8 @@ impl TokenIssuer {
 
     /// A token request restricted to `allowed` grant types (the refresh endpoint).
     pub async fn token_for(&self, req: &OAuthRequest, allowed: &[GrantType]) -> Result<TokenResponse, OAuthError> {
+        // Reload the key set if it is due; the rest of the request uses this snapshot.
+        self.keys.current().await;
         let grant_type = req.required("grant_type", "grant_type is required")?;
         let grant = grant_type
             .parse::<GrantType>()
@@ -147,7 +149,7 @@ impl TokenIssuer {
             .contains("openid")
             .then(|| {
                 id_token::mint(
-                    &self.keys,
+                    &self.keys.snapshot(),
                     &IdTokenClaims {
                         iss: self.config.issuer.clone(),
                         sub: user.sub.clone(),
@@ -161,7 +163,8 @@ impl TokenIssuer {
             })
             .transpose()
             .map_err(signing_failure)?;
-        let refresh_token = RefreshToken { family: fid.clone(), generation: 0 }.encode(self.keys.refresh_mac_key());
+        let refresh_token =
+            RefreshToken { family: fid.clone(), generation: 0 }.encode(self.keys.snapshot().refresh_mac_key());
         self.sessions.begin_session(&session, &family).await.map_err(store_failure)?;
         tracing::info!(event = "token.issued", grant_type = "password", client_id = %client.id, sub = %user.sub,
             sid = %sid, fid = %fid, jti = %jti);
@@ -202,7 +205,7 @@ impl TokenIssuer {
             fid,
             auth_time,
         };
-        let token = access::mint(&self.keys, &claims).map_err(signing_failure)?;
+        let token = access::mint(&self.keys.snapshot(), &claims).map_err(signing_failure)?;
         Ok((token, lifetime, jti))
     }
 }

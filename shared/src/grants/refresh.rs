@@ -34,7 +34,7 @@ impl TokenIssuer {
         let presented = req.required("refresh_token", "refresh_token is required")?;
         // The MAC is checked before anything is read: a forged, truncated or
         // garbage token costs no round trip.
-        let token = RefreshToken::decode(presented, self.keys.refresh_mac_key()).map_err(|_| {
+        let token = RefreshToken::decode(presented, self.keys.snapshot().refresh_mac_key()).map_err(|_| {
             tracing::warn!(event = "refresh_token.invalid", client_id = %client.id, reason = "malformed_or_forged");
             OAuthError::invalid_grant(INVALID)
         })?;
@@ -64,7 +64,7 @@ impl TokenIssuer {
                 token_type: "Bearer",
                 expires_in,
                 scope: scope.clone(),
-                refresh_token: Some(successor.encode(self.keys.refresh_mac_key())),
+                refresh_token: Some(successor.encode(self.keys.snapshot().refresh_mac_key())),
                 id_token: None,
             };
 

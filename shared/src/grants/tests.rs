@@ -4,7 +4,7 @@
 use super::*;
 
 use crate::ids::ClientId;
-use crate::keys::{KeySetDocument, SigningAlgorithm};
+use crate::keys::{KeyRing, SigningAlgorithm};
 use crate::secrets::{ClientSecretHash, SecretString};
 use crate::store::memory::MemoryStore;
 use crate::store::{ClientAdmin, ClientLifetimes, FamilyRead, SessionRead, UserAdmin, UserRecord};
@@ -54,7 +54,7 @@ async fn fixture_with(grants: &[GrantType], lifetimes: ClientLifetimes) -> Fixtu
         _ => None,
     })
     .unwrap();
-    let keys = Arc::new(KeySet::from_document(&KeySetDocument::generate(SigningAlgorithm::Es256).unwrap()).unwrap());
+    let keys = Arc::new(KeyRing::ephemeral(SigningAlgorithm::Es256).unwrap());
     let issuer = TokenIssuer {
         config,
         keys,
@@ -81,7 +81,7 @@ async fn client_credentials_issues_a_verifiable_token_with_client_as_subject() {
     assert_eq!((response.token_type, response.expires_in), ("Bearer", 120));
     assert!(response.refresh_token.is_none() && response.id_token.is_none());
     let claims = verify_access_token(
-        &f.issuer.keys,
+        &f.issuer.keys.snapshot(),
         &response.access_token,
         ISSUER,
         Some(&["https://api.example.com".to_string()]),
@@ -110,7 +110,8 @@ async fn password_grant_starts_a_session_and_family_and_returns_all_three_tokens
         .token(&with_client("grant_type=password&username=alice&password=correct+horse&scope=openid+read"))
         .await
         .unwrap();
-    let claims = verify_access_token(&f.issuer.keys, &response.access_token, ISSUER, None, UnixTime::now()).unwrap();
+    let claims =
+        verify_access_token(&f.issuer.keys.snapshot(), &response.access_token, ISSUER, None, UnixTime::now()).unwrap();
     assert_eq!(claims.sub, f.user.sub);
     let (sid, fid) = (claims.sid.unwrap(), claims.fid.unwrap());
     let session = f.store.session(&sid).await.unwrap().expect("session stored");
@@ -118,7 +119,8 @@ async fn password_grant_starts_a_session_and_family_and_returns_all_three_tokens
     let family = f.store.family(&fid).await.unwrap().expect("family stored");
     assert_eq!((family.generation, family.sid.clone(), family.scope.to_string()), (0, sid, "openid read".to_string()));
     let refresh =
-        RefreshToken::decode(response.refresh_token.as_deref().unwrap(), f.issuer.keys.refresh_mac_key()).unwrap();
+        RefreshToken::decode(response.refresh_token.as_deref().unwrap(), f.issuer.keys.snapshot().refresh_mac_key())
+            .unwrap();
     assert_eq!(refresh, RefreshToken { family: fid, generation: 0 });
     assert!(response.id_token.is_some());
 }
@@ -203,7 +205,7 @@ mod refresh {
     }
 
     fn family_of(f: &Fixture, token: &str) -> FamilyId {
-        RefreshToken::decode(token, f.issuer.keys.refresh_mac_key()).unwrap().family
+        RefreshToken::decode(token, f.issuer.keys.snapshot().refresh_mac_key()).unwrap().family
     }
 
     #[tokio::test]
@@ -213,8 +215,10 @@ mod refresh {
         let rotated = refresh(&f, &first).await.unwrap();
         let second = rotated.refresh_token.clone().unwrap();
         assert_ne!(second, first);
-        assert_eq!(RefreshToken::decode(&second, f.issuer.keys.refresh_mac_key()).unwrap().generation, 1);
-        let claims = verify_access_token(&f.issuer.keys, &rotated.access_token, ISSUER, None, UnixTime::now()).unwrap();
+        assert_eq!(RefreshToken::decode(&second, f.issuer.keys.snapshot().refresh_mac_key()).unwrap().generation, 1);
+        let claims =
+            verify_access_token(&f.issuer.keys.snapshot(), &rotated.access_token, ISSUER, None, UnixTime::now())
+                .unwrap();
         assert_eq!((claims.sub, claims.fid), (f.user.sub.clone(), Some(family_of(&f, &first))));
 
         // Within the grace window the just-rotated token yields the very same successor.
@@ -323,14 +327,15 @@ mod refresh {
         family.username = f.user.username.clone();
         family.sub = f.user.sub.clone();
         f.store.begin_session(&session, &family).await.unwrap();
-        let idle = RefreshToken { family: family.fid.clone(), generation: 0 }.encode(f.issuer.keys.refresh_mac_key());
+        let idle = RefreshToken { family: family.fid.clone(), generation: 0 }
+            .encode(f.issuer.keys.snapshot().refresh_mac_key());
         assert_eq!(refresh(&f, &idle).await.unwrap_err().code, OAuthErrorCode::InvalidGrant, "idle for 120 s > 60 s");
 
         let (session, mut family) = crate::store::behaviour::sample_session(UnixTime(now.0 - 7200), 3600);
         family.client_id = ClientId::new("app");
         f.store.begin_session(&session, &family).await.unwrap();
-        let expired =
-            RefreshToken { family: family.fid.clone(), generation: 0 }.encode(f.issuer.keys.refresh_mac_key());
+        let expired = RefreshToken { family: family.fid.clone(), generation: 0 }
+            .encode(f.issuer.keys.snapshot().refresh_mac_key());
         assert_eq!(refresh(&f, &expired).await.unwrap_err().code, OAuthErrorCode::InvalidGrant, "past expires_at");
     }
 

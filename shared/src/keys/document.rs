@@ -47,6 +47,19 @@ impl FromStr for SigningAlgorithm {
     }
 }
 
+/// Where a key is in its life (ARCHITECTURE.md §6).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyState {
+    /// Published in the JWKS, not signing yet: verifiers and caches learn it first.
+    Next,
+    /// The one key that signs.
+    #[default]
+    Active,
+    /// Verifies what it signed until `retire_at`, then leaves the set.
+    Retired,
+}
+
 #[derive(Clone, Serialize, Deserialize)]
 pub struct StoredKey {
     /// RFC 7638 JWK thumbprint (SHA-256) of the public key.
@@ -54,9 +67,22 @@ pub struct StoredKey {
     pub alg: SigningAlgorithm,
     pub private_key_pem: String,
     pub created_at: UnixTime,
+    #[serde(default)]
+    pub state: KeyState,
+    /// For retired keys: when the last token it signed has expired.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retire_at: Option<UnixTime>,
 }
 
-/// The whole key set as stored. The first key signs; the others only verify.
+impl StoredKey {
+    /// Whether the key still belongs in the set (and the JWKS) at `now`.
+    pub fn live_at(&self, now: UnixTime) -> bool {
+        self.state != KeyState::Retired || self.retire_at.is_some_and(|at| !at.has_passed(now))
+    }
+}
+
+/// The whole key set as stored: exactly one active key signs; next and retired keys
+/// only verify.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct KeySetDocument {
     pub keys: Vec<StoredKey>,
@@ -112,7 +138,7 @@ pub fn generate_key(alg: SigningAlgorithm) -> Result<StoredKey, KeyError> {
     let kid = Jwk::from_encoding_key(&encoding, alg.jwt_algorithm())
         .and_then(|jwk| jwk.thumbprint(ThumbprintHash::SHA256))
         .map_err(|_| KeyError::Generation)?;
-    Ok(StoredKey { kid, alg, private_key_pem, created_at: UnixTime::now() })
+    Ok(StoredKey { kid, alg, private_key_pem, created_at: UnixTime::now(), state: KeyState::Active, retire_at: None })
 }
 
 fn pkcs8_pem(der: &[u8]) -> String {

@@ -3,11 +3,16 @@
 //! (ARCHITECTURE.md §6), plus the refresh-token MAC key.
 
 mod document;
+mod ring;
+pub mod rotation;
+pub mod secrets_manager;
 mod source;
 
-pub use document::{KeySetDocument, SigningAlgorithm, StoredKey, generate_key};
-pub use source::{FileKeySource, KeySource, load_key_set};
+pub use document::{KeySetDocument, KeyState, SigningAlgorithm, StoredKey, generate_key};
+pub use ring::KeyRing;
+pub use source::{FileKeySource, KeySource, key_source};
 
+use crate::time::UnixTime;
 use aws_lc_rs::hmac;
 use jsonwebtoken::jwk::{Jwk, JwkSet, KeyAlgorithm, PublicKeyUse, ThumbprintHash};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
@@ -16,8 +21,8 @@ use std::fmt;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    #[error("the key set has no keys")]
-    Empty,
+    #[error("the key set needs exactly one active key, it has {0}")]
+    NoSingleActiveKey(usize),
     #[error("key {kid}: {reason}")]
     BadKey { kid: String, reason: String },
     #[error("refresh MAC key: {0}")]
@@ -67,17 +72,22 @@ impl fmt::Debug for KeySet {
 impl KeySet {
     /// Build every key object once (cold start), so requests only sign and verify.
     pub fn from_document(doc: &KeySetDocument) -> Result<Self, KeyError> {
-        let mut keys = doc.keys.iter();
-        let active = keys.next().ok_or(KeyError::Empty)?;
-        let (signing, first_public) = load_stored_key(active)?;
+        Self::from_document_at(doc, UnixTime::now())
+    }
+
+    /// The set as it stands at `now`: retired keys past their `retire_at` are gone.
+    pub fn from_document_at(doc: &KeySetDocument, now: UnixTime) -> Result<Self, KeyError> {
+        let active: Vec<&StoredKey> = doc.keys.iter().filter(|k| k.state == KeyState::Active).collect();
+        let [active] = active.as_slice() else {
+            return Err(KeyError::NoSingleActiveKey(active.len()));
+        };
+        let (signing, _) = load_stored_key(active)?;
         let mut verifying = HashMap::new();
         let mut jwks = Vec::new();
-        verifying.insert(signing.kid.clone(), first_public.0);
-        jwks.push(first_public.1);
-        for stored in keys {
-            let (older, public) = load_stored_key(stored)?;
-            verifying.insert(older.kid, public.0);
-            jwks.push(public.1);
+        for stored in doc.keys.iter().filter(|k| k.live_at(now)) {
+            let (_, (public, jwk)) = load_stored_key(stored)?;
+            verifying.insert(stored.kid.clone(), public);
+            jwks.push(jwk);
         }
         let mac = doc.refresh_mac_key_bytes()?;
         if mac.len() < 32 {
@@ -174,15 +184,32 @@ mod tests {
     }
 
     #[test]
-    fn rotated_set_signs_with_first_and_verifies_with_all() {
-        let old = KeySetDocument::generate(SigningAlgorithm::Es256).unwrap();
-        let new = KeySetDocument::generate(SigningAlgorithm::EdDsa).unwrap();
-        let mut doc = new.clone();
-        doc.keys.push(old.keys[0].clone());
-        let set = KeySet::from_document(&doc).unwrap();
-        assert_eq!(set.signing_key().kid, new.keys[0].kid);
-        assert!(set.verifying_key(&old.keys[0].kid).is_some());
-        assert_eq!(set.jwks().keys.len(), 2);
+    fn the_active_key_signs_and_next_and_unexpired_retired_keys_verify() {
+        let now = UnixTime::now();
+        let mut doc = KeySetDocument::generate(SigningAlgorithm::Es256).unwrap();
+        let mut retired = generate_key(SigningAlgorithm::EdDsa).unwrap();
+        retired.state = KeyState::Retired;
+        retired.retire_at = Some(now.plus(60));
+        let mut next = generate_key(SigningAlgorithm::Es256).unwrap();
+        next.state = KeyState::Next;
+        doc.keys.insert(0, next.clone());
+        doc.keys.push(retired.clone());
+        let set = KeySet::from_document_at(&doc, now).unwrap();
+        assert_eq!(set.signing_key().kid, doc.keys[1].kid, "the active key signs, wherever it stands");
+        assert!(set.verifying_key(&retired.kid).is_some() && set.verifying_key(&next.kid).is_some());
+        assert_eq!(set.jwks().keys.len(), 3);
+        let later = KeySet::from_document_at(&doc, now.plus(61)).unwrap();
+        assert!(later.verifying_key(&retired.kid).is_none(), "gone once its tokens have expired");
+        assert_eq!(later.jwks().keys.len(), 2);
+    }
+
+    #[test]
+    fn a_set_needs_exactly_one_active_key() {
+        let mut doc = KeySetDocument::generate(SigningAlgorithm::Es256).unwrap();
+        doc.keys.push(generate_key(SigningAlgorithm::Es256).unwrap());
+        assert!(matches!(KeySet::from_document(&doc), Err(KeyError::NoSingleActiveKey(2))));
+        doc.keys.iter_mut().for_each(|k| k.state = KeyState::Next);
+        assert!(matches!(KeySet::from_document(&doc), Err(KeyError::NoSingleActiveKey(0))));
     }
 
     #[test]

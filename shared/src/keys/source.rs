@@ -1,8 +1,8 @@
-//! Where a key set comes from. Locally a file made by `tokenctl keys generate`; in AWS a
-//! Secrets Manager secret (the deploy issue adds that source behind the same trait).
+//! Where a key set comes from: a file made by `tokenctl keys generate` (local), or a
+//! Secrets Manager secret kept by the `rotate-keys` function (AWS).
 
-use super::{KeyError, KeySet, KeySetDocument};
-use crate::config::KeySourceConfig;
+use super::{KeyError, KeySetDocument};
+use crate::config::{Config, KeySourceConfig};
 use async_trait::async_trait;
 use std::path::PathBuf;
 
@@ -25,10 +25,12 @@ impl KeySource for FileKeySource {
     }
 }
 
-/// Load and build the key set named by the configuration: once per cold start.
-pub async fn load_key_set(source: &KeySourceConfig) -> Result<KeySet, KeyError> {
-    let document = match source {
-        KeySourceConfig::File(path) => FileKeySource { path: path.clone() }.load().await?,
-    };
-    KeySet::from_document(&document)
+/// The source named by `KEY_SOURCE`.
+pub async fn key_source(config: &Config) -> Box<dyn KeySource> {
+    match &config.key_source {
+        KeySourceConfig::File(path) => Box::new(FileKeySource { path: path.clone() }),
+        KeySourceConfig::SecretsManager(secret_id) => {
+            Box::new(super::secrets_manager::SecretKeySource::connect(config, secret_id).await)
+        }
+    }
 }

@@ -4,7 +4,7 @@
 //! between failures worth retrying and failures that are final.
 
 use crate::ids::{ClientId, Sid, Subject};
-use crate::keys::KeySet;
+use crate::keys::KeyRing;
 use crate::time::UnixTime;
 use crate::tokens::logout;
 use reqwest::StatusCode;
@@ -41,7 +41,7 @@ pub struct Outcome {
 
 pub struct Notifier {
     http: reqwest::Client,
-    keys: Arc<KeySet>,
+    keys: Arc<KeyRing>,
     issuer: String,
     rp_timeout: Duration,
 }
@@ -54,7 +54,7 @@ const MAX_INLINE_ATTEMPTS: u32 = 3;
 
 impl Notifier {
     /// Built once per cold start: one connection pool for every RP.
-    pub fn new(keys: Arc<KeySet>, issuer: String, rp_timeout: Duration) -> Result<Self, reqwest::Error> {
+    pub fn new(keys: Arc<KeyRing>, issuer: String, rp_timeout: Duration) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             // §2.7: the RP answers the request itself; a redirect is a failure.
             .redirect(reqwest::redirect::Policy::none())
@@ -67,9 +67,15 @@ impl Notifier {
     /// One attempt with a freshly minted logout token.
     pub async fn attempt(&self, target: &Target) -> Result<(), AttemptError> {
         let url = acceptable_uri(&target.uri).map_err(AttemptError::Permanent)?;
-        let token =
-            logout::mint(&self.keys, &self.issuer, &target.client_id, &target.sid, &target.sub, UnixTime::now())
-                .map_err(|e| AttemptError::Permanent(format!("signing failed: {e}")))?;
+        let token = logout::mint(
+            &self.keys.snapshot(),
+            &self.issuer,
+            &target.client_id,
+            &target.sid,
+            &target.sub,
+            UnixTime::now(),
+        )
+        .map_err(|e| AttemptError::Permanent(format!("signing failed: {e}")))?;
         let body = serde_urlencoded::to_string([("logout_token", token.as_str())])
             .map_err(|e| AttemptError::Permanent(format!("encoding failed: {e}")))?;
         let response = self

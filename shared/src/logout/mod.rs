@@ -16,7 +16,7 @@ pub mod retry;
 use crate::config::Config;
 use crate::grants::store_failure;
 use crate::ids::{Subject, random_id};
-use crate::keys::KeySet;
+use crate::keys::KeyRing;
 use crate::oauth::client_auth::ClientDirectory;
 use crate::oauth::{OAuthError, OAuthErrorCode, OAuthRequest};
 use crate::store::{ClientRecord, DeliveryRecord, DeliveryStatus, LogoutStore, Marker, SessionRecord, StoreError};
@@ -50,7 +50,7 @@ pub struct DeliveryReport {
 
 pub struct LogoutService {
     pub config: Config,
-    pub keys: Arc<KeySet>,
+    pub keys: Arc<KeyRing>,
     pub clients: ClientDirectory,
     pub store: Arc<dyn LogoutStore>,
     pub notifier: Notifier,
@@ -59,6 +59,7 @@ pub struct LogoutService {
 impl LogoutService {
     /// `POST /oauth2/logout`: exactly one of `refresh_token`, `sid` or `sub`.
     pub async fn logout(&self, req: &OAuthRequest) -> Result<LogoutSummary, OAuthError> {
+        self.keys.current().await;
         let caller = self.clients.authenticate(req).await?;
         let given = ["refresh_token", "sid", "sub"].into_iter().filter(|p| req.param(p).is_some()).count();
         if given != 1 {
@@ -92,7 +93,7 @@ impl LogoutService {
         caller: &ClientRecord,
         token: &str,
     ) -> Result<Option<SessionRecord>, OAuthError> {
-        let refresh = RefreshToken::decode(token, self.keys.refresh_mac_key())
+        let refresh = RefreshToken::decode(token, self.keys.snapshot().refresh_mac_key())
             .map_err(|_| OAuthError::invalid_grant("the refresh token is invalid"))?;
         let family = self.store.family(&refresh.family).await.map_err(store_failure)?;
         match family {

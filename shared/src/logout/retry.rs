@@ -32,6 +32,7 @@ pub struct RetryReport {
 
 impl LogoutService {
     pub async fn retry_due(&self) -> Result<RetryReport, StoreError> {
+        self.keys.current().await;
         let mut report = RetryReport::default();
         let due = self.store.due_deliveries(UnixTime::now(), BATCH).await?;
         for delivery in due {

@@ -27,17 +27,7 @@ impl DynamoStore {
     /// Build the SDK client once per cold start. The endpoint override exists for a local
     /// DynamoDB-compatible server; it is configuration, not a separate code path.
     pub async fn connect(config: &Config) -> Self {
-        use aws_config::meta::region::RegionProviderChain;
-        use aws_config::timeout::TimeoutConfig;
-        let region = RegionProviderChain::default_provider().or_else("us-east-1");
-        // Bounded waits: an unreachable store must turn into a fail-closed answer well
-        // inside the Lambda timeout, not a hung invocation.
-        let timeouts = TimeoutConfig::builder()
-            .connect_timeout(Duration::from_secs(1))
-            .operation_attempt_timeout(Duration::from_secs(2))
-            .operation_timeout(Duration::from_secs(5))
-            .build();
-        let shared = aws_config::from_env().region(region).timeout_config(timeouts).load().await;
+        let shared = sdk_config().await;
         let mut builder = aws_sdk_dynamodb::config::Builder::from(&shared);
         if let Some(endpoint) = &config.dynamodb_endpoint {
             builder = builder.endpoint_url(endpoint);
@@ -78,6 +68,28 @@ impl DynamoStore {
             other => Ok(other),
         }
     }
+}
+
+/// The AWS SDK configuration (region, credentials, timeouts), resolved once per
+/// process and shared by every client.
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    use aws_config::meta::region::RegionProviderChain;
+    use aws_config::timeout::TimeoutConfig;
+    static SHARED: tokio::sync::OnceCell<aws_config::SdkConfig> = tokio::sync::OnceCell::const_new();
+    SHARED
+        .get_or_init(|| async {
+            let region = RegionProviderChain::default_provider().or_else("us-east-1");
+            // Bounded waits: an unreachable store must turn into a fail-closed answer
+            // well inside the Lambda timeout, not a hung invocation.
+            let timeouts = TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(1))
+                .operation_attempt_timeout(Duration::from_secs(2))
+                .operation_timeout(Duration::from_secs(5))
+                .build();
+            aws_config::from_env().region(region).timeout_config(timeouts).load().await
+        })
+        .await
+        .clone()
 }
 
 pub(crate) fn unavailable<E, R>(err: SdkError<E, R>) -> StoreError

@@ -1,0 +1,131 @@
+//! Key rotation through Secrets Manager (moto's, over HTTP): the rotation contract's
+//! four steps as `rotate-keys` runs them, and what verifiers see afterwards.
+
+use shared::config::Config;
+use shared::ids::{ClientId, Jti, Subject, random_id};
+use shared::keys::rotation::{MAX_TOKEN_LIFETIME, retire_after};
+use shared::keys::secrets_manager::{Rotator, SecretKeySource, client};
+use shared::keys::{KeyRing, KeySet, KeySetDocument, KeySource, KeyState, SigningAlgorithm};
+use shared::oauth::scope::Scope;
+use shared::time::UnixTime;
+use shared::tokens::access::{AccessTokenClaims, mint, verify_access_token};
+use std::time::Duration;
+
+const ISS: &str = "https://auth.example.com";
+
+fn config() -> Config {
+    // moto serves Secrets Manager on the same port as DynamoDB.
+    let endpoint = std::env::var("DYNAMODB_ENDPOINT").expect("DYNAMODB_ENDPOINT is set by make test");
+    Config::from_lookup(move |name| match name {
+        "SECRETS_MANAGER_ENDPOINT" => Some(endpoint.clone()),
+        _ => std::env::var(name).ok(),
+    })
+    .expect("config")
+}
+
+async fn rotate(rotator: &Rotator, secret: &str, now: UnixTime) {
+    // Secrets Manager's tokens are 32 to 64 characters (it sends UUIDs).
+    let token = format!("{}{}", random_id(), random_id());
+    for step in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
+        rotator.step(step, secret, &token, now).await.unwrap_or_else(|e| panic!("{step}: {e}"));
+    }
+    // Every step may run twice (the contract retries): nothing changes.
+    for step in ["createSecret", "finishSecret"] {
+        rotator.step(step, secret, &token, now).await.unwrap_or_else(|e| panic!("{step} again: {e}"));
+    }
+}
+
+fn token(keys: &KeySet, now: UnixTime) -> (String, AccessTokenClaims) {
+    let claims = AccessTokenClaims {
+        iss: ISS.into(),
+        sub: Subject::new("svc"),
+        aud: "api".into(),
+        exp: now.plus(600),
+        iat: now,
+        jti: Jti::random(),
+        client_id: ClientId::new("svc"),
+        scope: Scope::parse("read").unwrap(),
+        sid: None,
+        fid: None,
+        auth_time: None,
+    };
+    (mint(keys, &claims).unwrap(), claims)
+}
+
+fn kid(token: &str) -> String {
+    jsonwebtoken::decode_header(token).unwrap().kid.unwrap()
+}
+
+fn jwks_kids(keys: &KeySet) -> Vec<String> {
+    keys.jwks().keys.iter().filter_map(|k| k.common.key_id.clone()).collect()
+}
+
+#[tokio::test]
+async fn rotation_publishes_before_signing_and_retires_after_the_last_token() {
+    let config = config();
+    let sm = client(&config).await;
+    let secret = format!("keys-{}", random_id());
+    // As the template creates it: a placeholder the first rotation replaces.
+    sm.create_secret().name(&secret).secret_string("{}").send().await.expect("create secret");
+    let reload = 300;
+    let rotator =
+        Rotator { client: sm.clone(), algorithm: SigningAlgorithm::Es256, retire_after: retire_after(reload) };
+    let source = SecretKeySource::connect(&config, &secret).await;
+    let now = UnixTime::now();
+
+    // The first rotation (RotateImmediatelyOnUpdate at deploy) makes the first set.
+    rotate(&rotator, &secret, now).await;
+    let first_doc = source.load().await.expect("current set");
+    let first = KeySet::from_document(&first_doc).expect("loads");
+    let next_kid =
+        first_doc.keys.iter().find(|k| k.state == KeyState::Next).expect("a published successor").kid.clone();
+    assert!(jwks_kids(&first).contains(&next_kid), "the next key is in the JWKS before it signs");
+    let (old_token, old_claims) = token(&first, now);
+    let old_kid = kid(&old_token);
+    let ring = KeyRing::load(Box::new(SecretKeySource::connect(&config, &secret).await), Duration::ZERO).await.unwrap();
+
+    rotate(&rotator, &secret, now).await;
+    let second_doc = source.load().await.expect("current set");
+    let second = KeySet::from_document(&second_doc).expect("loads");
+
+    // Tokens signed before the rotation still verify.
+    assert_eq!(verify_access_token(&second, &old_token, ISS, None, now).unwrap(), old_claims);
+    // New tokens carry the key published by the previous rotation.
+    let (new_token, _) = token(&second, now);
+    assert_eq!(kid(&new_token), next_kid);
+    assert_ne!(kid(&new_token), old_kid);
+    // The JWKS shows both (and the next successor).
+    let kids = jwks_kids(&second);
+    assert!(kids.contains(&old_kid) && kids.contains(&next_kid) && kids.len() == 3, "{kids:?}");
+    // A warm instance reloading its ring sees the rotation.
+    assert_eq!(ring.current().await.signing_key().kid, next_kid, "seen within KEY_RELOAD_SECONDS");
+    assert_eq!(second_doc.refresh_mac_key, first_doc.refresh_mac_key);
+
+    // The retired key stays while any token it signed can live, and goes after.
+    let retire_at = second_doc.keys.iter().find(|k| k.kid == old_kid).unwrap().retire_at.expect("retire_at");
+    assert!(old_claims.exp.plus(shared::tokens::LEEWAY_SECONDS) < retire_at);
+    assert!(now.plus(MAX_TOKEN_LIFETIME) < retire_at, "it outlives the longest token");
+    let just_before = KeySet::from_document_at(&second_doc, UnixTime(retire_at.0 - 1)).unwrap();
+    assert!(just_before.verifying_key(&old_kid).is_some());
+    let after = KeySet::from_document_at(&second_doc, retire_at).unwrap();
+    assert!(after.verifying_key(&old_kid).is_none() && !jwks_kids(&after).contains(&old_kid));
+
+    // A rotation after that date drops it from the secret itself.
+    rotate(&rotator, &secret, retire_at).await;
+    let third_doc: KeySetDocument = source.load().await.unwrap();
+    assert!(!third_doc.keys.iter().any(|k| k.kid == old_kid));
+    assert!(third_doc.keys.iter().any(|k| k.kid == next_kid && k.state == KeyState::Retired));
+}
+
+#[tokio::test]
+async fn a_step_with_a_token_that_is_not_pending_is_refused() {
+    let config = config();
+    let sm = client(&config).await;
+    let secret = format!("keys-{}", random_id());
+    sm.create_secret().name(&secret).secret_string("{}").send().await.expect("create secret");
+    let rotator = Rotator { client: sm, algorithm: SigningAlgorithm::EdDsa, retire_after: 60 };
+    for step in ["setSecret", "testSecret", "finishSecret"] {
+        assert!(rotator.step(step, &secret, "never-created", UnixTime::now()).await.is_err(), "{step}");
+    }
+    assert!(rotator.step("rotateEverything", &secret, "t", UnixTime::now()).await.is_err());
+}
