@@ -1,5 +1,5 @@
 # The two commands of the README contract, plus helpers.
-.PHONY: dev test build-local fmt lint
+.PHONY: dev test build check-template bench fmt lint
 
 ## The whole stack locally: moto, table, keys, demo client and user, cargo lambda watch.
 dev:
@@ -8,6 +8,18 @@ dev:
 ## Every test: unit, store behaviour against moto, end to end through cargo lambda watch.
 test:
 	@bash infra/test.sh
+
+## sam build: every function for arm64, with the time and each bootstrap's size.
+build:
+	@bash infra/build.sh
+
+## cfn-lint and sam validate --lint of template.yaml (offline).
+check-template:
+	@bash infra/check-template.sh
+
+## The logout fan-out benchmark (20 RPs answering after 200 ms).
+bench:
+	cargo bench -p shared --bench logout_fanout
 
 fmt:
 	cargo fmt --all
