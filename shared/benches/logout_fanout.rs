@@ -6,7 +6,6 @@
 //!
 //! Run: `cargo bench -p shared --bench logout_fanout`
 
-use shared::config::Config;
 use shared::ids::{ClientId, Sid, Subject};
 use shared::keys::{KeyRing, SigningAlgorithm};
 use shared::logout::LogoutService;
@@ -67,13 +66,7 @@ async fn slow_rp() -> u16 {
 
 #[tokio::main]
 async fn main() {
-    let config = Config::from_lookup(|name| match name {
-        "TABLE_NAME" => Some("bench".into()),
-        "ISSUER" => Some("https://auth.example.com".into()),
-        "KEY_SOURCE" => Some("file:unused".into()),
-        _ => None,
-    })
-    .expect("config");
+    let config = shared::testkit::config();
     let keys = Arc::new(KeyRing::ephemeral(SigningAlgorithm::Es256).expect("keys"));
     let store = Arc::new(MemoryStore::new());
     let mut clients = Vec::new();
@@ -107,7 +100,7 @@ async fn main() {
         let sub = Subject::random();
         let now = UnixTime::now();
         for client in &clients {
-            let (mut session, mut family) = shared::store::behaviour::sample_session(now, 3600);
+            let (mut session, mut family) = shared::testkit::session(now, 3600);
             session.sub = sub.clone();
             session.sid = Sid::random();
             session.client_ids = [client.clone()].into_iter().collect();

@@ -10,19 +10,38 @@ use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 
-/// The token and refresh endpoints: POST a form, get RFC 6749 §5.1 or §5.2 back.
-pub async fn token_endpoint(issuer: &TokenIssuer, req: &Request, grants: &[GrantType]) -> Response<Body> {
+/// Every form-posting OAuth endpoint (token, refresh, revoke, introspect, logout): POST
+/// only, the form parsed, `handle` called, its error mapped per RFC 6749 §5.2, its
+/// success rendered by `respond`.
+pub async fn form_endpoint<T, Fut>(
+    req: &Request,
+    handle: impl FnOnce(OAuthRequest) -> Fut,
+    respond: impl FnOnce(T) -> Response<Body>,
+) -> Response<Body>
+where
+    Fut: Future<Output = Result<T, OAuthError>>,
+{
     if req.method() != Method::POST {
         return method_not_allowed("POST");
     }
     let result = match oauth_request(req) {
-        Ok(oauth) => issuer.token_for(&oauth, grants).await,
+        Ok(oauth) => handle(oauth).await,
         Err(err) => Err(err),
     };
     match result {
-        Ok(tokens) => no_store_json(200, &tokens),
+        Ok(value) => respond(value),
         Err(err) => oauth_error(&err),
     }
+}
+
+/// The token and refresh endpoints: RFC 6749 §5.1 or §5.2.
+pub async fn token_endpoint(issuer: &TokenIssuer, req: &Request, grants: &[GrantType]) -> Response<Body> {
+    form_endpoint(
+        req,
+        |oauth| async move { issuer.token_for(&oauth, grants).await },
+        |tokens| no_store_json(200, &tokens),
+    )
+    .await
 }
 
 /// Read an OAuth endpoint request: POST, form body, optional `Authorization`.

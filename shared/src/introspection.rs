@@ -128,44 +128,25 @@ fn may_see(caller: &ClientRecord, token_client: &crate::ids::ClientId) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::{ClientId, Jti, Subject};
+
     use crate::keys::{KeyRing, SigningAlgorithm};
-    use crate::oauth::scope::Scope;
-    use crate::secrets::{ClientSecretHash, SecretString};
+
     use crate::store::counting::Counting;
     use crate::store::memory::MemoryStore;
-    use crate::store::{ClientAdmin, ClientLifetimes, GrantType, Marker, MarkerWrite};
-    use crate::tokens::access::{AccessTokenClaims, mint};
+    use crate::store::{ClientAdmin, Marker, MarkerWrite};
+    use crate::tokens::access::mint;
     use std::time::Duration;
-
-    const SECRET: &str = "introspection-test-secret-0000";
 
     #[tokio::test]
     async fn an_access_token_check_costs_exactly_one_round_trip_and_sees_revocation_at_once() {
         let store = Arc::new(MemoryStore::new());
         store
-            .put_client(&ClientRecord {
-                id: ClientId::new("rs"),
-                secret_hash: ClientSecretHash::create(&SecretString::new(SECRET)).unwrap(),
-                grant_types: [GrantType::ClientCredentials].into_iter().collect(),
-                scopes: Scope::default(),
-                audience: None,
-                may_introspect: true,
-                admin: false,
-                backchannel_logout_uri: None,
-                lifetimes: ClientLifetimes::default(),
-            })
+            .put_client(&ClientRecord { may_introspect: true, ..crate::testkit::client("rs", &[], "") })
             .await
             .unwrap();
         let counting = Arc::new(Counting::new(store.clone()));
         let keys = Arc::new(KeyRing::ephemeral(SigningAlgorithm::Es256).unwrap());
-        let config = Config::from_lookup(|name| match name {
-            "TABLE_NAME" => Some("unused".into()),
-            "ISSUER" => Some("https://auth.example.com".into()),
-            "KEY_SOURCE" => Some("file:unused".into()),
-            _ => None,
-        })
-        .unwrap();
+        let config = crate::testkit::config();
         let introspector = Introspector {
             checker: TokenChecker { keys: keys.clone(), issuer: config.issuer.clone(), revocations: counting.clone() },
             clients: ClientDirectory::new(counting.clone(), Duration::from_secs(60)),
@@ -175,22 +156,10 @@ mod tests {
             config,
         };
         let now = UnixTime::now();
-        let claims = AccessTokenClaims {
-            iss: "https://auth.example.com".into(),
-            sub: Subject::new("svc"),
-            aud: "api".into(),
-            exp: now.plus(600),
-            iat: now,
-            jti: Jti::random(),
-            client_id: ClientId::new("svc"),
-            scope: Scope::parse("read").unwrap(),
-            sid: None,
-            fid: None,
-            auth_time: None,
-        };
+        let claims = crate::testkit::access_claims("svc", now);
         let token = mint(&introspector.keys.snapshot(), &claims).unwrap();
         let request = || {
-            let body = format!("client_id=rs&client_secret={SECRET}&token={token}");
+            let body = format!("client_id=rs&client_secret={}&token={token}", crate::testkit::CLIENT_SECRET);
             OAuthRequest::parse(Some("application/x-www-form-urlencoded"), None, body.as_bytes()).unwrap()
         };
         assert_eq!(introspector.introspect(&request()).await.unwrap()["active"], true);

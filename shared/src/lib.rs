@@ -17,6 +17,8 @@ pub mod revocation;
 pub mod secrets;
 pub mod store;
 pub mod telemetry;
+#[doc(hidden)]
+pub mod testkit;
 pub mod time;
 pub mod tokens;
 pub mod userinfo;

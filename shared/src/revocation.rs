@@ -127,17 +127,12 @@ fn foreign(client: &ClientRecord) -> OAuthError {
 mod tests {
     use super::*;
     use crate::keys::{KeyRing, SigningAlgorithm};
-    use crate::oauth::scope::Scope;
-    use crate::secrets::{ClientSecretHash, SecretString};
+
     use crate::store::counting::Counting;
     use crate::store::memory::MemoryStore;
-    use crate::store::{
-        ClientAdmin, ClientLifetimes, GrantType, RevocationQuery, RevocationRead, RevocationStatus, SessionWrite,
-    };
+    use crate::store::{ClientAdmin, GrantType, RevocationQuery, RevocationRead, RevocationStatus, SessionWrite};
     use crate::tokens::access::{AccessTokenClaims, mint};
     use std::time::Duration;
-
-    const SECRET: &str = "revocation-test-secret-000000";
 
     struct Fixture {
         revoker: Revoker,
@@ -148,29 +143,10 @@ mod tests {
     async fn fixture() -> Fixture {
         let store = Arc::new(MemoryStore::new());
         for id in ["app", "other"] {
-            store
-                .put_client(&ClientRecord {
-                    id: crate::ids::ClientId::new(id),
-                    secret_hash: ClientSecretHash::create(&SecretString::new(SECRET)).unwrap(),
-                    grant_types: [GrantType::ClientCredentials].into_iter().collect(),
-                    scopes: Scope::parse("read").unwrap(),
-                    audience: None,
-                    may_introspect: false,
-                    admin: false,
-                    backchannel_logout_uri: None,
-                    lifetimes: ClientLifetimes::default(),
-                })
-                .await
-                .unwrap();
+            store.put_client(&crate::testkit::client(id, &[GrantType::ClientCredentials], "read")).await.unwrap();
         }
         let counting = Arc::new(Counting::new(store.clone()));
-        let config = Config::from_lookup(|name| match name {
-            "TABLE_NAME" => Some("unused".into()),
-            "ISSUER" => Some("https://auth.example.com".into()),
-            "KEY_SOURCE" => Some("file:unused".into()),
-            _ => None,
-        })
-        .unwrap();
+        let config = crate::testkit::config();
         let keys = Arc::new(KeyRing::ephemeral(SigningAlgorithm::Es256).unwrap());
         let revoker = Revoker {
             config,
@@ -183,25 +159,12 @@ mod tests {
     }
 
     fn request(client: &str, token: &str) -> OAuthRequest {
-        let body = format!("client_id={client}&client_secret={SECRET}&token={token}");
+        let body = format!("client_id={client}&client_secret={}&token={token}", crate::testkit::CLIENT_SECRET);
         OAuthRequest::parse(Some("application/x-www-form-urlencoded"), None, body.as_bytes()).unwrap()
     }
 
-    fn access_token(f: &Fixture, client: &str) -> AccessTokenClaims {
-        let now = UnixTime::now();
-        AccessTokenClaims {
-            iss: f.revoker.config.issuer.clone(),
-            sub: crate::ids::Subject::new(client),
-            aud: "api".into(),
-            exp: now.plus(600),
-            iat: now,
-            jti: crate::ids::Jti::random(),
-            client_id: crate::ids::ClientId::new(client),
-            scope: Scope::parse("read").unwrap(),
-            sid: None,
-            fid: None,
-            auth_time: None,
-        }
+    fn access_token(_: &Fixture, client: &str) -> AccessTokenClaims {
+        crate::testkit::access_claims(client, UnixTime::now())
     }
 
     async fn status(f: &Fixture, query: RevocationQuery) -> RevocationStatus {
@@ -233,7 +196,7 @@ mod tests {
     #[tokio::test]
     async fn a_refresh_token_revoke_costs_two_round_trips_and_kills_the_family() {
         let f = fixture().await;
-        let (session, mut family) = crate::store::behaviour::sample_session(UnixTime::now(), 3600);
+        let (session, mut family) = crate::testkit::session(UnixTime::now(), 3600);
         family.client_id = crate::ids::ClientId::new("app");
         f.store.begin_session(&session, &family).await.unwrap();
         let token = RefreshToken { family: family.fid.clone(), generation: 0 }

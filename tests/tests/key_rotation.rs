@@ -2,16 +2,15 @@
 //! four steps as `rotate-keys` runs them, and what verifiers see afterwards.
 
 use shared::config::Config;
-use shared::ids::{ClientId, Jti, Subject, random_id};
+use shared::ids::random_id;
 use shared::keys::rotation::{MAX_TOKEN_LIFETIME, retire_after};
 use shared::keys::secrets_manager::{Rotator, SecretKeySource, client};
 use shared::keys::{KeyRing, KeySet, KeySetDocument, KeySource, KeyState, SigningAlgorithm};
-use shared::oauth::scope::Scope;
 use shared::time::UnixTime;
 use shared::tokens::access::{AccessTokenClaims, mint, verify_access_token};
 use std::time::Duration;
 
-const ISS: &str = "https://auth.example.com";
+const ISS: &str = shared::testkit::ISSUER;
 
 fn config() -> Config {
     // moto serves Secrets Manager on the same port as DynamoDB.
@@ -36,19 +35,7 @@ async fn rotate(rotator: &Rotator, secret: &str, now: UnixTime) {
 }
 
 fn token(keys: &KeySet, now: UnixTime) -> (String, AccessTokenClaims) {
-    let claims = AccessTokenClaims {
-        iss: ISS.into(),
-        sub: Subject::new("svc"),
-        aud: "api".into(),
-        exp: now.plus(600),
-        iat: now,
-        jti: Jti::random(),
-        client_id: ClientId::new("svc"),
-        scope: Scope::parse("read").unwrap(),
-        sid: None,
-        fid: None,
-        auth_time: None,
-    };
+    let claims = shared::testkit::access_claims("svc", now);
     (mint(keys, &claims).unwrap(), claims)
 }
 

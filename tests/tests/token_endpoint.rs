@@ -6,7 +6,7 @@ use serde_json::Value;
 use shared::ids::{FamilyId, Sid};
 use shared::store::{FamilyRead, GrantType, SessionRead};
 use std::process::{Command, Stdio};
-use tests::{Req, Stack, encode_form, seed_client, seed_user, stack_store};
+use tests::{Req, Stack, encode_form, password_login, seed_client, seed_user, stack_store};
 
 const API: &str = "https://api.example.com";
 
@@ -83,19 +83,7 @@ async fn password_grant_returns_access_refresh_and_id_tokens_and_stores_the_sess
     let stack = Stack::from_env();
     let client = seed_client(&[GrantType::Password, GrantType::RefreshToken], "openid read write", Some(API)).await;
     let user = seed_user(false).await;
-    let reply = stack
-        .post_form(
-            "/oauth2/token",
-            &client,
-            &[
-                ("grant_type", "password"),
-                ("username", &user.username),
-                ("password", &user.password),
-                ("scope", "openid read"),
-            ],
-        )
-        .await;
-    assert_eq!(reply.status, 200, "{}", reply.json);
+    let reply = password_login(&stack, &client, &user, "openid read").await;
     assert_eq!(reply.json["scope"], "openid read");
 
     let (_, access) = verify_with_jwks(&stack, reply.str("access_token"), API).await;
@@ -124,19 +112,7 @@ async fn password_grant_without_openid_has_no_id_token() {
     let stack = Stack::from_env();
     let client = seed_client(&[GrantType::Password], "openid read", None).await;
     let user = seed_user(false).await;
-    let reply = stack
-        .post_form(
-            "/oauth2/token",
-            &client,
-            &[
-                ("grant_type", "password"),
-                ("username", &user.username),
-                ("password", &user.password),
-                ("scope", "read"),
-            ],
-        )
-        .await;
-    assert_eq!(reply.status, 200, "{}", reply.json);
+    let reply = password_login(&stack, &client, &user, "read").await;
     assert!(reply.json.get("id_token").is_none());
     // No audience configured: the token is for the issuer itself.
     verify_with_jwks(&stack, reply.str("access_token"), &stack.issuer).await;

@@ -1,19 +1,9 @@
-use lambda_http::http::Method;
 use lambda_http::{Body, Error, Request, Response};
 use shared::http;
 use shared::introspection::Introspector;
 
 #[tracing::instrument(skip_all, fields(path = %req.uri().path()))]
 pub async fn handle(introspector: &Introspector, req: Request) -> Result<Response<Body>, Error> {
-    if req.method() != Method::POST {
-        return Ok(http::method_not_allowed("POST"));
-    }
-    let result = match http::oauth_request(&req) {
-        Ok(oauth) => introspector.introspect(&oauth).await,
-        Err(err) => Err(err),
-    };
-    Ok(match result {
-        Ok(answer) => http::no_store_json(200, &answer),
-        Err(err) => http::oauth_error(&err),
-    })
+    let introspect = |oauth| async move { introspector.introspect(&oauth).await };
+    Ok(http::form_endpoint(&req, introspect, |answer| http::no_store_json(200, &answer)).await)
 }

@@ -9,16 +9,12 @@ pub async fn handle(issuer: &TokenIssuer, req: Request) -> Result<Response<Body>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shared::config::Config;
 
-    const ISSUER: &str = "https://auth.example.com";
-    use shared::ids::ClientId;
     use shared::keys::{KeyRing, SigningAlgorithm};
     use shared::oauth::client_auth::ClientDirectory;
-    use shared::oauth::scope::Scope;
-    use shared::secrets::{ClientSecretHash, SecretString};
+
     use shared::store::memory::MemoryStore;
-    use shared::store::{ClientAdmin, ClientLifetimes, ClientRecord, GrantType};
+    use shared::store::{ClientAdmin, GrantType};
     use std::sync::Arc;
     use std::time::Duration;
 
@@ -26,28 +22,9 @@ mod tests {
     /// base64 body and all, as API Gateway delivers it.
     async fn issuer() -> TokenIssuer {
         let store = Arc::new(MemoryStore::new());
-        store
-            .put_client(&ClientRecord {
-                id: ClientId::new("app"),
-                secret_hash: ClientSecretHash::create(&SecretString::new("fixture-client-secret-000000")).unwrap(),
-                grant_types: [GrantType::ClientCredentials].into_iter().collect(),
-                scopes: Scope::parse("read write").unwrap(),
-                audience: None,
-                may_introspect: false,
-                admin: false,
-                backchannel_logout_uri: None,
-                lifetimes: ClientLifetimes::default(),
-            })
-            .await
-            .unwrap();
+        store.put_client(&shared::testkit::client("app", &[GrantType::ClientCredentials], "read write")).await.unwrap();
         TokenIssuer {
-            config: Config::from_lookup(|name| match name {
-                "TABLE_NAME" => Some("unused".into()),
-                "ISSUER" => Some(ISSUER.into()),
-                "KEY_SOURCE" => Some("file:unused".into()),
-                _ => None,
-            })
-            .unwrap(),
+            config: shared::testkit::config(),
             keys: Arc::new(KeyRing::ephemeral(SigningAlgorithm::Es256).unwrap()),
             clients: ClientDirectory::new(store.clone(), Duration::from_secs(60)),
             users: store.clone(),

@@ -1,19 +1,8 @@
-use lambda_http::http::Method;
 use lambda_http::{Body, Error, Request, Response};
 use shared::http;
 use shared::revocation::Revoker;
 
 #[tracing::instrument(skip_all, fields(path = %req.uri().path()))]
 pub async fn handle(revoker: &Revoker, req: Request) -> Result<Response<Body>, Error> {
-    if req.method() != Method::POST {
-        return Ok(http::method_not_allowed("POST"));
-    }
-    let result = match http::oauth_request(&req) {
-        Ok(oauth) => revoker.revoke(&oauth).await,
-        Err(err) => Err(err),
-    };
-    Ok(match result {
-        Ok(()) => http::revoked(),
-        Err(err) => http::oauth_error(&err),
-    })
+    Ok(http::form_endpoint(&req, |oauth| async move { revoker.revoke(&oauth).await }, |()| http::revoked()).await)
 }

@@ -47,13 +47,7 @@ async fn fixture_with(grants: &[GrantType], lifetimes: ClientLifetimes) -> Fixtu
         disabled: false,
     };
     store.create_user(&user).await.unwrap();
-    let config = Config::from_lookup(|name| match name {
-        "TABLE_NAME" => Some("unused".into()),
-        "ISSUER" => Some(ISSUER.into()),
-        "KEY_SOURCE" => Some("file:unused".into()),
-        _ => None,
-    })
-    .unwrap();
+    let config = crate::testkit::config();
     let keys = Arc::new(KeyRing::ephemeral(SigningAlgorithm::Es256).unwrap());
     let issuer = TokenIssuer {
         config,
@@ -322,7 +316,7 @@ mod refresh {
     async fn idle_and_absolute_expiry_are_invalid_grant() {
         let f = fixture_with(ALL, ClientLifetimes { refresh_idle: Some(60), ..Default::default() }).await;
         let now = UnixTime::now();
-        let (session, mut family) = crate::store::behaviour::sample_session(UnixTime(now.0 - 120), 3600);
+        let (session, mut family) = crate::testkit::session(UnixTime(now.0 - 120), 3600);
         family.client_id = ClientId::new("app");
         family.username = f.user.username.clone();
         family.sub = f.user.sub.clone();
@@ -331,7 +325,7 @@ mod refresh {
             .encode(f.issuer.keys.snapshot().refresh_mac_key());
         assert_eq!(refresh(&f, &idle).await.unwrap_err().code, OAuthErrorCode::InvalidGrant, "idle for 120 s > 60 s");
 
-        let (session, mut family) = crate::store::behaviour::sample_session(UnixTime(now.0 - 7200), 3600);
+        let (session, mut family) = crate::testkit::session(UnixTime(now.0 - 7200), 3600);
         family.client_id = ClientId::new("app");
         f.store.begin_session(&session, &family).await.unwrap();
         let expired = RefreshToken { family: family.fid.clone(), generation: 0 }

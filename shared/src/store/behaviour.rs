@@ -54,33 +54,6 @@ pub fn sample_client(id: &str) -> ClientRecord {
     }
 }
 
-pub fn sample_session(now: UnixTime, lifetime: u64) -> (SessionRecord, FamilyRecord) {
-    let sid = Sid::random();
-    let sub = Subject::random();
-    let client = ClientId::new(format!("c-{}", random_id()));
-    let session = SessionRecord {
-        sid: sid.clone(),
-        sub: sub.clone(),
-        client_ids: BTreeSet::from([client.clone()]),
-        auth_time: now,
-        expires_at: now.plus(lifetime),
-    };
-    let family = FamilyRecord {
-        fid: FamilyId::random(),
-        sid,
-        sub,
-        username: format!("user-{}", random_id()),
-        client_id: client,
-        scope: Scope::parse("openid read").expect("scope"),
-        generation: 0,
-        created_at: now,
-        rotated_at: now,
-        status: FamilyStatus::Active,
-        expires_at: now.plus(lifetime),
-    };
-    (session, family)
-}
-
 async fn client_round_trip_list_and_remove(store: &impl FullStore) {
     let client = sample_client(&format!("client-{}", random_id()));
     store.put_client(&client).await.expect("put");
@@ -110,7 +83,7 @@ async fn unknown_items_are_absent(store: &impl FullStore) {
 
 /// A live login: its user, session and family, stored.
 async fn login(store: &impl FullStore, now: UnixTime) -> FamilyRecord {
-    let (session, family) = sample_session(now, 3600);
+    let (session, family) = crate::testkit::session(now, 3600);
     let user = UserRecord {
         username: family.username.clone(),
         sub: family.sub.clone(),
@@ -137,7 +110,7 @@ async fn rotation_advances_exactly_once_and_the_loser_sees_the_winner(store: &im
     assert_eq!((current.generation, current.rotated_at, current.status), (1, now, FamilyStatus::Active));
     assert_eq!(store.family(&family.fid).await.expect("read").expect("live").generation, 1);
     let RotationOutcome::FamilyChanged(None) =
-        store.rotate(&advance(&sample_session(now, 60).1, 0, now)).await.expect("rotate")
+        store.rotate(&advance(&crate::testkit::session(now, 60).1, 0, now)).await.expect("rotate")
     else {
         panic!("an unknown family is absent");
     };
@@ -246,7 +219,7 @@ async fn user_create_is_exclusive_and_replace_needs_existing(store: &impl FullSt
 
 async fn begin_session_writes_both_items_once(store: &impl FullStore) {
     let now = UnixTime::now();
-    let (session, family) = sample_session(now, 3600);
+    let (session, family) = crate::testkit::session(now, 3600);
     store.begin_session(&session, &family).await.expect("begin");
     assert_eq!(store.session(&session.sid).await.expect("session"), Some(session.clone()));
     assert_eq!(store.family(&family.fid).await.expect("family"), Some(family.clone()));
@@ -254,14 +227,14 @@ async fn begin_session_writes_both_items_once(store: &impl FullStore) {
     assert_eq!(store.sessions_of(&Subject::random()).await.expect("by subject"), vec![]);
     // Ids are random; a collision must never overwrite a live session or family.
     assert!(matches!(store.begin_session(&session, &family).await, Err(StoreError::Conflict)));
-    let (_, other_family) = sample_session(now, 3600);
+    let (_, other_family) = crate::testkit::session(now, 3600);
     assert!(matches!(store.begin_session(&session, &other_family).await, Err(StoreError::Conflict)));
     assert_eq!(store.family(&other_family.fid).await.expect("family"), None, "the write was all or nothing");
 }
 
 async fn expired_items_are_absent_before_ttl_deletes_them(store: &impl FullStore) {
     let long_ago = UnixTime(UnixTime::now().0 - 7200);
-    let (session, family) = sample_session(long_ago, 3600);
+    let (session, family) = crate::testkit::session(long_ago, 3600);
     store.begin_session(&session, &family).await.expect("begin");
     assert_eq!(store.session(&session.sid).await.expect("session"), None);
     assert_eq!(store.family(&family.fid).await.expect("family"), None);
