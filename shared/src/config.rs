@@ -115,9 +115,13 @@ impl Config {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
-    /// The environment, with [`LOCAL_DEFAULTS`] for whatever it leaves unset: for the
-    /// admin CLI, which should "just work" against `make dev`.
+    /// The environment if it names a table, else the local stack ([`LOCAL_DEFAULTS`]): the
+    /// admin CLI "just works" against `make dev`, and against AWS once `TABLE_NAME` is set
+    /// (a local default never leaks into a real deployment's configuration).
     pub fn from_env_or_local() -> Result<Self, ConfigError> {
+        if std::env::var_os("TABLE_NAME").is_some() {
+            return Self::from_env();
+        }
         Self::from_lookup(|name| {
             std::env::var(name)
                 .ok()

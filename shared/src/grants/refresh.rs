@@ -93,8 +93,11 @@ impl TokenIssuer {
                                 sub = %current.sub, fid = %current.fid, generation = successor.generation, jti = %jti);
                             Ok(respond())
                         }
-                        Verdict::Rotate(RotationKind::Advance { .. }) | Verdict::Reuse => {
-                            Err(self.reuse_detected(client, &current, token.generation, now).await)
+                        Verdict::Reuse => Err(self.reuse_detected(client, &current, token.generation, now).await),
+                        // The family looks as expected, yet the write failed: it expired in
+                        // between. Nothing was reused.
+                        Verdict::Rotate(RotationKind::Advance { .. }) => {
+                            Err(refused(client, &current, "family_expired"))
                         }
                         Verdict::Refuse(reason) => Err(refused(client, &current, reason)),
                     };

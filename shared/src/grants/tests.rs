@@ -415,3 +415,27 @@ mod refresh {
         assert!(ok.is_ok());
     }
 }
+
+/// ARCHITECTURE.md §5: `client_credentials` with the client cached costs no round trip;
+/// a password login costs the user read and one write (session and family together).
+#[tokio::test]
+async fn round_trips_per_issue_are_within_budget() {
+    use crate::store::counting::Counting;
+    let f = fixture(&[GrantType::ClientCredentials, GrantType::Password]).await;
+    let counting = Arc::new(Counting::new(f.store.clone()));
+    let issuer = TokenIssuer {
+        config: f.issuer.config.clone(),
+        keys: f.issuer.keys.clone(),
+        clients: ClientDirectory::new(counting.clone(), Duration::from_secs(60)),
+        users: counting.clone(),
+        sessions: counting.clone(),
+        families: counting.clone(),
+    };
+    issuer.token(&with_client("grant_type=client_credentials")).await.unwrap();
+    assert_eq!(counting.round_trips(), 1, "a cold instance reads the client once");
+    counting.reset();
+    issuer.token(&with_client("grant_type=client_credentials")).await.unwrap();
+    assert_eq!(counting.round_trips(), 0, "client_credentials with the client cached");
+    issuer.token(&with_client("grant_type=password&username=alice&password=correct+horse")).await.unwrap();
+    assert_eq!(counting.round_trips(), 2, "password: user read + one transactional write");
+}
