@@ -65,7 +65,8 @@ impl TokenIssuer {
 
     /// A token request restricted to `allowed` grant types (the refresh endpoint).
     pub async fn token_for(&self, req: &OAuthRequest, allowed: &[GrantType]) -> Result<TokenResponse, OAuthError> {
-        // Reload the key set if it is due; the rest of the request uses this snapshot.
+        // Reload the key set if it is due (KEY_RELOAD_SECONDS); the request then signs
+        // with the ring's latest set.
         self.keys.current().await;
         let grant_type = req.required("grant_type", "grant_type is required")?;
         let grant = grant_type
