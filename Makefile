@@ -17,8 +17,9 @@ build:
 check-template:
 	@bash infra/check-template.sh
 
-## The logout fan-out benchmark (20 RPs answering after 200 ms).
+## Benchmarks (docs/BENCHMARKS.md): CPU per operation, and the logout fan-out.
 bench:
+	cargo bench -p shared --bench operations
 	cargo bench -p shared --bench logout_fanout
 
 fmt:

@@ -1,0 +1,171 @@
+//! CPU cost per operation (ARCHITECTURE.md §5), through the real shared code with the
+//! in-memory store, so the figures are this code's work and not DynamoDB's. The same
+//! run measures the raw JWS sign and verify of each algorithm, so each operation's
+//! overhead over its signature work reads as a ratio (`docs/BENCHMARKS.md`).
+//!
+//! Run: `cargo bench -p shared --bench operations`
+
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use shared::authorizer::Authorizer;
+use shared::discovery::Discovery;
+use shared::grants::TokenIssuer;
+use shared::introspection::Introspector;
+use shared::keys::{KeyRing, SigningAlgorithm};
+use shared::oauth::OAuthRequest;
+use shared::oauth::client_auth::ClientDirectory;
+use shared::revocation::Revoker;
+use shared::secrets::{PasswordHashString, SecretString};
+use shared::store::memory::MemoryStore;
+use shared::store::{ClientAdmin, ClientRecord, GrantType, SessionWrite, UserAdmin, UserRecord};
+use shared::testkit::{CLIENT_SECRET, access_claims, client, config};
+use shared::time::UnixTime;
+use shared::tokens::access::{mint, verify_access_token};
+use shared::tokens::refresh::RefreshToken;
+use shared::verify::TokenChecker;
+use std::sync::Arc;
+use std::time::Duration;
+
+struct World {
+    store: Arc<MemoryStore>,
+    alice: UserRecord,
+    keys: Arc<KeyRing>,
+    issuer: TokenIssuer,
+    revoker: Revoker,
+    introspector: Introspector,
+    authorizer: Authorizer,
+    discovery: Discovery,
+}
+
+fn form(body: &str) -> OAuthRequest {
+    OAuthRequest::parse(Some("application/x-www-form-urlencoded"), None, body.as_bytes()).expect("form")
+}
+
+fn with_client(body: &str) -> OAuthRequest {
+    form(&format!("client_id=app&client_secret={CLIENT_SECRET}&{body}"))
+}
+
+async fn world(alg: SigningAlgorithm) -> World {
+    let store = Arc::new(MemoryStore::new());
+    let grants = [GrantType::ClientCredentials, GrantType::Password, GrantType::RefreshToken];
+    store.put_client(&ClientRecord { may_introspect: true, ..client("app", &grants, "openid read") }).await.unwrap();
+    let password_hash = PasswordHashString::create(&SecretString::new("correct horse")).unwrap();
+    let alice =
+        UserRecord { username: "alice".into(), sub: shared::ids::Subject::random(), password_hash, disabled: false };
+    store.create_user(&alice).await.unwrap();
+    let keys = Arc::new(KeyRing::ephemeral(alg).unwrap());
+    let directory = || ClientDirectory::new(store.clone(), Duration::from_secs(3600));
+    let checker = || TokenChecker { keys: keys.clone(), issuer: config().issuer, revocations: store.clone() };
+    World {
+        issuer: TokenIssuer {
+            config: config(),
+            keys: keys.clone(),
+            clients: directory(),
+            users: store.clone(),
+            sessions: store.clone(),
+            families: store.clone(),
+        },
+        revoker: Revoker {
+            config: config(),
+            keys: keys.clone(),
+            clients: directory(),
+            families: store.clone(),
+            markers: store.clone(),
+        },
+        introspector: Introspector {
+            config: config(),
+            keys: keys.clone(),
+            clients: directory(),
+            checker: checker(),
+            families: store.clone(),
+            revocations: store.clone(),
+        },
+        authorizer: Authorizer { checker: checker(), audience: Some(vec!["https://api.example.com".into()]) },
+        discovery: Discovery::new(config().issuer, keys.clone()),
+        store,
+        alice,
+        keys,
+    }
+}
+
+fn operations(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    for alg in [SigningAlgorithm::Es256, SigningAlgorithm::EdDsa, SigningAlgorithm::Rs256] {
+        let name = format!("{:?}", alg.jwt_algorithm());
+        let world = rt.block_on(world(alg));
+        let w = &world;
+        let keys = w.keys.snapshot();
+        let now = UnixTime::now();
+        let claims = access_claims("app", now);
+        let token = mint(&keys, &claims).unwrap();
+
+        let mut group = c.benchmark_group(name);
+        group.bench_function("raw_sign", |b| b.iter(|| mint(&keys, &access_claims("app", now)).unwrap()));
+        group.bench_function("raw_verify", |b| {
+            b.iter(|| verify_access_token(&keys, &token, shared::testkit::ISSUER, None, now).unwrap())
+        });
+        group.bench_function("issue_client_credentials", |b| {
+            b.to_async(&rt)
+                .iter(|| async { w.issuer.token(&with_client("grant_type=client_credentials")).await.unwrap() })
+        });
+        group.bench_function("refresh", |b| {
+            b.to_async(&rt).iter_batched(
+                || with_client(&format!("grant_type=refresh_token&refresh_token={}", fresh_family(w))),
+                |req| async move { w.issuer.token(&req).await.unwrap() },
+                BatchSize::SmallInput,
+            )
+        });
+        group.bench_function("revoke_access_token", |b| {
+            b.to_async(&rt).iter_batched(
+                || {
+                    let token = mint(&keys, &access_claims("app", now)).unwrap();
+                    with_client(&format!("token={token}"))
+                },
+                |req| async move { w.revoker.revoke(&req).await.unwrap() },
+                BatchSize::SmallInput,
+            )
+        });
+        let introspect = with_client(&format!("token={token}"));
+        group.bench_function("introspect", |b| {
+            b.to_async(&rt).iter(|| async { w.introspector.introspect(&introspect).await.unwrap() })
+        });
+        let bearer = format!("Bearer {token}");
+        group.bench_function("authorizer_check", |b| {
+            b.to_async(&rt).iter(|| async { assert!(w.authorizer.decide(Some(&bearer)).await.allow) })
+        });
+        group.bench_function("jwks", |b| {
+            b.to_async(&rt).iter(|| async { w.discovery.documents().await.unwrap().jwks.len() })
+        });
+        group.finish();
+    }
+
+    // argon2id dominates a password login by design; reported on its own.
+    let world = rt.block_on(world(SigningAlgorithm::Es256));
+    let w = &world;
+    let mut group = c.benchmark_group("password");
+    group.sample_size(10);
+    group.bench_function("issue_password_grant", |b| {
+        b.to_async(&rt).iter(|| async {
+            w.issuer
+                .token(&with_client("grant_type=password&username=alice&password=correct+horse&scope=read"))
+                .await
+                .unwrap()
+        })
+    });
+    group.finish();
+}
+
+/// A login of alice at `app`, made directly in the store (no argon2 in the setup), and
+/// its first refresh token. Batch setup runs outside the async runtime.
+fn fresh_family(w: &World) -> String {
+    let (mut session, mut family) = shared::testkit::session(UnixTime::now(), 3600);
+    session.sub = w.alice.sub.clone();
+    family.sub = w.alice.sub.clone();
+    family.username = w.alice.username.clone();
+    family.client_id = shared::ids::ClientId::new("app");
+    family.scope = shared::oauth::scope::Scope::parse("read").unwrap();
+    futures::executor::block_on(w.store.begin_session(&session, &family)).unwrap();
+    RefreshToken { family: family.fid, generation: 0 }.encode(w.keys.snapshot().refresh_mac_key())
+}
+
+criterion_group!(benches, operations);
+criterion_main!(benches);
