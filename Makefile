@@ -17,10 +17,11 @@ build:
 check-template:
 	@bash infra/check-template.sh
 
-## Benchmarks (docs/BENCHMARKS.md): CPU per operation, and the logout fan-out.
+## Benchmarks (docs/BENCHMARKS.md): CPU per operation, the logout fan-out, cold starts.
 bench:
 	cargo bench -p shared --bench operations
 	cargo bench -p shared --bench logout_fanout
+	bash infra/bench/coldstart.sh 7
 
 fmt:
 	cargo fmt --all
