@@ -17,11 +17,9 @@ build:
 check-template:
 	@bash infra/check-template.sh
 
-## Benchmarks (docs/BENCHMARKS.md): CPU per operation, the logout fan-out, cold starts.
+## Every benchmark of docs/BENCHMARKS.md; the report goes to target/bench-report.md.
 bench:
-	cargo bench -p shared --bench operations
-	cargo bench -p shared --bench logout_fanout
-	bash infra/bench/coldstart.sh 7
+	@bash infra/bench/run-all.sh
 
 fmt:
 	cargo fmt --all
