@@ -21,7 +21,9 @@ use shared::revocation::Revoker;
 use shared::secrets::{ClientSecretHash, SecretString};
 use shared::store::dynamo::DynamoStore;
 use shared::store::memory::MemoryStore;
-use shared::store::{ClientAdmin, ClientRecord, FamilyWrite, GrantType, LogoutStore, RevocationRead, SessionWrite, UserRead};
+use shared::store::{
+    ClientAdmin, ClientRecord, FamilyWrite, GrantType, LogoutStore, RevocationRead, SessionWrite, UserRead,
+};
 use shared::verify::TokenChecker;
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -70,7 +72,8 @@ async fn answer(handlers: &Handlers, req: hyper::Request<Incoming>) -> hyper::Re
     let response = match req.uri().path() {
         "/oauth2/token" => token_endpoint(&h.issuer, &req, SUPPORTED_GRANTS).await,
         "/oauth2/introspect" => {
-            form_endpoint(&req, |o| async move { h.introspector.introspect(&o).await }, |a| no_store_json(200, &a)).await
+            form_endpoint(&req, |o| async move { h.introspector.introspect(&o).await }, |a| no_store_json(200, &a))
+                .await
         }
         "/oauth2/revoke" => form_endpoint(&req, |o| async move { h.revoker.revoke(&o).await }, |()| revoked()).await,
         _ => not_found(),
