@@ -3,7 +3,7 @@
 //! TTL deletes within days, not seconds.
 
 use super::codec::{Item, Key};
-use super::{DynamoStore, unavailable};
+use super::{DynamoStore, built, unavailable};
 use crate::store::{RevocationQuery, RevocationRead, RevocationStatus, StoreResult};
 use crate::time::UnixTime;
 use async_trait::async_trait;
@@ -41,13 +41,8 @@ impl RevocationRead for DynamoStore {
         let requested: Vec<HashMap<String, AttributeValue>> = keys.into_iter().map(|(key, _)| key.into_map()).collect();
 
         let mut found: Vec<Item> = Vec::new();
-        let mut pending = Some(
-            KeysAndAttributes::builder()
-                .set_keys(Some(requested))
-                .consistent_read(true)
-                .build()
-                .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?,
-        );
+        let mut pending =
+            Some(built(KeysAndAttributes::builder().set_keys(Some(requested)).consistent_read(true).build())?);
         for _ in 0..MAX_ROUNDS {
             let Some(batch) = pending.take() else { break };
             let out =

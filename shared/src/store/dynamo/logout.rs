@@ -1,16 +1,12 @@
 //! Ending sessions and the durable back-channel logout deliveries.
 
 use super::codec::{self, Item, Key, n, s};
-use super::{DynamoStore, unavailable};
+use super::{DynamoStore, built, unavailable};
 use crate::ids::Sid;
-use crate::store::{DeliveryRecord, DeliveryStatus, DeliveryStore, Marker, SessionEnd, StoreError, StoreResult};
+use crate::store::{DeliveryRecord, DeliveryStatus, DeliveryStore, Marker, SessionEnd, StoreResult};
 use crate::time::UnixTime;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
-
-fn built<T>(result: Result<T, aws_sdk_dynamodb::error::BuildError>) -> StoreResult<T> {
-    result.map_err(|e| StoreError::Corrupt(format!("request: {e}")))
-}
 
 #[async_trait]
 impl SessionEnd for DynamoStore {

@@ -92,6 +92,12 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
         .clone()
 }
 
+/// A request the SDK's builder refused: our own code built it wrong, so it is reported
+/// like a corrupt item, never as an outage.
+pub(crate) fn built<T>(result: Result<T, aws_sdk_dynamodb::error::BuildError>) -> StoreResult<T> {
+    result.map_err(|e| StoreError::Corrupt(format!("request: {e}")))
+}
+
 pub(crate) fn unavailable<E, R>(err: SdkError<E, R>) -> StoreError
 where
     E: std::error::Error + Send + Sync + 'static,
@@ -103,12 +109,13 @@ where
 /// A put that must not overwrite: ids are random, but a collision must never replace a
 /// live session or family.
 fn exclusive_put(table: &str, item: Item) -> StoreResult<TransactWriteItem> {
-    let put = Put::builder()
-        .table_name(table)
-        .set_item(Some(item.0))
-        .condition_expression("attribute_not_exists(pk)")
-        .build()
-        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let put = built(
+        Put::builder()
+            .table_name(table)
+            .set_item(Some(item.0))
+            .condition_expression("attribute_not_exists(pk)")
+            .build(),
+    )?;
     Ok(TransactWriteItem::builder().put(put).build())
 }
 

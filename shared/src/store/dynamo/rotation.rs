@@ -7,11 +7,10 @@
 //! the family, returns its current state, so a race loser needs no extra read.
 
 use super::codec::{Item, Key, n, s};
-use super::{DynamoStore, unavailable};
+use super::{DynamoStore, built, unavailable};
 use crate::ids::FamilyId;
 use crate::store::{
-    FamilyRead, FamilyStatus, FamilyWrite, Marker, MarkerWrite, Rotation, RotationKind, RotationOutcome, StoreError,
-    StoreResult,
+    FamilyRead, FamilyStatus, FamilyWrite, Marker, MarkerWrite, Rotation, RotationKind, RotationOutcome, StoreResult,
 };
 use crate::time::UnixTime;
 use async_trait::async_trait;
@@ -26,10 +25,6 @@ const FAMILY: usize = 0;
 const USER: usize = 1;
 const SUBJECT: usize = 2;
 const SESSION: usize = 3;
-
-fn built<T>(result: Result<T, aws_sdk_dynamodb::error::BuildError>) -> StoreResult<T> {
-    result.map_err(|e| StoreError::Corrupt(format!("request: {e}")))
-}
 
 fn values(pairs: &[(&str, AttributeValue)]) -> HashMap<String, AttributeValue> {
     pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()

@@ -1,7 +1,7 @@
 //! The table definition, used by `tokenctl table create` and by the tests. The SAM
 //! template declares the same table for AWS.
 
-use super::unavailable;
+use super::{built, unavailable};
 use crate::store::StoreResult;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
@@ -55,8 +55,4 @@ pub async fn create_table(client: &Client, table: &str) -> StoreResult<bool> {
             .map_err(unavailable)?;
     }
     Ok(created)
-}
-
-fn built<T>(result: Result<T, aws_sdk_dynamodb::error::BuildError>) -> StoreResult<T> {
-    result.map_err(|e| crate::store::StoreError::Corrupt(format!("table definition: {e}")))
 }
