@@ -221,10 +221,16 @@ fn parse_issuer(raw: &str) -> Result<String, ConfigError> {
     Ok(raw.trim_end_matches('/').to_string())
 }
 
+/// `file:<path>` (local) or `secretsmanager:<name or ARN>` (AWS; an ARN has colons of
+/// its own, so only the first one separates the scheme).
 fn parse_key_source(raw: &str) -> Result<KeySourceConfig, ConfigError> {
-    match raw.split_once(':') {
+    match raw.trim().split_once(':') {
         Some(("file", path)) if !path.is_empty() => Ok(KeySourceConfig::File(PathBuf::from(path))),
-        _ => Err(ConfigError::Invalid { name: "KEY_SOURCE", reason: format!("expected file:<path>, got {raw:?}") }),
+        Some(("secretsmanager", secret)) if !secret.is_empty() => Ok(KeySourceConfig::SecretsManager(secret.into())),
+        _ => Err(ConfigError::Invalid {
+            name: "KEY_SOURCE",
+            reason: format!("expected file:<path> or secretsmanager:<name or ARN>, got {raw:?}"),
+        }),
     }
 }
 
@@ -283,6 +289,17 @@ mod tests {
         env.push(("ACCESS_TOKEN_TTL_SECONDS", "ten"));
         let err = Config::from_lookup(lookup(&env)).unwrap_err();
         assert!(err.to_string().contains("ACCESS_TOKEN_TTL_SECONDS"), "{err}");
+    }
+
+    #[test]
+    fn a_secrets_manager_arn_is_a_key_source() {
+        let arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:KeySecret-AbCdEf";
+        let mut env = BASE.to_vec();
+        let value = format!("secretsmanager:{arn}");
+        env[2] = ("KEY_SOURCE", &value);
+        assert_eq!(Config::from_lookup(lookup(&env)).unwrap().key_source, KeySourceConfig::SecretsManager(arn.into()));
+        env[2] = ("KEY_SOURCE", "secretsmanager:");
+        assert!(matches!(Config::from_lookup(lookup(&env)), Err(ConfigError::Invalid { name: "KEY_SOURCE", .. })));
     }
 
     #[test]

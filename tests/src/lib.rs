@@ -2,6 +2,11 @@
 //! `cargo lambda watch` (the functions). `make test` starts both and exports where they
 //! are; run outside it, these tests stop with a message saying so.
 
+pub mod apigw;
+pub mod lambda_runtime;
+pub mod recorder;
+pub mod template;
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use shared::config::Config;
@@ -143,6 +148,17 @@ pub fn config_at(endpoint: &str) -> Config {
     let endpoint = endpoint.to_string();
     Config::from_lookup(move |name| match name {
         "DYNAMODB_ENDPOINT" => Some(endpoint.clone()),
+        _ => std::env::var(name).ok(),
+    })
+    .expect("the stack's configuration")
+}
+
+/// The stack's configuration with Secrets Manager at the stack's moto too (moto serves
+/// every AWS service on one port).
+pub fn secrets_config() -> Config {
+    let endpoint = required_env("DYNAMODB_ENDPOINT");
+    Config::from_lookup(move |name| match name {
+        "SECRETS_MANAGER_ENDPOINT" => Some(endpoint.clone()),
         _ => std::env::var(name).ok(),
     })
     .expect("the stack's configuration")

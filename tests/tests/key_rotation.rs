@@ -13,13 +13,7 @@ use std::time::Duration;
 const ISS: &str = shared::testkit::ISSUER;
 
 fn config() -> Config {
-    // moto serves Secrets Manager on the same port as DynamoDB.
-    let endpoint = std::env::var("DYNAMODB_ENDPOINT").expect("DYNAMODB_ENDPOINT is set by make test");
-    Config::from_lookup(move |name| match name {
-        "SECRETS_MANAGER_ENDPOINT" => Some(endpoint.clone()),
-        _ => std::env::var(name).ok(),
-    })
-    .expect("config")
+    tests::secrets_config()
 }
 
 async fn rotate(rotator: &Rotator, secret: &str, now: UnixTime) {

@@ -1,0 +1,361 @@
+//! The deployment contract: every function in `template.yaml`, started the way Lambda
+//! starts it, with exactly the environment the template renders, answers its real events.
+//!
+//! This is the closest thing to `sam deploy` that runs here:
+//! * each function's `Environment` is rendered from the template (Globals plus its own
+//!   variables, parameters at their defaults, `!Ref`/`!Sub` bound to a table and a
+//!   Secrets Manager secret in moto), and nothing from the test's own environment leaks
+//!   in: the process starts from an empty environment plus what Lambda itself provides.
+//!   The one local addition is `AWS_ENDPOINT_URL`, the SDK's standard endpoint override,
+//!   pointing every AWS client at moto;
+//! * each binary runs under a Lambda Runtime API emulation (`tests::lambda_runtime`);
+//! * the stack is brought up in deployment order: the secret starts as the template's
+//!   placeholder, the immediate first rotation (`rotate-keys`, all four steps) makes the
+//!   key set, then every other function starts and is driven through its routes.
+//!
+//! A function added to the template without a scenario here, or a route nobody calls,
+//! fails the test; so does a variable whose value the renderer cannot bind.
+
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{DecodingKey, Validation};
+use serde_json::{Value, json};
+use shared::ids::{ClientId, Sid, Subject, random_id};
+use shared::keys::KeySetDocument;
+use shared::store::dynamo::{DynamoStore, schema};
+use shared::store::{
+    ClientAdmin, ClientLifetimes, ClientRead, DeliveryRecord, DeliveryStatus, DeliveryStore, GrantType,
+};
+use shared::time::UnixTime;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::PathBuf;
+use tests::apigw::{HttpAnswer, authorizer_event, http_event};
+use tests::lambda_runtime::{LambdaProcess, Launch};
+use tests::recorder::LogoutRecorder;
+use tests::template::{Bindings, Event, Function, Template};
+use tests::{TestClient, encode_form, seed_client_into, seed_user_into};
+
+const ISSUER: &str = "https://auth.contract.example";
+const AUDIENCE: &str = "https://api.contract.example";
+
+/// Every binary the contract knows how to drive. A function missing here fails the test.
+const SCENARIOS: &[&str] = &[
+    "rotate-keys",
+    "discovery",
+    "issue",
+    "refresh",
+    "introspect",
+    "userinfo",
+    "authorizer",
+    "revoke",
+    "logout",
+    "logout-retry",
+];
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn bin_dir() -> PathBuf {
+    std::env::var_os("FUNCTION_BIN_DIR").map(PathBuf::from).unwrap_or_else(|| workspace().join("target/debug"))
+}
+
+/// One deployment: its table and secret in moto, the template rendered against them, and
+/// the running functions.
+struct Deployment {
+    store: DynamoStore,
+    secret_arn: String,
+    functions: Vec<Function>,
+    running: HashMap<String, LambdaProcess>,
+    lambda_env: BTreeMap<String, String>,
+    logs: PathBuf,
+    /// Routes of the template that the scenarios have called: all must be, in the end.
+    called: BTreeSet<(String, String)>,
+}
+
+impl Deployment {
+    async fn new() -> Self {
+        let endpoint = std::env::var("DYNAMODB_ENDPOINT").expect("DYNAMODB_ENDPOINT (moto) is set by make test");
+        let table = format!("contract-{}", random_id());
+        let local = tests::stack_store().await;
+        let store = DynamoStore::from_client(local.sdk_client().clone(), &table);
+        schema::create_table(store.sdk_client(), store.table()).await.expect("table");
+
+        // As the template declares it: a placeholder, not key material.
+        let sm = shared::keys::secrets_manager::client(&tests::secrets_config()).await;
+        let created = sm
+            .create_secret()
+            .name(format!("KeySecret-{}", random_id()))
+            .secret_string("{}")
+            .send()
+            .await
+            .expect("secret");
+        let secret_arn = created.arn().expect("an ARN").to_string();
+
+        let mut bindings = Bindings::default();
+        // What a deployer gives at `sam deploy --guided` for parameters without a default.
+        bindings.parameters.insert("Issuer".into(), ISSUER.into());
+        bindings.parameters.insert("ExpectedAudience".into(), AUDIENCE.into());
+        bindings.resources.insert("TokensTable".into(), table.clone());
+        bindings.resources.insert("KeySecret".into(), secret_arn.clone());
+        let template = Template::load(&workspace().join("template.yaml")).expect("template");
+        let functions = template.functions(&bindings).unwrap_or_else(|e| panic!("rendering the template: {e}"));
+
+        // What Lambda itself puts in every function's environment, plus the SDK's endpoint
+        // override: the only local addition.
+        let lambda_env = BTreeMap::from(
+            [
+                ("AWS_REGION", "us-east-1"),
+                ("AWS_DEFAULT_REGION", "us-east-1"),
+                ("AWS_ACCESS_KEY_ID", "ASIACONTRACTTEST"),
+                ("AWS_SECRET_ACCESS_KEY", "contract-test"),
+                ("AWS_SESSION_TOKEN", "contract-test-session"),
+                ("AWS_ENDPOINT_URL", endpoint.as_str()),
+                ("PATH", "/usr/local/bin:/usr/bin:/bin"),
+                ("LANG", "en_US.UTF-8"),
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
+        let logs = std::env::temp_dir().join(format!("contract-{}", random_id()));
+        std::fs::create_dir_all(&logs).expect("log dir");
+        Self { store, secret_arn, functions, running: HashMap::new(), lambda_env, logs, called: BTreeSet::new() }
+    }
+
+    fn function(&self, binary: &str) -> &Function {
+        self.functions.iter().find(|f| f.binary == binary).unwrap_or_else(|| panic!("no function {binary}"))
+    }
+
+    async fn start(&mut self, binary: &str) {
+        let function = self.function(binary).clone();
+        let launch = Launch {
+            name: &function.logical_id,
+            binary: &bin_dir().join(&function.binary),
+            environment: &function.environment,
+            memory_mb: function.memory_mb,
+            timeout: function.timeout,
+            log: self.logs.join(format!("{binary}.log")),
+        };
+        let process = LambdaProcess::start(launch, &self.lambda_env).await.unwrap_or_else(|e| panic!("{e}"));
+        self.running.insert(binary.to_string(), process);
+    }
+
+    fn process(&self, binary: &str) -> &LambdaProcess {
+        self.running.get(binary).unwrap_or_else(|| panic!("{binary} is not running"))
+    }
+
+    /// The function's route for `method`, as the template declares it.
+    fn route(&self, binary: &str, method: &str) -> String {
+        let function = self.function(binary);
+        let paths: Vec<&String> = function
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Http { method: m, path } if m.eq_ignore_ascii_case(method) => Some(path),
+                _ => None,
+            })
+            .collect();
+        match paths.as_slice() {
+            [path] => (*path).clone(),
+            other => panic!("{binary}: expected one {method} route in the template, found {other:?}"),
+        }
+    }
+
+    /// Send an HTTP API request to the function serving `method path` in the template.
+    async fn http(
+        &mut self,
+        binary: &str,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> HttpAnswer {
+        let declared =
+            self.function(binary).events.contains(&Event::Http { method: method.to_string(), path: path.to_string() });
+        assert!(declared, "{binary} does not serve {method} {path} in the template");
+        self.called.insert((method.to_string(), path.to_string()));
+        let answer = self.process(binary).call(http_event(method, path, headers, body)).await;
+        let answer = HttpAnswer::from_lambda(&answer);
+        assert!(answer.status < 500, "{binary} {method} {path}: {answer:?}\n{}", self.process(binary).output());
+        answer
+    }
+
+    async fn form(&mut self, binary: &str, client: &TestClient, form: &[(&str, &str)]) -> HttpAnswer {
+        let path = self.route(binary, "POST");
+        let basic = client.basic();
+        let headers = [("content-type", "application/x-www-form-urlencoded"), ("authorization", basic.as_str())];
+        self.http(binary, "POST", &path, &headers, &encode_form(form)).await
+    }
+
+    async fn authorize(&self, token: &str) -> Value {
+        self.process("authorizer").call(authorizer_event(Some(&format!("Bearer {token}")))).await
+    }
+
+    async fn secret(&self) -> KeySetDocument {
+        let source =
+            shared::keys::secrets_manager::SecretKeySource::connect(&tests::secrets_config(), &self.secret_arn).await;
+        shared::keys::KeySource::load(&source).await.expect("the secret holds a key set")
+    }
+
+    /// Secrets Manager's side of a rotation: the four steps, in order, with one token.
+    async fn rotate(&self) {
+        let token = format!("{}-{}", random_id(), random_id());
+        for step in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
+            let event = json!({ "Step": step, "SecretId": self.secret_arn, "ClientRequestToken": token });
+            self.process("rotate-keys").call(event).await;
+        }
+    }
+}
+
+fn verify(token: &str, jwks: &JwkSet, audience: &str) -> Value {
+    let header = jsonwebtoken::decode_header(token).expect("a JWT");
+    let jwk = jwks.find(header.kid.as_deref().expect("kid")).expect("the kid is in the JWKS");
+    let key = DecodingKey::from_jwk(jwk).expect("key");
+    let mut validation = Validation::new(header.alg);
+    validation.set_issuer(&[ISSUER]);
+    validation.set_audience(&[audience]);
+    jsonwebtoken::decode::<Value>(token, &key, &validation).expect("the token verifies").claims
+}
+
+#[tokio::test]
+async fn every_function_starts_and_answers_with_the_environment_the_template_renders() {
+    let mut d = Deployment::new().await;
+
+    // Every function of the template has a scenario below.
+    for function in &d.functions {
+        assert!(
+            SCENARIOS.contains(&function.binary.as_str()),
+            "{} ({}) is in template.yaml but the deployment contract test does not drive it",
+            function.logical_id,
+            function.binary
+        );
+    }
+
+    // rotate-keys: the immediate first rotation turns the placeholder into a key set.
+    d.start("rotate-keys").await;
+    d.rotate().await;
+    let first = d.secret().await;
+    assert!(first.keys.iter().any(|k| k.state == shared::keys::KeyState::Active), "{first:?}");
+    assert!(first.keys.iter().any(|k| k.state == shared::keys::KeyState::Next), "a successor is published");
+
+    for binary in SCENARIOS.iter().filter(|b| **b != "rotate-keys") {
+        d.start(binary).await;
+    }
+
+    // discovery: metadata at both well-known paths, and the JWKS of the secret's keys.
+    for path in ["/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"] {
+        let metadata = d.http("discovery", "GET", path, &[], "").await;
+        assert_eq!(metadata.status, 200);
+        assert_eq!(metadata.json()["issuer"], ISSUER);
+        assert_eq!(metadata.json()["token_endpoint"], format!("{ISSUER}/oauth2/token"));
+    }
+    let jwks_answer = d.http("discovery", "GET", "/.well-known/jwks.json", &[], "").await;
+    assert_eq!(jwks_answer.status, 200);
+    let jwks: JwkSet = serde_json::from_str(&jwks_answer.body).expect("a JWK set");
+    for key in &first.keys {
+        assert!(jwks.find(&key.kid).is_some(), "{} of the secret is published", key.kid);
+    }
+
+    // issue: client_credentials and password grants.
+    let grants = [GrantType::ClientCredentials, GrantType::Password, GrantType::RefreshToken];
+    let recorder = LogoutRecorder::start().await;
+    let client =
+        seed_client_into(&d.store, &grants, "openid profile read", Some(AUDIENCE), ClientLifetimes::default()).await;
+    let mut registered = d.store.client(&ClientId::new(&client.id)).await.unwrap().unwrap();
+    registered.backchannel_logout_uri = Some(recorder.uri("logout"));
+    d.store.put_client(&registered).await.unwrap();
+    let user = seed_user_into(&d.store, false).await;
+
+    let cc = d.form("issue", &client, &[("grant_type", "client_credentials"), ("scope", "read")]).await;
+    assert_eq!(cc.status, 200, "{}", cc.body);
+    assert_eq!(cc.header("cache-control"), Some("no-store"));
+    let claims = verify(cc.json()["access_token"].as_str().unwrap(), &jwks, AUDIENCE);
+    assert_eq!((claims["client_id"].as_str(), claims["scope"].as_str()), (Some(client.id.as_str()), Some("read")));
+
+    let login_form = [
+        ("grant_type", "password"),
+        ("username", user.username.as_str()),
+        ("password", user.password.as_str()),
+        ("scope", "openid profile read"),
+    ];
+    let login = d.form("issue", &client, &login_form).await.json();
+    let access = login["access_token"].as_str().expect("access token").to_string();
+    let id_token = login["id_token"].as_str().expect("an ID token for scope openid");
+    assert_eq!(verify(id_token, &jwks, &client.id)["sub"], user.sub.as_str());
+
+    // refresh: rotation at its own route.
+    let refresh_form = [("grant_type", "refresh_token"), ("refresh_token", login["refresh_token"].as_str().unwrap())];
+    let refreshed = d.form("refresh", &client, &refresh_form).await;
+    assert_eq!(refreshed.status, 200, "{}", refreshed.body);
+    let rotated = refreshed.json();
+    assert_ne!(rotated["refresh_token"], login["refresh_token"], "a new refresh token");
+
+    // introspect, userinfo and the authorizer all accept the live token.
+    let introspection = d.form("introspect", &client, &[("token", &access)]).await;
+    assert_eq!(introspection.json()["active"], true, "{}", introspection.body);
+    let bearer = format!("Bearer {access}");
+    for method in ["GET", "POST"] {
+        let path = d.route("userinfo", method);
+        let info = d.http("userinfo", method, &path, &[("authorization", &bearer)], "").await;
+        assert_eq!((info.status, info.json()["sub"].as_str()), (200, Some(user.sub.as_str())), "{}", info.body);
+    }
+    let decision = d.authorize(&access).await;
+    assert_eq!(decision["isAuthorized"], true, "{decision}");
+    assert_eq!(decision["context"]["sub"], user.sub.as_str());
+
+    // revoke: the next check of every kind refuses the token.
+    let revoked = d.form("revoke", &client, &[("token", &access)]).await;
+    assert_eq!(revoked.status, 200, "{}", revoked.body);
+    assert_eq!(d.form("introspect", &client, &[("token", &access)]).await.json(), json!({"active": false}));
+    assert_eq!(d.authorize(&access).await["isAuthorized"], false);
+
+    // logout: the session ends and its RP gets a verifiable logout token.
+    let ended = d.form("logout", &client, &[("refresh_token", rotated["refresh_token"].as_str().unwrap())]).await;
+    assert_eq!(ended.status, 200, "{}", ended.body);
+    let summary = ended.json();
+    assert_eq!(summary["sessions_ended"].as_array().map(Vec::len), Some(1), "{summary}");
+    assert_eq!(summary["deliveries"][0]["status"], "delivered", "{summary}");
+    let logout_token = recorder.tokens().pop().expect("the RP received a logout token");
+    assert_eq!(verify(&logout_token, &jwks, &client.id)["sub"], user.sub.as_str());
+
+    // logout-retry: a scheduled run delivers what is due.
+    let pending = DeliveryRecord {
+        id: random_id(),
+        client_id: ClientId::new(&client.id),
+        sid: Sid::random(),
+        sub: Subject::new(user.sub.as_str()),
+        uri: recorder.uri("logout"),
+        created_at: UnixTime::now(),
+        attempts: 1,
+        next_attempt_at: UnixTime::now(),
+        last_error: Some("connection failed".into()),
+        status: DeliveryStatus::Pending,
+        expires_at: UnixTime::now().plus(3600),
+    };
+    d.store.save_delivery(&pending).await.unwrap();
+    let before = recorder.tokens().len();
+    let scheduled = json!({"version": "0", "detail-type": "Scheduled Event", "source": "aws.scheduler", "detail": {}});
+    let report = d.process("logout-retry").call(scheduled).await;
+    assert_eq!(report["delivered"], 1, "{report}");
+    assert_eq!(recorder.tokens().len(), before + 1);
+    let settled = d.store.delivery(&pending.id).await.unwrap().expect("kept for audit");
+    assert_eq!(settled.status, DeliveryStatus::Delivered);
+
+    // rotate-keys again: the published successor is promoted, the old key retired.
+    let next_kid = first.keys.iter().find(|k| k.state == shared::keys::KeyState::Next).unwrap().kid.clone();
+    d.rotate().await;
+    let second = d.secret().await;
+    let active = second.keys.iter().find(|k| k.state == shared::keys::KeyState::Active).unwrap();
+    assert_eq!(active.kid, next_kid);
+    assert_eq!(second.refresh_mac_key, first.refresh_mac_key, "refresh tokens survive rotation");
+
+    // Every route the template declares was called, and every function is still up.
+    for function in &d.functions {
+        for event in &function.events {
+            if let Event::Http { method, path } = event {
+                assert!(d.called.contains(&(method.clone(), path.clone())), "{method} {path} was never called");
+            }
+        }
+    }
+    for (binary, process) in d.running.iter_mut() {
+        assert!(process.is_running(), "{binary} exited");
+    }
+}
