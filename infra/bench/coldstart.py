@@ -38,7 +38,7 @@ def http_event(method, path, body="", headers=None):
 
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}
-with open(os.path.join(ROOT, "functions/authorizer/fixtures/authorizer-event.json")) as f:
+with open(os.path.join(ROOT, "shared/fixtures/authorizer-event.json")) as f:
     AUTHORIZER_EVENT = json.load(f)
 
 # One representative first request per function. They are answered with an error where

@@ -10,13 +10,13 @@ mkdir -p target
   echo
   echo "Date: $(date -u +%Y-%m-%dT%H:%M:%SZ). Machine: $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p'), $(free -g | awk '/Mem:/{print $2}') GiB; $(rustc --version)."
   echo
-  echo '## CPU per operation: `cargo bench -p shared --bench operations`'
+  echo '## CPU per operation: `cargo bench -p shared --features testing --bench operations`'
   echo '```'
-  cargo bench -p shared --bench operations 2>/dev/null | grep -E "^[A-Za-z0-9]+/|time:" || true
+  cargo bench -p shared --features testing --bench operations 2>/dev/null | grep -E "^[A-Za-z0-9]+/|time:" || true
   echo '```'
   echo
-  echo '## Logout fan-out: `cargo bench -p shared --bench logout_fanout`'
-  cargo bench -p shared --bench logout_fanout 2>/dev/null | tail -1
+  echo '## Logout fan-out: `cargo bench -p shared --features testing --bench logout_fanout`'
+  cargo bench -p shared --features testing --bench logout_fanout 2>/dev/null | tail -1
   echo
   echo '## Cold start: `infra/bench/coldstart.sh 7`'
   bash infra/bench/coldstart.sh 7 2>/dev/null | grep '^|'

@@ -1,20 +1,17 @@
 //! Wall time of a logout that must reach 20 relying parties, each answering after
-//! 200 ms (ARCHITECTURE.md §5: "wall time ≈ slowest RP, not the sum").
+//! 200 ms (docs/ARCHITECTURE.md §5: "wall time ≈ slowest RP, not the sum").
 //!
 //! The real `LogoutService` and notifier (HTTP on loopback, fresh logout token per RP)
 //! with the in-memory store, so the figure is the fan-out itself, not DynamoDB.
 //!
-//! Run: `cargo bench -p shared --bench logout_fanout`
+//! Run: `cargo bench -p shared --features testing --bench logout_fanout`
 
+use shared::domain::{ClientLifetimes, ClientRecord, GrantType, RevocationCause, Scope};
 use shared::ids::{ClientId, Sid, Subject};
-use shared::keys::{KeyRing, SigningAlgorithm};
-use shared::logout::LogoutService;
-use shared::logout::delivery::Notifier;
-use shared::oauth::client_auth::ClientDirectory;
-use shared::oauth::scope::Scope;
 use shared::secrets::{ClientSecretHash, SecretString};
-use shared::store::memory::MemoryStore;
-use shared::store::{ClientAdmin, ClientLifetimes, ClientRecord, GrantType, SessionWrite};
+use shared::store::{ClientAdmin, SessionWrite};
+use shared::testing::kit;
+use shared::testing::memory::MemoryStore;
 use shared::time::UnixTime;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -66,8 +63,6 @@ async fn slow_rp() -> u16 {
 
 #[tokio::main]
 async fn main() {
-    let config = shared::testkit::config();
-    let keys = Arc::new(KeyRing::ephemeral(SigningAlgorithm::Es256).expect("keys"));
     let store = Arc::new(MemoryStore::new());
     let mut clients = Vec::new();
     for i in 0..RPS {
@@ -86,13 +81,7 @@ async fn main() {
         store.put_client(&client).await.expect("client");
         clients.push(client.id);
     }
-    let service = LogoutService {
-        clients: ClientDirectory::new(store.clone(), Duration::from_secs(60)),
-        notifier: Notifier::new(keys.clone(), config.issuer.clone(), config.logout.rp_timeout).expect("notifier"),
-        store: store.clone(),
-        keys,
-        config,
-    };
+    let service = kit::services_over(store.clone()).logout().expect("the logout service");
 
     let mut times = Vec::new();
     for round in 0..=ROUNDS {
@@ -100,7 +89,7 @@ async fn main() {
         let sub = Subject::random();
         let now = UnixTime::now();
         for client in &clients {
-            let (mut session, mut family) = shared::testkit::session(now, 3600);
+            let (mut session, mut family) = kit::session(now, 3600);
             session.sub = sub.clone();
             session.sid = Sid::random();
             session.client_ids = [client.clone()].into_iter().collect();
@@ -109,7 +98,7 @@ async fn main() {
             store.begin_session(&session, &family).await.expect("session");
         }
         let started = Instant::now();
-        let summary = service.revoke_all(&sub, "benchmark").await.expect("logout");
+        let summary = service.revoke_all(&sub, RevocationCause::AdminRevokeAll).await.expect("logout");
         let took = started.elapsed();
         assert_eq!(summary.sessions_ended.len(), RPS);
         assert!(summary.deliveries.iter().all(|d| d.status == "delivered"), "{summary:?}");

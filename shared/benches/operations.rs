@@ -1,27 +1,27 @@
-//! CPU cost per operation (ARCHITECTURE.md §5), through the real shared code with the
+//! CPU cost per operation (docs/ARCHITECTURE.md §5), through the real shared code with the
 //! in-memory store, so the figures are this code's work and not DynamoDB's. The same
 //! run measures the raw JWS sign and verify of each algorithm, so each operation's
 //! overhead over its signature work reads as a ratio (`docs/BENCHMARKS.md`).
 //!
-//! Run: `cargo bench -p shared --bench operations`
+//! Run: `cargo bench -p shared --features testing --bench operations`
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use shared::Services;
 use shared::authorizer::Authorizer;
 use shared::discovery::Discovery;
+use shared::domain::{ClientRecord, GrantType, Scope, SigningAlgorithm, UserRecord};
 use shared::grants::TokenIssuer;
 use shared::introspection::Introspector;
-use shared::keys::{KeyRing, SigningAlgorithm};
+use shared::keys::KeyRing;
 use shared::oauth::OAuthRequest;
-use shared::oauth::client_auth::ClientDirectory;
 use shared::revocation::Revoker;
 use shared::secrets::{PasswordHashString, SecretString};
-use shared::store::memory::MemoryStore;
-use shared::store::{ClientAdmin, ClientRecord, GrantType, SessionWrite, UserAdmin, UserRecord};
-use shared::testkit::{CLIENT_SECRET, access_claims, client, config};
+use shared::store::{ClientAdmin, SessionWrite, UserAdmin};
+use shared::testing::kit::{access_claims, client, config, form_as};
+use shared::testing::memory::MemoryStore;
 use shared::time::UnixTime;
 use shared::tokens::access::{mint, verify_access_token};
 use shared::tokens::refresh::RefreshToken;
-use shared::verify::TokenChecker;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,12 +36,8 @@ struct World {
     discovery: Discovery,
 }
 
-fn form(body: &str) -> OAuthRequest {
-    OAuthRequest::parse(Some("application/x-www-form-urlencoded"), None, body.as_bytes()).expect("form")
-}
-
 fn with_client(body: &str) -> OAuthRequest {
-    form(&format!("client_id=app&client_secret={CLIENT_SECRET}&{body}"))
+    form_as("app", body)
 }
 
 async fn world(alg: SigningAlgorithm) -> World {
@@ -53,34 +49,19 @@ async fn world(alg: SigningAlgorithm) -> World {
         UserRecord { username: "alice".into(), sub: shared::ids::Subject::random(), password_hash, disabled: false };
     store.create_user(&alice).await.unwrap();
     let keys = Arc::new(KeyRing::ephemeral(alg).unwrap());
-    let directory = || ClientDirectory::new(store.clone(), Duration::from_secs(3600));
-    let checker = || TokenChecker { keys: keys.clone(), issuer: config().issuer, revocations: store.clone() };
+    // A warm instance: the client stays cached for the whole run.
+    let config = shared::config::Config {
+        client_cache_ttl: Duration::from_secs(3600),
+        expected_audience: Some(shared::config::ExpectedAudience::OneOf(vec!["https://api.example.com".into()])),
+        ..config()
+    };
+    let services = Services::new(config, keys.clone(), store.clone());
     World {
-        issuer: TokenIssuer {
-            config: config(),
-            keys: keys.clone(),
-            clients: directory(),
-            users: store.clone(),
-            sessions: store.clone(),
-            families: store.clone(),
-        },
-        revoker: Revoker {
-            config: config(),
-            keys: keys.clone(),
-            clients: directory(),
-            families: store.clone(),
-            markers: store.clone(),
-        },
-        introspector: Introspector {
-            config: config(),
-            keys: keys.clone(),
-            clients: directory(),
-            checker: checker(),
-            families: store.clone(),
-            revocations: store.clone(),
-        },
-        authorizer: Authorizer { checker: checker(), audience: Some(vec!["https://api.example.com".into()]) },
-        discovery: Discovery::new(config().issuer, keys.clone()),
+        issuer: services.token_issuer(),
+        revoker: services.revoker(),
+        introspector: services.introspector(),
+        authorizer: services.authorizer().unwrap(),
+        discovery: services.discovery(),
         store,
         alice,
         keys,
@@ -101,7 +82,7 @@ fn operations(c: &mut Criterion) {
         let mut group = c.benchmark_group(name);
         group.bench_function("raw_sign", |b| b.iter(|| mint(&keys, &access_claims("app", now)).unwrap()));
         group.bench_function("raw_verify", |b| {
-            b.iter(|| verify_access_token(&keys, &token, shared::testkit::ISSUER, None, now).unwrap())
+            b.iter(|| verify_access_token(&keys, &token, shared::testing::kit::ISSUER, None, now).unwrap())
         });
         group.bench_function("issue_client_credentials", |b| {
             b.to_async(&rt)
@@ -157,12 +138,12 @@ fn operations(c: &mut Criterion) {
 /// A login of alice at `app`, made directly in the store (no argon2 in the setup), and
 /// its first refresh token. Batch setup runs outside the async runtime.
 fn fresh_family(w: &World) -> String {
-    let (mut session, mut family) = shared::testkit::session(UnixTime::now(), 3600);
+    let (mut session, mut family) = shared::testing::kit::session(UnixTime::now(), 3600);
     session.sub = w.alice.sub.clone();
     family.sub = w.alice.sub.clone();
     family.username = w.alice.username.clone();
     family.client_id = shared::ids::ClientId::new("app");
-    family.scope = shared::oauth::scope::Scope::parse("read").unwrap();
+    family.scope = Scope::parse("read").unwrap();
     futures::executor::block_on(w.store.begin_session(&session, &family)).unwrap();
     RefreshToken { family: family.fid, generation: 0 }.encode(w.keys.snapshot().refresh_mac_key())
 }

@@ -1,13 +1,16 @@
 //! The decision of the API Gateway Lambda authorizer: the same verifier as everywhere,
 //! so an API behind API Gateway stops accepting a revoked token on the next request.
 
+use crate::keys::KeyRing;
 use crate::verify::{CheckError, TokenChecker, bearer_token};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 pub struct Authorizer {
-    pub checker: TokenChecker,
+    pub(crate) keys: Arc<KeyRing>,
+    pub(crate) checker: TokenChecker,
     /// Accepted `aud` values; `None` accepts any audience of this issuer (`EXPECTED_AUDIENCE=*`).
-    pub audience: Option<Vec<String>>,
+    pub(crate) audience: Option<Vec<String>>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -26,7 +29,8 @@ impl Authorizer {
         let Some(token) = bearer_token(authorization) else {
             return deny("no_bearer_token");
         };
-        match self.checker.check_access_token(token, self.audience.as_deref()).await {
+        let keys = self.keys.current().await;
+        match self.checker.check_access_token(&keys, token, self.audience.as_deref()).await {
             Ok(claims) => Decision {
                 allow: true,
                 context: HashMap::from([
@@ -37,9 +41,12 @@ impl Authorizer {
                 ]),
             },
             Err(CheckError::Invalid(err)) => deny(&format!("invalid_token: {err}")),
-            Err(CheckError::Revoked(reason)) => deny(reason),
-            // Fail closed (ARCHITECTURE.md §3.10); the verifier logged the store error.
-            Err(CheckError::StoreUnavailable) => deny("store_unavailable"),
+            Err(CheckError::Revoked(reason)) => deny(reason.as_str()),
+            // Fail closed (docs/ARCHITECTURE.md §3.10), and say why.
+            Err(CheckError::Store(err)) => {
+                err.report();
+                deny("store_unavailable")
+            }
         }
     }
 }

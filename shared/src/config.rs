@@ -2,7 +2,8 @@
 //! or malformed value stops the instance at init with a message naming the variable,
 //! rather than surfacing later as a confusing request failure.
 
-use crate::keys::SigningAlgorithm;
+use crate::domain::SigningAlgorithm;
+use crate::policy::Lifetimes;
 use std::path::PathBuf;
 use std::time::Duration;
 use url::Url;
@@ -30,31 +31,6 @@ pub enum KeySourceConfig {
     File(PathBuf),
     /// A Secrets Manager secret (name or ARN), rotated by `rotate-keys` (AWS).
     SecretsManager(String),
-}
-
-/// Default lifetimes; a client may override each one (ARCHITECTURE.md §2).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Lifetimes {
-    pub access_token: u64,
-    pub id_token: u64,
-    /// Absolute lifetime of a refresh-token family (and of its session).
-    pub refresh_absolute: u64,
-    /// A family unused for this long is dead.
-    pub refresh_idle: u64,
-    /// How long a just-rotated refresh token still yields the same successor.
-    pub refresh_grace: u64,
-}
-
-impl Default for Lifetimes {
-    fn default() -> Self {
-        Self {
-            access_token: 600,
-            id_token: 300,
-            refresh_absolute: 30 * 24 * 3600,
-            refresh_idle: 7 * 24 * 3600,
-            refresh_grace: 10,
-        }
-    }
 }
 
 #[derive(Clone, Debug)]

@@ -1,15 +1,17 @@
 //! Token introspection (RFC 7662). Resource servers registered with `--introspect` may
 //! ask about any token; any other client only about tokens issued to itself. Inactive,
 //! unknown, expired, revoked and foreign tokens all get exactly `{"active": false}`
-//! (§2.2), and an unreachable store is a 503, never `active: true` (ARCHITECTURE.md §3.10).
+//! (§2.2), and an unreachable store is a 503, never `active: true` (docs/ARCHITECTURE.md §3.10).
 
 use crate::config::Config;
-use crate::grants::store_failure;
-use crate::keys::KeyRing;
+use crate::domain::{ClientRecord, RevocationQuery, RevocationStatus};
+use crate::ids::ClientId;
+use crate::keys::{KeyRing, KeySet};
 use crate::oauth::client_auth::ClientDirectory;
 use crate::oauth::{OAuthError, OAuthRequest};
+use crate::policy::FamilyState;
 use crate::revocation::TokenKind;
-use crate::store::{ClientRecord, FamilyRead, FamilyStatus, RevocationQuery, RevocationRead, RevocationStatus};
+use crate::store::{FamilyRead, RevocationRead};
 use crate::time::UnixTime;
 use crate::tokens::refresh::RefreshToken;
 use crate::verify::{CheckError, TokenChecker};
@@ -17,12 +19,12 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 pub struct Introspector {
-    pub config: Config,
-    pub keys: Arc<KeyRing>,
-    pub clients: ClientDirectory,
-    pub checker: TokenChecker,
-    pub families: Arc<dyn FamilyRead>,
-    pub revocations: Arc<dyn RevocationRead>,
+    pub(crate) config: Arc<Config>,
+    pub(crate) keys: Arc<KeyRing>,
+    pub(crate) clients: Arc<ClientDirectory>,
+    pub(crate) checker: TokenChecker,
+    pub(crate) families: Arc<dyn FamilyRead>,
+    pub(crate) revocations: Arc<dyn RevocationRead>,
 }
 
 pub fn inactive() -> Value {
@@ -31,13 +33,13 @@ pub fn inactive() -> Value {
 
 impl Introspector {
     pub async fn introspect(&self, req: &OAuthRequest) -> Result<Value, OAuthError> {
-        self.keys.current().await;
+        let keys = self.keys.current().await;
         let caller = self.clients.authenticate(req).await?;
         let token = req.required("token", "token is required")?;
         for kind in TokenKind::search_order(req.param("token_type_hint")) {
             let answer = match kind {
-                TokenKind::AccessToken => self.access_token(&caller, token).await?,
-                TokenKind::RefreshToken => self.refresh_token(&caller, token).await?,
+                TokenKind::AccessToken => self.access_token(&keys, &caller, token).await?,
+                TokenKind::RefreshToken => self.refresh_token(&keys, &caller, token).await?,
             };
             if let Some(answer) = answer {
                 return Ok(answer);
@@ -47,10 +49,15 @@ impl Introspector {
     }
 
     /// `None`: not an access token of ours at all (try the next kind).
-    async fn access_token(&self, caller: &ClientRecord, token: &str) -> Result<Option<Value>, OAuthError> {
-        let claims = match self.checker.check_access_token(token, None).await {
+    async fn access_token(
+        &self,
+        keys: &KeySet,
+        caller: &ClientRecord,
+        token: &str,
+    ) -> Result<Option<Value>, OAuthError> {
+        let claims = match self.checker.check_access_token(keys, token, None).await {
             Ok(claims) => claims,
-            Err(CheckError::StoreUnavailable) => return Err(OAuthError::unavailable()),
+            Err(CheckError::Store(err)) => return Err(err.into()),
             Err(CheckError::Revoked(_)) => return Ok(Some(inactive())),
             Err(CheckError::Invalid(_)) => return Ok(None),
         };
@@ -78,21 +85,29 @@ impl Introspector {
     /// Active only for the family's live generation, within both lifetimes, with the
     /// user enabled and no logout or revoke-all since the login. Two round trips: the
     /// family, then one batch read of its markers and user.
-    async fn refresh_token(&self, caller: &ClientRecord, token: &str) -> Result<Option<Value>, OAuthError> {
-        let Ok(refresh) = RefreshToken::decode(token, self.keys.snapshot().refresh_mac_key()) else {
+    async fn refresh_token(
+        &self,
+        keys: &KeySet,
+        caller: &ClientRecord,
+        token: &str,
+    ) -> Result<Option<Value>, OAuthError> {
+        let Ok(refresh) = RefreshToken::decode(token, keys.refresh_mac_key()) else {
             return Ok(None);
         };
-        let Some(family) = self.families.family(&refresh.family).await.map_err(store_failure)? else {
+        let Some(family) = self.families.family(&refresh.family).await? else {
             return Ok(Some(inactive()));
         };
-        if !may_see(caller, &family.client_id) || family.status != FamilyStatus::Active {
+        if !may_see(caller, &family.client_id) {
             return Ok(Some(inactive()));
         }
-        let owner = self.clients.get(&family.client_id).await.map_err(store_failure)?;
-        let idle = owner.and_then(|c| c.lifetimes.refresh_idle).unwrap_or(self.config.lifetimes.refresh_idle);
+        let owner = self.clients.get(&family.client_id).await?;
+        let lifetimes = match &owner {
+            Some(owner) => self.config.lifetimes.for_client(owner),
+            None => self.config.lifetimes,
+        };
         let now = UnixTime::now();
-        let idle_deadline = family.rotated_at.plus(idle);
-        if refresh.generation != family.generation || idle_deadline.has_passed(now) {
+        let idle_deadline = lifetimes.idle_deadline(&family);
+        if refresh.generation != family.generation || lifetimes.family_state(&family, now) != FamilyState::Live {
             return Ok(Some(inactive()));
         }
         let query = RevocationQuery {
@@ -102,7 +117,7 @@ impl Introspector {
             username: Some(family.username.clone()),
             ..Default::default()
         };
-        match self.revocations.revocation_status(&query).await.map_err(store_failure)? {
+        match self.revocations.revocation_status(&query).await? {
             RevocationStatus::Revoked(_) => Ok(Some(inactive())),
             RevocationStatus::Clear => Ok(Some(json!({
                 "active": true,
@@ -121,47 +136,30 @@ impl Introspector {
 }
 
 /// RFC 7662 §4: the caller must be authorized to learn about the token.
-fn may_see(caller: &ClientRecord, token_client: &crate::ids::ClientId) -> bool {
+fn may_see(caller: &ClientRecord, token_client: &ClientId) -> bool {
     caller.may_introspect || &caller.id == token_client
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    use crate::keys::{KeyRing, SigningAlgorithm};
-
-    use crate::store::counting::Counting;
-    use crate::store::memory::MemoryStore;
-    use crate::store::{ClientAdmin, Marker, MarkerWrite};
+    use crate::domain::Marker;
+    use crate::store::{ClientAdmin, MarkerWrite};
+    use crate::testing::counting::Counting;
+    use crate::testing::kit;
+    use crate::testing::memory::MemoryStore;
     use crate::tokens::access::mint;
-    use std::time::Duration;
 
     #[tokio::test]
     async fn an_access_token_check_costs_exactly_one_round_trip_and_sees_revocation_at_once() {
         let store = Arc::new(MemoryStore::new());
-        store
-            .put_client(&ClientRecord { may_introspect: true, ..crate::testkit::client("rs", &[], "") })
-            .await
-            .unwrap();
+        store.put_client(&ClientRecord { may_introspect: true, ..kit::client("rs", &[], "") }).await.unwrap();
         let counting = Arc::new(Counting::new(store.clone()));
-        let keys = Arc::new(KeyRing::ephemeral(SigningAlgorithm::Es256).unwrap());
-        let config = crate::testkit::config();
-        let introspector = Introspector {
-            checker: TokenChecker { keys: keys.clone(), issuer: config.issuer.clone(), revocations: counting.clone() },
-            clients: ClientDirectory::new(counting.clone(), Duration::from_secs(60)),
-            families: counting.clone(),
-            revocations: counting.clone(),
-            keys,
-            config,
-        };
-        let now = UnixTime::now();
-        let claims = crate::testkit::access_claims("svc", now);
-        let token = mint(&introspector.keys.snapshot(), &claims).unwrap();
-        let request = || {
-            let body = format!("client_id=rs&client_secret={}&token={token}", crate::testkit::CLIENT_SECRET);
-            OAuthRequest::parse(Some("application/x-www-form-urlencoded"), None, body.as_bytes()).unwrap()
-        };
+        let services = kit::services_over(counting.clone());
+        let introspector = services.introspector();
+        let claims = kit::access_claims("svc", UnixTime::now());
+        let token = mint(&services.keys().snapshot(), &claims).unwrap();
+        let request = || kit::form_as("rs", &format!("token={token}"));
         assert_eq!(introspector.introspect(&request()).await.unwrap()["active"], true);
         // The first call also read the caller's client record; warm instances have it cached.
         counting.reset();

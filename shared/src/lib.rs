@@ -1,25 +1,39 @@
-//! Everything the token-lifecycle functions share: configuration, keys, JWTs, the OAuth
-//! wire layer, storage and errors. Functions stay thin: parse, call into this crate, map
-//! the result to HTTP (ARCHITECTURE.md §1).
+//! Everything the token-lifecycle functions share, in layers (docs/ARCHITECTURE.md §7):
+//! * `ids`, `time`, `secrets`: identifiers, instants, secrets at rest;
+//! * `domain`: clients, users, logins, markers, scopes (below storage and the wire);
+//! * `policy`, `config`: lifetimes and limits, and the environment;
+//! * `keys`, `tokens`: the key set and the JWTs minted and verified with it;
+//! * `store`: storage behind capability traits, and its DynamoDB implementation;
+//! * `oauth`: the wire layer (request parsing, client authentication, the errors);
+//! * the services: `grants`, `revocation`, `introspection`, `userinfo`, `authorizer`,
+//!   `logout`, `discovery`, with `verify` behind the resource-facing ones;
+//! * `services` (the one assembly), `http` (the endpoint seam), `endpoints` and `lambda`
+//!   (each function's entry).
 
 pub mod authorizer;
 pub mod config;
 pub mod discovery;
+pub mod domain;
+pub mod endpoints;
 pub mod grants;
 pub mod http;
 pub mod ids;
-pub mod init;
 pub mod introspection;
 pub mod keys;
+pub mod lambda;
 pub mod logout;
 pub mod oauth;
+pub mod policy;
 pub mod revocation;
 pub mod secrets;
+pub mod services;
 pub mod store;
 pub mod telemetry;
-#[doc(hidden)]
-pub mod testkit;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod time;
 pub mod tokens;
 pub mod userinfo;
 pub mod verify;
+
+pub use services::Services;

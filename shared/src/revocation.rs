@@ -1,16 +1,16 @@
 //! Token revocation (RFC 7009). Revoking an access token puts its `jti` on the denylist
 //! until the token would have expired anyway; revoking a refresh token revokes its whole
 //! family and, through the family marker, every access token issued from it
-//! (ARCHITECTURE.md §3, semantics 1 and 2).
+//! (docs/ARCHITECTURE.md §3, semantics 1 and 2).
 
 use crate::config::Config;
-use crate::grants::store_failure;
-use crate::keys::KeyRing;
+use crate::domain::{ClientRecord, FamilyStatus, Marker, RevocationCause};
+use crate::keys::{KeyRing, KeySet};
 use crate::oauth::client_auth::ClientDirectory;
 use crate::oauth::{OAuthError, OAuthErrorCode, OAuthRequest};
-use crate::store::{ClientRecord, FamilyStatus, FamilyWrite, Marker, MarkerWrite};
+use crate::policy::Covers;
+use crate::store::{FamilyWrite, MarkerWrite};
 use crate::time::UnixTime;
-use crate::tokens::LEEWAY_SECONDS;
 use crate::tokens::access::{is_our_other_jwt, verify_access_token_even_expired};
 use crate::tokens::refresh::RefreshToken;
 use std::sync::Arc;
@@ -34,11 +34,11 @@ impl TokenKind {
 }
 
 pub struct Revoker {
-    pub config: Config,
-    pub keys: Arc<KeyRing>,
-    pub clients: ClientDirectory,
-    pub families: Arc<dyn FamilyWrite>,
-    pub markers: Arc<dyn MarkerWrite>,
+    pub(crate) config: Arc<Config>,
+    pub(crate) keys: Arc<KeyRing>,
+    pub(crate) clients: Arc<ClientDirectory>,
+    pub(crate) families: Arc<dyn FamilyWrite>,
+    pub(crate) markers: Arc<dyn MarkerWrite>,
 }
 
 /// Whether a search step found the token.
@@ -50,19 +50,19 @@ enum Found {
 impl Revoker {
     /// Ok means 200: also for an unknown, invalid or already revoked token (RFC 7009 §2.2).
     pub async fn revoke(&self, req: &OAuthRequest) -> Result<(), OAuthError> {
-        self.keys.current().await;
+        let keys = self.keys.current().await;
         let client = self.clients.authenticate(req).await?;
         let token = req.required("token", "token is required")?;
         for kind in TokenKind::search_order(req.param("token_type_hint")) {
             let found = match kind {
-                TokenKind::AccessToken => self.revoke_access_token(&client, token).await?,
-                TokenKind::RefreshToken => self.revoke_refresh_token(&client, token).await?,
+                TokenKind::AccessToken => self.revoke_access_token(&keys, &client, token).await?,
+                TokenKind::RefreshToken => self.revoke_refresh_token(&keys, &client, token).await?,
             };
             if let Found::Handled = found {
                 return Ok(());
             }
         }
-        if is_our_other_jwt(&self.keys.snapshot(), token, &self.config.issuer) {
+        if is_our_other_jwt(&keys, token, &self.config.issuer) {
             return Err(OAuthError::new(
                 OAuthErrorCode::UnsupportedTokenType,
                 "only access and refresh tokens can be revoked",
@@ -72,8 +72,13 @@ impl Revoker {
         Ok(())
     }
 
-    async fn revoke_access_token(&self, client: &ClientRecord, token: &str) -> Result<Found, OAuthError> {
-        let Ok(claims) = verify_access_token_even_expired(&self.keys.snapshot(), token, &self.config.issuer) else {
+    async fn revoke_access_token(
+        &self,
+        keys: &KeySet,
+        client: &ClientRecord,
+        token: &str,
+    ) -> Result<Found, OAuthError> {
+        let Ok(claims) = verify_access_token_even_expired(keys, token, &self.config.issuer) else {
             return Ok(Found::NotThisKind);
         };
         if claims.client_id != client.id {
@@ -81,20 +86,25 @@ impl Revoker {
         }
         let now = UnixTime::now();
         // The entry lives exactly as long as the token could still pass a check.
-        let expires_at = claims.exp.plus(LEEWAY_SECONDS);
+        let expires_at = self.config.lifetimes.marker_expiry(Covers::Token { exp: claims.exp }, now);
         if expires_at.has_passed(now) {
             return Ok(Found::Handled);
         }
-        self.markers.put_marker(&Marker::Token { jti: claims.jti.clone(), expires_at }).await.map_err(store_failure)?;
+        self.markers.put_marker(&Marker::Token { jti: claims.jti.clone(), expires_at }).await?;
         tracing::info!(event = "access_token.revoked", client_id = %client.id, sub = %claims.sub, jti = %claims.jti);
         Ok(Found::Handled)
     }
 
-    async fn revoke_refresh_token(&self, client: &ClientRecord, token: &str) -> Result<Found, OAuthError> {
-        let Ok(refresh) = RefreshToken::decode(token, self.keys.snapshot().refresh_mac_key()) else {
+    async fn revoke_refresh_token(
+        &self,
+        keys: &KeySet,
+        client: &ClientRecord,
+        token: &str,
+    ) -> Result<Found, OAuthError> {
+        let Ok(refresh) = RefreshToken::decode(token, keys.refresh_mac_key()) else {
             return Ok(Found::NotThisKind);
         };
-        let Some(family) = self.families.family(&refresh.family).await.map_err(store_failure)? else {
+        let Some(family) = self.families.family(&refresh.family).await? else {
             return Ok(Found::Handled);
         };
         if family.client_id != client.id {
@@ -104,13 +114,10 @@ impl Revoker {
             return Ok(Found::Handled);
         }
         let now = UnixTime::now();
-        let access_life = client.lifetimes.access_token.unwrap_or(0).max(self.config.lifetimes.access_token);
-        let marker_expires_at = now.plus(access_life + LEEWAY_SECONDS);
-        self.families
-            .revoke_family(&family.fid, now, "revoked_by_client", marker_expires_at)
-            .await
-            .map_err(store_failure)?;
-        tracing::info!(event = "refresh_family.revoked", reason = "revoked_by_client", client_id = %client.id,
+        let marker_expires_at = self.config.lifetimes.marker_expiry(Covers::Family { client: Some(client) }, now);
+        let cause = RevocationCause::RevokedByClient;
+        self.families.revoke_family(&family.fid, now, cause, marker_expires_at).await?;
+        tracing::info!(event = "refresh_family.revoked", reason = cause.as_str(), client_id = %client.id,
             sub = %family.sub, fid = %family.fid);
         Ok(Found::Handled)
     }
@@ -126,45 +133,44 @@ fn foreign(client: &ClientRecord) -> OAuthError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::{KeyRing, SigningAlgorithm};
-
-    use crate::store::counting::Counting;
-    use crate::store::memory::MemoryStore;
-    use crate::store::{ClientAdmin, GrantType, RevocationQuery, RevocationRead, RevocationStatus, SessionWrite};
+    use crate::domain::{GrantType, RevocationQuery, RevocationReason, RevocationStatus};
+    use crate::ids::ClientId;
+    use crate::store::{ClientAdmin, RevocationRead, SessionWrite};
+    use crate::testing::counting::Counting;
+    use crate::testing::kit;
+    use crate::testing::memory::MemoryStore;
     use crate::tokens::access::{AccessTokenClaims, mint};
-    use std::time::Duration;
 
     struct Fixture {
         revoker: Revoker,
+        keys: Arc<KeySet>,
         store: Arc<MemoryStore>,
         counting: Arc<Counting<MemoryStore>>,
     }
 
+    /// Clients `app` and `other`, and a revoker whose client cache is warm: the counts
+    /// below are the revocation's own round trips.
     async fn fixture() -> Fixture {
         let store = Arc::new(MemoryStore::new());
         for id in ["app", "other"] {
-            store.put_client(&crate::testkit::client(id, &[GrantType::ClientCredentials], "read")).await.unwrap();
+            store.put_client(&kit::client(id, &[GrantType::ClientCredentials], "read")).await.unwrap();
         }
         let counting = Arc::new(Counting::new(store.clone()));
-        let config = crate::testkit::config();
-        let keys = Arc::new(KeyRing::ephemeral(SigningAlgorithm::Es256).unwrap());
-        let revoker = Revoker {
-            config,
-            keys,
-            clients: ClientDirectory::new(store.clone(), Duration::from_secs(60)),
-            families: counting.clone(),
-            markers: store.clone(),
-        };
-        Fixture { revoker, store, counting }
+        let services = kit::services_over(counting.clone());
+        let revoker = services.revoker();
+        for id in ["app", "other"] {
+            revoker.clients.get(&ClientId::new(id)).await.unwrap();
+        }
+        counting.reset();
+        Fixture { revoker, keys: services.keys().snapshot(), store, counting }
     }
 
     fn request(client: &str, token: &str) -> OAuthRequest {
-        let body = format!("client_id={client}&client_secret={}&token={token}", crate::testkit::CLIENT_SECRET);
-        OAuthRequest::parse(Some("application/x-www-form-urlencoded"), None, body.as_bytes()).unwrap()
+        kit::form_as(client, &format!("token={token}"))
     }
 
-    fn access_token(_: &Fixture, client: &str) -> AccessTokenClaims {
-        crate::testkit::access_claims(client, UnixTime::now())
+    fn access_token(client: &str) -> AccessTokenClaims {
+        kit::access_claims(client, UnixTime::now())
     }
 
     async fn status(f: &Fixture, query: RevocationQuery) -> RevocationStatus {
@@ -174,19 +180,19 @@ mod tests {
     #[tokio::test]
     async fn an_access_token_is_denylisted_until_it_expires() {
         let f = fixture().await;
-        let claims = access_token(&f, "app");
-        let token = mint(&f.revoker.keys.snapshot(), &claims).unwrap();
+        let claims = access_token("app");
+        let token = mint(&f.keys, &claims).unwrap();
         f.revoker.revoke(&request("app", &token)).await.unwrap();
         let query = RevocationQuery { jti: Some(claims.jti.clone()), ..Default::default() };
-        assert_eq!(status(&f, query).await, RevocationStatus::Revoked("token_revoked"));
-        assert_eq!(f.counting.round_trips(), 0, "an access token revoke does not touch families");
+        assert_eq!(status(&f, query).await, RevocationStatus::Revoked(RevocationReason::TokenRevoked));
+        assert_eq!(f.counting.round_trips(), 1, "an access token revoke is one put, and touches no family");
     }
 
     #[tokio::test]
     async fn another_clients_token_is_refused_and_left_alone() {
         let f = fixture().await;
-        let claims = access_token(&f, "app");
-        let token = mint(&f.revoker.keys.snapshot(), &claims).unwrap();
+        let claims = access_token("app");
+        let token = mint(&f.keys, &claims).unwrap();
         let err = f.revoker.revoke(&request("other", &token)).await.unwrap_err();
         assert_eq!(err.code, OAuthErrorCode::UnauthorizedClient);
         let query = RevocationQuery { jti: Some(claims.jti), ..Default::default() };
@@ -196,15 +202,14 @@ mod tests {
     #[tokio::test]
     async fn a_refresh_token_revoke_costs_two_round_trips_and_kills_the_family() {
         let f = fixture().await;
-        let (session, mut family) = crate::testkit::session(UnixTime::now(), 3600);
-        family.client_id = crate::ids::ClientId::new("app");
+        let (session, mut family) = kit::session(UnixTime::now(), 3600);
+        family.client_id = ClientId::new("app");
         f.store.begin_session(&session, &family).await.unwrap();
-        let token = RefreshToken { family: family.fid.clone(), generation: 0 }
-            .encode(f.revoker.keys.snapshot().refresh_mac_key());
+        let token = RefreshToken { family: family.fid.clone(), generation: 0 }.encode(f.keys.refresh_mac_key());
         f.revoker.revoke(&request("app", &token)).await.unwrap();
         assert_eq!(f.counting.round_trips(), 2, "family read + revoking write");
         let query = RevocationQuery { fid: Some(family.fid), ..Default::default() };
-        assert_eq!(status(&f, query).await, RevocationStatus::Revoked("family_revoked"));
+        assert_eq!(status(&f, query).await, RevocationStatus::Revoked(RevocationReason::FamilyRevoked));
     }
 
     #[tokio::test]

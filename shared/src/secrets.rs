@@ -33,7 +33,7 @@ impl fmt::Debug for SecretString {
 
 /// Shortest client secret accepted. Client secrets are stored with a fast salted hash
 /// (SHA-256), which is only sound for high-entropy secrets; a slow hash would break the
-/// `client_credentials` CPU budget (ARCHITECTURE.md §5). See RFC 6819 §5.1.4.1.3.
+/// `client_credentials` CPU budget (docs/ARCHITECTURE.md §5). See RFC 6819 §5.1.4.1.3.
 pub const MIN_CLIENT_SECRET_LEN: usize = 24;
 
 #[derive(Debug, thiserror::Error, PartialEq)]

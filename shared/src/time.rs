@@ -19,7 +19,7 @@ impl UnixTime {
         UnixTime(self.0.saturating_add(seconds))
     }
 
-    /// An item whose `expires_at` is at or before `now` is absent (ARCHITECTURE.md §3.8).
+    /// An item whose `expires_at` is at or before `now` is absent (docs/ARCHITECTURE.md §3.8).
     pub fn has_passed(self, now: UnixTime) -> bool {
         self <= now
     }

@@ -1,49 +1,47 @@
 //! The one access-token check every resource-facing function uses (introspection, the
 //! authorizer, userinfo): a local JWT verification, then one strongly consistent
-//! denylist read. Revocation takes effect on the very next check (ARCHITECTURE.md §3.1),
+//! denylist read. Revocation takes effect on the very next check (docs/ARCHITECTURE.md §3.1),
 //! and an unreachable store fails closed (§3.10).
 
-use crate::keys::KeyRing;
-use crate::store::{RevocationQuery, RevocationRead, RevocationStatus};
+use crate::domain::{RevocationQuery, RevocationReason, RevocationStatus};
+use crate::keys::KeySet;
+use crate::store::{RevocationRead, StoreError};
 use crate::time::UnixTime;
 use crate::tokens::TokenError;
 use crate::tokens::access::{AccessTokenClaims, verify_access_token};
 use std::sync::Arc;
 
-#[derive(Debug, PartialEq)]
+#[derive(Debug)]
 pub enum CheckError {
     /// Not a valid access token of ours (bad signature, type, issuer, audience, expired).
     Invalid(TokenError),
     /// Valid, but on the denylist.
-    Revoked(&'static str),
-    /// The denylist could not be read: the caller must deny, and say why in the log.
-    StoreUnavailable,
+    Revoked(RevocationReason),
+    /// The denylist could not be read: the caller must deny (and its error conversion
+    /// says why in the log).
+    Store(StoreError),
 }
 
 pub struct TokenChecker {
-    pub keys: Arc<KeyRing>,
     pub issuer: String,
     pub revocations: Arc<dyn RevocationRead>,
 }
 
 impl TokenChecker {
-    /// `audience`: the accepted `aud` values, or `None` for any audience of this issuer.
+    /// `keys`: the request's one snapshot of the key ring. `audience`: the accepted `aud`
+    /// values, or `None` for any audience of this issuer.
     pub async fn check_access_token(
         &self,
+        keys: &KeySet,
         token: &str,
         audience: Option<&[String]>,
     ) -> Result<AccessTokenClaims, CheckError> {
         let now = UnixTime::now();
-        let keys = self.keys.current().await;
-        let claims = verify_access_token(&keys, token, &self.issuer, audience, now).map_err(CheckError::Invalid)?;
+        let claims = verify_access_token(keys, token, &self.issuer, audience, now).map_err(CheckError::Invalid)?;
         match self.revocations.revocation_status(&denylist_query(&claims)).await {
             Ok(RevocationStatus::Clear) => Ok(claims),
             Ok(RevocationStatus::Revoked(reason)) => Err(CheckError::Revoked(reason)),
-            Err(err) => {
-                tracing::error!(event = "store.unavailable", error = %err, jti = %claims.jti,
-                    "denylist unreadable: failing closed");
-                Err(CheckError::StoreUnavailable)
-            }
+            Err(err) => Err(CheckError::Store(err)),
         }
     }
 }
@@ -71,21 +69,21 @@ pub fn bearer_token(header: Option<&str>) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::{Marker, Scope, SigningAlgorithm};
     use crate::ids::{ClientId, Jti, Sid, Subject};
-    use crate::keys::{KeyRing, SigningAlgorithm};
-    use crate::oauth::scope::Scope;
-    use crate::store::counting::Counting;
-    use crate::store::memory::MemoryStore;
-    use crate::store::{Marker, MarkerWrite};
+    use crate::keys::KeySetDocument;
+    use crate::store::MarkerWrite;
+    use crate::testing::counting::Counting;
+    use crate::testing::memory::MemoryStore;
     use crate::tokens::access::mint;
 
     const ISS: &str = "https://auth.example.com";
 
-    fn setup() -> (TokenChecker, Arc<MemoryStore>, Arc<Counting<MemoryStore>>) {
+    fn setup() -> (TokenChecker, KeySet, Arc<MemoryStore>, Arc<Counting<MemoryStore>>) {
         let store = Arc::new(MemoryStore::new());
         let counting = Arc::new(Counting::new(store.clone()));
-        let keys = Arc::new(KeyRing::ephemeral(SigningAlgorithm::Es256).unwrap());
-        (TokenChecker { keys, issuer: ISS.into(), revocations: counting.clone() }, store, counting)
+        let keys = KeySet::from_document(&KeySetDocument::generate(SigningAlgorithm::Es256).unwrap()).unwrap();
+        (TokenChecker { issuer: ISS.into(), revocations: counting.clone() }, keys, store, counting)
     }
 
     fn claims(sid: Option<Sid>) -> AccessTokenClaims {
@@ -107,22 +105,23 @@ mod tests {
 
     #[tokio::test]
     async fn a_revoked_token_fails_on_the_next_check_with_one_round_trip() {
-        let (checker, store, counting) = setup();
+        let (checker, keys, store, counting) = setup();
         let claims = claims(Some(Sid::random()));
-        let token = mint(&checker.keys.snapshot(), &claims).unwrap();
-        assert!(checker.check_access_token(&token, Some(&["api".to_string()])).await.is_ok());
+        let token = mint(&keys, &claims).unwrap();
+        assert!(checker.check_access_token(&keys, &token, Some(&["api".to_string()])).await.is_ok());
         assert_eq!(counting.round_trips(), 1, "one batch read per check");
         store.put_marker(&Marker::Token { jti: claims.jti.clone(), expires_at: claims.exp }).await.unwrap();
-        assert_eq!(checker.check_access_token(&token, None).await, Err(CheckError::Revoked("token_revoked")));
+        let revoked = checker.check_access_token(&keys, &token, None).await;
+        assert!(matches!(revoked, Err(CheckError::Revoked(RevocationReason::TokenRevoked))), "{revoked:?}");
     }
 
     #[tokio::test]
     async fn an_invalid_token_costs_no_round_trip() {
-        let (checker, _, counting) = setup();
-        let token = mint(&checker.keys.snapshot(), &claims(None)).unwrap();
-        let wrong_aud = checker.check_access_token(&token, Some(&["other".to_string()])).await;
-        assert_eq!(wrong_aud, Err(CheckError::Invalid(TokenError::WrongAudience)));
-        assert!(matches!(checker.check_access_token("nope", None).await, Err(CheckError::Invalid(_))));
+        let (checker, keys, _, counting) = setup();
+        let token = mint(&keys, &claims(None)).unwrap();
+        let wrong_aud = checker.check_access_token(&keys, &token, Some(&["other".to_string()])).await;
+        assert!(matches!(wrong_aud, Err(CheckError::Invalid(TokenError::WrongAudience))), "{wrong_aud:?}");
+        assert!(matches!(checker.check_access_token(&keys, "nope", None).await, Err(CheckError::Invalid(_))));
         assert_eq!(counting.round_trips(), 0);
     }
 

@@ -37,8 +37,7 @@ pub fn http_event(method: &str, path: &str, headers: &[(&str, &str)], body: &str
 /// A Lambda authorizer request (payload 2.0) for `GET /orders` with this Authorization.
 pub fn authorizer_event(authorization: Option<&str>) -> Value {
     let mut event: Value =
-        serde_json::from_str(include_str!("../../functions/authorizer/fixtures/authorizer-event.json"))
-            .expect("fixture");
+        serde_json::from_str(include_str!("../../shared/fixtures/authorizer-event.json")).expect("fixture");
     match authorization {
         Some(value) => {
             event["identitySource"] = json!([value]);

@@ -19,12 +19,11 @@
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{DecodingKey, Validation};
 use serde_json::{Value, json};
+use shared::domain::{ClientLifetimes, DeliveryRecord, DeliveryStatus, GrantType};
 use shared::ids::{ClientId, Sid, Subject, random_id};
 use shared::keys::KeySetDocument;
 use shared::store::dynamo::{DynamoStore, schema};
-use shared::store::{
-    ClientAdmin, ClientLifetimes, ClientRead, DeliveryRecord, DeliveryStatus, DeliveryStore, GrantType,
-};
+use shared::store::{ClientAdmin, ClientRead, DeliveryStore};
 use shared::time::UnixTime;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;

@@ -9,8 +9,9 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use serde_json::{Value, json};
-use shared::keys::{KeySetDocument, SigningAlgorithm};
-use shared::store::GrantType;
+use shared::domain::GrantType;
+use shared::domain::SigningAlgorithm;
+use shared::keys::KeySetDocument;
 use shared::time::UnixTime;
 use tests::{Stack, password_login, seed_client, seed_user};
 

@@ -2,15 +2,17 @@
 //! four steps as `rotate-keys` runs them, and what verifiers see afterwards.
 
 use shared::config::Config;
+use shared::domain::SigningAlgorithm;
 use shared::ids::random_id;
-use shared::keys::rotation::{MAX_TOKEN_LIFETIME, retire_after};
+use shared::keys::rotation::retire_after;
 use shared::keys::secrets_manager::{Rotator, SecretKeySource, client};
-use shared::keys::{KeyRing, KeySet, KeySetDocument, KeySource, KeyState, SigningAlgorithm};
+use shared::keys::{KeyRing, KeySet, KeySetDocument, KeySource, KeyState};
+use shared::policy::{LEEWAY_SECONDS, MAX_TOKEN_LIFETIME};
 use shared::time::UnixTime;
 use shared::tokens::access::{AccessTokenClaims, mint, verify_access_token};
 use std::time::Duration;
 
-const ISS: &str = shared::testkit::ISSUER;
+const ISS: &str = shared::testing::kit::ISSUER;
 
 fn config() -> Config {
     tests::secrets_config()
@@ -29,7 +31,7 @@ async fn rotate(rotator: &Rotator, secret: &str, now: UnixTime) {
 }
 
 fn token(keys: &KeySet, now: UnixTime) -> (String, AccessTokenClaims) {
-    let claims = shared::testkit::access_claims("svc", now);
+    let claims = shared::testing::kit::access_claims("svc", now);
     (mint(keys, &claims).unwrap(), claims)
 }
 
@@ -84,7 +86,7 @@ async fn rotation_publishes_before_signing_and_retires_after_the_last_token() {
 
     // The retired key stays while any token it signed can live, and goes after.
     let retire_at = second_doc.keys.iter().find(|k| k.kid == old_kid).unwrap().retire_at.expect("retire_at");
-    assert!(old_claims.exp.plus(shared::tokens::LEEWAY_SECONDS) < retire_at);
+    assert!(old_claims.exp.plus(LEEWAY_SECONDS) < retire_at);
     assert!(now.plus(MAX_TOKEN_LIFETIME) < retire_at, "it outlives the longest token");
     let just_before = KeySet::from_document_at(&second_doc, UnixTime(retire_at.0 - 1)).unwrap();
     assert!(just_before.verifying_key(&old_kid).is_some());

@@ -3,7 +3,8 @@
 //! PyJWT (`tests/rp/receivers.py`).
 
 use serde_json::Value;
-use shared::store::{DeliveryRecord, DeliveryStatus, DeliveryStore};
+use shared::domain::{DeliveryRecord, DeliveryStatus};
+use shared::store::DeliveryStore;
 use shared::time::UnixTime;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};

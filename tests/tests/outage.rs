@@ -2,7 +2,7 @@
 //! introspection answers 503 (never `active: true`), the authorizer denies, userinfo
 //! answers 503. This runs against a second stack whose moto the test stops.
 
-use shared::store::{ClientLifetimes, GrantType};
+use shared::domain::{ClientLifetimes, GrantType};
 use std::time::{Duration, Instant};
 use tests::{Stack, outage_store, seed_client_into, seed_user_into};
 

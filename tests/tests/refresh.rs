@@ -1,8 +1,9 @@
 //! End to end: refresh-token rotation through `cargo lambda watch` (both `/oauth2/refresh`
 //! and `grant_type=refresh_token` at `/oauth2/token`), store in moto.
 
+use shared::domain::{ClientLifetimes, FamilyStatus, GrantType, Marker};
 use shared::ids::FamilyId;
-use shared::store::{ClientLifetimes, FamilyRead, FamilyStatus, GrantType, Marker, MarkerWrite, UserAdmin, UserRead};
+use shared::store::{FamilyRead, MarkerWrite, UserAdmin, UserRead};
 use shared::time::UnixTime;
 use std::time::Duration;
 use tests::{Reply, Stack, TestClient, password_login, seed_client_with, seed_user, stack_store};

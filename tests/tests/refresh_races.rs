@@ -8,11 +8,12 @@
 //! local HTTP emulator runs one instance per function at a time.
 
 use futures::future::join_all;
+use shared::domain::{ClientLifetimes, FamilyStatus, GrantType, RevocationCause};
 use shared::grants::TokenIssuer;
 use shared::ids::FamilyId;
 use shared::oauth::{OAuthErrorCode, OAuthRequest};
 use shared::store::dynamo::DynamoStore;
-use shared::store::{ClientLifetimes, FamilyRead, FamilyStatus, FamilyWrite, GrantType};
+use shared::store::{FamilyRead, FamilyWrite};
 use shared::time::UnixTime;
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -22,7 +23,7 @@ const ROUNDS: usize = 20;
 const PARALLEL: usize = 50;
 
 async fn issuer() -> Arc<TokenIssuer> {
-    Arc::new(shared::init::token_issuer(race_config()).await.expect("issuer"))
+    Arc::new(shared::Services::from_config(race_config()).await.expect("services").token_issuer())
 }
 
 async fn store() -> DynamoStore {
@@ -137,7 +138,7 @@ async fn a_refresh_racing_a_revoke_never_leaves_a_live_successor() {
         // Stagger the revoke across rounds so it lands before, among and after refreshes.
         tokio::time::sleep(std::time::Duration::from_millis((round % 5) as u64 * 3)).await;
         let now = UnixTime::now();
-        store.revoke_family(&fid, now, "test_revoke", now.plus(900)).await.expect("revoke");
+        store.revoke_family(&fid, now, RevocationCause::RevokedByClient, now.plus(900)).await.expect("revoke");
 
         // The revoke has returned: from here on nothing of this family may refresh.
         let results = refreshes.await.unwrap();

@@ -3,8 +3,9 @@
 //! refused everywhere on the very next check.
 
 use serde_json::json;
+use shared::domain::{ClientLifetimes, GrantType, Marker};
 use shared::ids::Jti;
-use shared::store::{ClientAdmin, ClientLifetimes, ClientRead, GrantType, Marker, MarkerWrite};
+use shared::store::{ClientAdmin, ClientRead, MarkerWrite};
 use shared::time::UnixTime;
 use tests::{Reply, Stack, TestClient, password_login, seed_client, seed_client_with, seed_user, stack_store};
 

@@ -1,7 +1,7 @@
 //! The DynamoDB store passes the same behaviour suite as the in-memory one, against a
 //! DynamoDB-compatible server (moto) over HTTP.
 
-use shared::store::behaviour;
+use shared::testing::behaviour;
 
 #[tokio::test]
 async fn dynamodb_store_passes_the_behaviour_suite() {

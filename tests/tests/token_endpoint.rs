@@ -3,8 +3,9 @@
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{DecodingKey, Validation, decode, decode_header};
 use serde_json::Value;
+use shared::domain::GrantType;
 use shared::ids::{FamilyId, Sid};
-use shared::store::{FamilyRead, GrantType, SessionRead};
+use shared::store::{FamilyRead, SessionRead};
 use std::process::{Command, Stdio};
 use tests::{Req, Stack, encode_form, password_login, seed_client, seed_user, stack_store};
 

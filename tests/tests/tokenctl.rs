@@ -1,8 +1,9 @@
 //! The admin CLI against moto: every command, as an operator would type it.
 
+use shared::domain::GrantType;
 use shared::ids::{ClientId, random_id};
 use shared::secrets::SecretString;
-use shared::store::{ClientRead, GrantType, UserRead};
+use shared::store::{ClientRead, UserRead};
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 

@@ -1,13 +1,6 @@
 //! `introspect`: RFC 7662 token introspection, `POST /oauth2/introspect`.
 
-mod handler;
-
-use lambda_http::{Error, run, service_fn};
-use shared::config::Config;
-
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    shared::telemetry::init();
-    let introspector = shared::init::introspector(Config::from_env()?).await?;
-    run(service_fn(|req| handler::handle(&introspector, req))).await
+async fn main() -> Result<(), lambda_http::Error> {
+    shared::lambda::serve_http::<shared::endpoints::Introspect>().await
 }

@@ -1,4 +1,4 @@
-//! The token, introspection and revocation handlers of the shared crate, served over
+//! The token, introspection and revocation endpoints of the shared crate, served over
 //! plain HTTP/1.1 on loopback, so the load benchmark can measure them without the Lambda
 //! emulator in the way, and with or without DynamoDB.
 //!
@@ -12,70 +12,44 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use lambda_http::Body;
 use shared::config::Config;
-use shared::grants::{SUPPORTED_GRANTS, TokenIssuer};
-use shared::http::{form_endpoint, no_store_json, not_found, revoked, token_endpoint};
-use shared::introspection::Introspector;
-use shared::keys::{KeyRing, SigningAlgorithm};
-use shared::oauth::client_auth::ClientDirectory;
-use shared::revocation::Revoker;
+use shared::domain::{ClientRecord, GrantType};
+use shared::endpoints::{FromServices, Introspect, Revoke, Token};
+use shared::http::response::not_found;
+use shared::http::serve;
 use shared::secrets::{ClientSecretHash, SecretString};
+use shared::store::FullStore;
 use shared::store::dynamo::DynamoStore;
-use shared::store::memory::MemoryStore;
-use shared::store::{
-    ClientAdmin, ClientRecord, FamilyWrite, GrantType, LogoutStore, RevocationRead, SessionWrite, UserRead,
-};
-use shared::verify::TokenChecker;
+use shared::testing::kit;
+use shared::testing::memory::MemoryStore;
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::net::TcpListener;
 
-struct Handlers {
-    issuer: TokenIssuer,
-    introspector: Introspector,
-    revoker: Revoker,
+/// The three endpoints, exactly as their functions build them.
+struct Endpoints {
+    token: Token,
+    introspect: Introspect,
+    revoke: Revoke,
 }
 
-trait Store: ClientAdmin + UserRead + SessionWrite + FamilyWrite + RevocationRead + LogoutStore + 'static {}
-impl<T: ClientAdmin + UserRead + SessionWrite + FamilyWrite + RevocationRead + LogoutStore + 'static> Store for T {}
-
-async fn handlers<S: Store>(store: Arc<S>, config: Config, client: ClientRecord) -> Handlers {
+async fn endpoints(store: Arc<dyn FullStore>, config: Config, client: ClientRecord) -> Endpoints {
     store.put_client(&client).await.expect("seed the client");
-    let keys = Arc::new(KeyRing::ephemeral(SigningAlgorithm::Es256).expect("keys"));
-    let directory = || ClientDirectory::new(store.clone(), Duration::from_secs(60));
-    Handlers {
-        issuer: TokenIssuer {
-            config: config.clone(),
-            keys: keys.clone(),
-            clients: directory(),
-            users: store.clone(),
-            sessions: store.clone(),
-            families: store.clone(),
-        },
-        introspector: Introspector {
-            config: config.clone(),
-            keys: keys.clone(),
-            clients: directory(),
-            checker: TokenChecker { keys: keys.clone(), issuer: config.issuer.clone(), revocations: store.clone() },
-            families: store.clone(),
-            revocations: store.clone(),
-        },
-        revoker: Revoker { config, keys, clients: directory(), families: store.clone(), markers: store },
+    let services = kit::services_with(config, store);
+    Endpoints {
+        token: Token::from_services(&services).expect("token"),
+        introspect: Introspect::from_services(&services).expect("introspect"),
+        revoke: Revoke::from_services(&services).expect("revoke"),
     }
 }
 
-async fn answer(handlers: &Handlers, req: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
+async fn answer(endpoints: &Endpoints, req: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
     let bytes = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
     let req = lambda_http::Request::from_parts(parts, Body::Binary(bytes.to_vec()));
-    let h = handlers;
     let response = match req.uri().path() {
-        "/oauth2/token" => token_endpoint(&h.issuer, &req, SUPPORTED_GRANTS).await,
-        "/oauth2/introspect" => {
-            form_endpoint(&req, |o| async move { h.introspector.introspect(&o).await }, |a| no_store_json(200, &a))
-                .await
-        }
-        "/oauth2/revoke" => form_endpoint(&req, |o| async move { h.revoker.revoke(&o).await }, |()| revoked()).await,
+        "/oauth2/token" => serve(&endpoints.token, req).await,
+        "/oauth2/introspect" => serve(&endpoints.introspect, req).await,
+        "/oauth2/revoke" => serve(&endpoints.revoke, req).await,
         _ => not_found(),
     };
     let (parts, body) = response.into_parts();
@@ -93,24 +67,24 @@ async fn main() {
         secret_hash: ClientSecretHash::create(&SecretString::new(secret.as_str())).expect("secret"),
         may_introspect: true,
         audience: Some("https://api.example.com".into()),
-        ..shared::testkit::client(client_id, &[GrantType::ClientCredentials], "read")
+        ..kit::client(client_id, &[GrantType::ClientCredentials], "read")
     };
-    let handlers = Arc::new(match store.as_str() {
-        "memory" => handlers(Arc::new(MemoryStore::new()), shared::testkit::config(), client).await,
+    let endpoints = Arc::new(match store.as_str() {
+        "memory" => endpoints(Arc::new(MemoryStore::new()), kit::config(), client).await,
         _ => {
             let config = Config::from_env().expect("the stack's configuration");
-            handlers(Arc::new(DynamoStore::connect(&config).await), config, client).await
+            endpoints(Arc::new(DynamoStore::connect(&config).await), config, client).await
         }
     });
     let listener = TcpListener::bind(("127.0.0.1", port.parse::<u16>().expect("port"))).await.expect("bind");
     println!("listening on {port} ({store})");
     loop {
         let Ok((stream, _)) = listener.accept().await else { continue };
-        let handlers = handlers.clone();
+        let endpoints = endpoints.clone();
         tokio::spawn(async move {
             let service = service_fn(move |req| {
-                let handlers = handlers.clone();
-                async move { Ok::<_, Infallible>(answer(&handlers, req).await) }
+                let endpoints = endpoints.clone();
+                async move { Ok::<_, Infallible>(answer(&endpoints, req).await) }
             });
             let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
         });

@@ -1,5 +1,5 @@
 //! The refresh-token grant (RFC 6749 §6) with rotation, reuse detection and
-//! single-successor grace (ARCHITECTURE.md §3, semantics 2, 5, 6, 7).
+//! single-successor grace (docs/ARCHITECTURE.md §3, semantics 2, 5, 6, 7).
 //!
 //! A refresh is one read of the family and one transaction (`FamilyWrite::rotate`). The
 //! family item holds only the live generation `g`. A presented generation `p`:
@@ -8,12 +8,15 @@
 //!   (re-derived, never re-issued differently), so the family never branches;
 //! * anything older: reuse. The whole family and its access tokens are revoked.
 
-use super::{LoginBinding, TokenIssuer, TokenResponse, store_failure};
-use crate::oauth::scope::Scope;
-use crate::oauth::{OAuthError, OAuthErrorCode, OAuthRequest};
-use crate::store::{ClientRecord, FamilyRecord, FamilyStatus, LoginGuard, Rotation, RotationKind, RotationOutcome};
+use super::{LoginBinding, TokenIssuer, TokenResponse};
+use crate::domain::{
+    ClientRecord, FamilyRecord, FamilyStatus, LoginGuard, RevocationCause, Rotation, RotationKind, RotationOutcome,
+    Scope,
+};
+use crate::keys::KeySet;
+use crate::oauth::{OAuthError, OAuthRequest};
+use crate::policy::{Covers, FamilyState};
 use crate::time::UnixTime;
-use crate::tokens::LEEWAY_SECONDS;
 use crate::tokens::refresh::RefreshToken;
 
 /// How often a refresh starts over after DynamoDB cancelled its transaction for a
@@ -30,11 +33,16 @@ enum Verdict {
 }
 
 impl TokenIssuer {
-    pub(super) async fn refresh(&self, req: &OAuthRequest, client: &ClientRecord) -> Result<TokenResponse, OAuthError> {
+    pub(super) async fn refresh(
+        &self,
+        keys: &KeySet,
+        req: &OAuthRequest,
+        client: &ClientRecord,
+    ) -> Result<TokenResponse, OAuthError> {
         let presented = req.required("refresh_token", "refresh_token is required")?;
         // The MAC is checked before anything is read: a forged, truncated or
         // garbage token costs no round trip.
-        let token = RefreshToken::decode(presented, self.keys.snapshot().refresh_mac_key()).map_err(|_| {
+        let token = RefreshToken::decode(presented, keys.refresh_mac_key()).map_err(|_| {
             tracing::warn!(event = "refresh_token.invalid", client_id = %client.id, reason = "malformed_or_forged");
             OAuthError::invalid_grant(INVALID)
         })?;
@@ -42,7 +50,7 @@ impl TokenIssuer {
 
         for _ in 0..MAX_ATTEMPTS {
             let now = UnixTime::now();
-            let Some(family) = self.families.family(&token.family).await.map_err(store_failure)? else {
+            let Some(family) = self.families.family(&token.family).await? else {
                 tracing::info!(event = "refresh_token.invalid", client_id = %client.id, fid = %token.family,
                     reason = "unknown_or_expired_family");
                 return Err(OAuthError::invalid_grant(INVALID));
@@ -58,13 +66,13 @@ impl TokenIssuer {
                 LoginBinding { sid: family.sid.clone(), fid: family.fid.clone(), auth_time: family.created_at };
             // Signed before the write, so that a signing failure leaves nothing behind.
             let (access_token, expires_in, jti) =
-                self.access_token(client, &scope, family.sub.clone(), Some(binding), now)?;
+                self.mint_access(keys, client, &scope, family.sub.clone(), Some(binding), now)?;
             let respond = || TokenResponse {
                 access_token: access_token.clone(),
                 token_type: "Bearer",
                 expires_in,
                 scope: scope.clone(),
-                refresh_token: Some(successor.encode(self.keys.snapshot().refresh_mac_key())),
+                refresh_token: Some(successor.encode(keys.refresh_mac_key())),
                 id_token: None,
             };
 
@@ -74,7 +82,7 @@ impl TokenIssuer {
                 Verdict::Refuse(reason) => return Err(refused(client, &family, reason)),
             };
             let rotation = Rotation { family: family.fid.clone(), kind, now, guard: LoginGuard::of(&family) };
-            match self.families.rotate(&rotation).await.map_err(store_failure)? {
+            match self.families.rotate(&rotation).await? {
                 RotationOutcome::Committed => {
                     let event = match kind {
                         RotationKind::Advance { .. } => "refresh_token.rotated",
@@ -114,15 +122,13 @@ impl TokenIssuer {
     }
 
     fn judge(&self, client: &ClientRecord, family: &FamilyRecord, presented: u32, now: UnixTime) -> Verdict {
-        let lifetimes = &self.config.lifetimes;
-        let idle = client.lifetimes.refresh_idle.unwrap_or(lifetimes.refresh_idle);
-        let grace = client.lifetimes.refresh_grace.unwrap_or(lifetimes.refresh_grace);
-        if family.status == FamilyStatus::Revoked {
-            return Verdict::Refuse("family_revoked");
+        let lifetimes = self.lifetimes(client);
+        match lifetimes.family_state(family, now) {
+            FamilyState::Revoked => return Verdict::Refuse("family_revoked"),
+            FamilyState::Idle => return Verdict::Refuse("idle_timeout"),
+            FamilyState::Live => {}
         }
-        if now.0.saturating_sub(family.rotated_at.0) > idle {
-            return Verdict::Refuse("idle_timeout");
-        }
+        let grace = lifetimes.refresh_grace;
         let current = family.generation;
         if presented == current {
             return Verdict::Rotate(RotationKind::Advance { from: presented });
@@ -155,14 +161,14 @@ impl TokenIssuer {
             return OAuthError::invalid_grant(INVALID);
         }
         // The marker must outlive every access token this family issued.
-        let marker_expires_at =
-            now.plus(self.access_token_lifetime(client).max(self.config.lifetimes.access_token) + LEEWAY_SECONDS);
-        match self.families.revoke_family(&family.fid, now, "refresh_token_reuse", marker_expires_at).await {
+        let marker_expires_at = self.config.lifetimes.marker_expiry(Covers::Family { client: Some(client) }, now);
+        let cause = RevocationCause::RefreshTokenReuse;
+        match self.families.revoke_family(&family.fid, now, cause, marker_expires_at).await {
             Ok(()) => {
-                tracing::warn!(event = "refresh_family.revoked", reason = "refresh_token_reuse", fid = %family.fid, sub = %family.sub);
+                tracing::warn!(event = "refresh_family.revoked", reason = cause.as_str(), fid = %family.fid, sub = %family.sub);
                 OAuthError::invalid_grant(INVALID)
             }
-            Err(err) => store_failure(err),
+            Err(err) => err.into(),
         }
     }
 }
@@ -175,16 +181,15 @@ fn refused(client: &ClientRecord, family: &FamilyRecord, reason: &'static str) -
 /// RFC 6749 §6: a refresh may narrow the scope, never widen it; and the client must
 /// still hold every scope it asks for.
 fn refresh_scope(req: &OAuthRequest, family: &FamilyRecord, client: &ClientRecord) -> Result<Scope, OAuthError> {
-    let invalid_scope = |d| OAuthError::new(OAuthErrorCode::InvalidScope, d);
     let scope = match req.param("scope") {
         None => family.scope.clone(),
-        Some(raw) => Scope::parse(raw).map_err(|_| invalid_scope("the scope is malformed"))?,
+        Some(raw) => Scope::parse(raw).map_err(|_| OAuthError::invalid_scope("the scope is malformed"))?,
     };
     if !scope.is_subset_of(&family.scope) {
-        return Err(invalid_scope("a refresh cannot widen the scope of the original grant"));
+        return Err(OAuthError::invalid_scope("a refresh cannot widen the scope of the original grant"));
     }
     if !scope.is_subset_of(&client.scopes) {
-        return Err(invalid_scope("the client no longer holds the requested scope"));
+        return Err(OAuthError::invalid_scope("the client no longer holds the requested scope"));
     }
     Ok(scope)
 }

@@ -3,21 +3,32 @@
 
 use super::*;
 
+use crate::domain::{ClientLifetimes, UserRecord};
 use crate::ids::ClientId;
-use crate::keys::{KeyRing, SigningAlgorithm};
-use crate::secrets::{ClientSecretHash, SecretString};
-use crate::store::memory::MemoryStore;
-use crate::store::{ClientAdmin, ClientLifetimes, FamilyRead, SessionRead, UserAdmin, UserRecord};
+use crate::secrets::{ClientSecretHash, PasswordHashString, SecretString};
+use crate::store::{ClientAdmin, FamilyRead, SessionRead, UserAdmin};
+use crate::testing::counting::Counting;
+use crate::testing::kit;
+use crate::testing::memory::MemoryStore;
 use crate::tokens::access::verify_access_token;
-use std::time::Duration;
+use crate::tokens::refresh::RefreshToken;
 
 const SECRET: &str = "unit-test-client-secret-000000";
 const ISSUER: &str = "https://auth.example.com";
 
 struct Fixture {
+    services: crate::Services,
     issuer: TokenIssuer,
     store: Arc<MemoryStore>,
+    /// Counts every call the services make to `store`.
+    counting: Arc<Counting<MemoryStore>>,
     user: UserRecord,
+}
+
+impl Fixture {
+    fn keys(&self) -> Arc<KeySet> {
+        self.services.keys().snapshot()
+    }
 }
 
 async fn fixture(grants: &[GrantType]) -> Fixture {
@@ -25,6 +36,10 @@ async fn fixture(grants: &[GrantType]) -> Fixture {
 }
 
 async fn fixture_with(grants: &[GrantType], lifetimes: ClientLifetimes) -> Fixture {
+    fixture_configured(grants, lifetimes, kit::config()).await
+}
+
+async fn fixture_configured(grants: &[GrantType], lifetimes: ClientLifetimes, config: Config) -> Fixture {
     let store = Arc::new(MemoryStore::new());
     store
         .put_client(&ClientRecord {
@@ -47,17 +62,11 @@ async fn fixture_with(grants: &[GrantType], lifetimes: ClientLifetimes) -> Fixtu
         disabled: false,
     };
     store.create_user(&user).await.unwrap();
-    let config = crate::testkit::config();
-    let keys = Arc::new(KeyRing::ephemeral(SigningAlgorithm::Es256).unwrap());
-    let issuer = TokenIssuer {
-        config,
-        keys,
-        clients: ClientDirectory::new(store.clone(), Duration::from_secs(60)),
-        users: store.clone(),
-        sessions: store.clone(),
-        families: store.clone(),
-    };
-    Fixture { issuer, store, user }
+    let counting = Arc::new(Counting::new(store.clone()));
+    let keys = Arc::new(KeyRing::ephemeral(crate::domain::SigningAlgorithm::Es256).unwrap());
+    let services = crate::Services::new(config, keys, counting.clone());
+    let issuer = services.token_issuer();
+    Fixture { services, issuer, store, counting, user }
 }
 
 fn form(body: &str) -> OAuthRequest {
@@ -75,7 +84,7 @@ async fn client_credentials_issues_a_verifiable_token_with_client_as_subject() {
     assert_eq!((response.token_type, response.expires_in), ("Bearer", 120));
     assert!(response.refresh_token.is_none() && response.id_token.is_none());
     let claims = verify_access_token(
-        &f.issuer.keys.snapshot(),
+        &f.keys(),
         &response.access_token,
         ISSUER,
         Some(&["https://api.example.com".to_string()]),
@@ -104,17 +113,14 @@ async fn password_grant_starts_a_session_and_family_and_returns_all_three_tokens
         .token(&with_client("grant_type=password&username=alice&password=correct+horse&scope=openid+read"))
         .await
         .unwrap();
-    let claims =
-        verify_access_token(&f.issuer.keys.snapshot(), &response.access_token, ISSUER, None, UnixTime::now()).unwrap();
+    let claims = verify_access_token(&f.keys(), &response.access_token, ISSUER, None, UnixTime::now()).unwrap();
     assert_eq!(claims.sub, f.user.sub);
     let (sid, fid) = (claims.sid.unwrap(), claims.fid.unwrap());
     let session = f.store.session(&sid).await.unwrap().expect("session stored");
     assert_eq!(session.client_ids.iter().map(|c| c.as_str()).collect::<Vec<_>>(), vec!["app"]);
     let family = f.store.family(&fid).await.unwrap().expect("family stored");
     assert_eq!((family.generation, family.sid.clone(), family.scope.to_string()), (0, sid, "openid read".to_string()));
-    let refresh =
-        RefreshToken::decode(response.refresh_token.as_deref().unwrap(), f.issuer.keys.snapshot().refresh_mac_key())
-            .unwrap();
+    let refresh = RefreshToken::decode(response.refresh_token.as_deref().unwrap(), f.keys().refresh_mac_key()).unwrap();
     assert_eq!(refresh, RefreshToken { family: fid, generation: 0 });
     assert!(response.id_token.is_some());
 }
@@ -183,9 +189,8 @@ async fn a_grant_the_client_lacks_is_unauthorized_client() {
 
 mod refresh {
     use super::*;
-    use crate::store::counting::Counting;
-    use crate::store::{ClientRead, FamilyStatus, Marker, MarkerWrite};
-    use crate::tokens::refresh::RefreshToken;
+    use crate::domain::{FamilyStatus, Marker};
+    use crate::store::{ClientRead, MarkerWrite};
 
     const ALL: &[GrantType] = &[GrantType::Password, GrantType::RefreshToken, GrantType::ClientCredentials];
 
@@ -199,7 +204,7 @@ mod refresh {
     }
 
     fn family_of(f: &Fixture, token: &str) -> FamilyId {
-        RefreshToken::decode(token, f.issuer.keys.snapshot().refresh_mac_key()).unwrap().family
+        RefreshToken::decode(token, f.keys().refresh_mac_key()).unwrap().family
     }
 
     #[tokio::test]
@@ -209,10 +214,8 @@ mod refresh {
         let rotated = refresh(&f, &first).await.unwrap();
         let second = rotated.refresh_token.clone().unwrap();
         assert_ne!(second, first);
-        assert_eq!(RefreshToken::decode(&second, f.issuer.keys.snapshot().refresh_mac_key()).unwrap().generation, 1);
-        let claims =
-            verify_access_token(&f.issuer.keys.snapshot(), &rotated.access_token, ISSUER, None, UnixTime::now())
-                .unwrap();
+        assert_eq!(RefreshToken::decode(&second, f.keys().refresh_mac_key()).unwrap().generation, 1);
+        let claims = verify_access_token(&f.keys(), &rotated.access_token, ISSUER, None, UnixTime::now()).unwrap();
         assert_eq!((claims.sub, claims.fid), (f.user.sub.clone(), Some(family_of(&f, &first))));
 
         // Within the grace window the just-rotated token yields the very same successor.
@@ -289,47 +292,33 @@ mod refresh {
 
     #[tokio::test]
     async fn a_client_that_lost_the_grant_is_unauthorized() {
-        let f = fixture(ALL).await;
+        // No client cache: the change is seen at once.
+        let config = Config { client_cache_ttl: std::time::Duration::ZERO, ..kit::config() };
+        let f = fixture_configured(ALL, ClientLifetimes::default(), config).await;
         let token = login(&f, "read").await;
         let mut client = f.store.client(&ClientId::new("app")).await.unwrap().unwrap();
         client.grant_types.remove(&GrantType::RefreshToken);
         f.store.put_client(&client).await.unwrap();
-        let issuer =
-            TokenIssuer { clients: ClientDirectory::new(f.store.clone(), Duration::ZERO), ..fixture_parts(&f) };
-        let err = issuer.token(&with_client(&format!("grant_type=refresh_token&refresh_token={token}"))).await;
+        let err = refresh(&f, &token).await;
         assert_eq!(err.unwrap_err().code, OAuthErrorCode::UnauthorizedClient);
-    }
-
-    /// The fixture's issuer with its own parts, so one field can be swapped.
-    fn fixture_parts(f: &Fixture) -> TokenIssuer {
-        TokenIssuer {
-            config: f.issuer.config.clone(),
-            keys: f.issuer.keys.clone(),
-            clients: ClientDirectory::new(f.store.clone(), Duration::ZERO),
-            users: f.store.clone(),
-            sessions: f.store.clone(),
-            families: f.store.clone(),
-        }
     }
 
     #[tokio::test]
     async fn idle_and_absolute_expiry_are_invalid_grant() {
         let f = fixture_with(ALL, ClientLifetimes { refresh_idle: Some(60), ..Default::default() }).await;
         let now = UnixTime::now();
-        let (session, mut family) = crate::testkit::session(UnixTime(now.0 - 120), 3600);
+        let (session, mut family) = kit::session(UnixTime(now.0 - 120), 3600);
         family.client_id = ClientId::new("app");
         family.username = f.user.username.clone();
         family.sub = f.user.sub.clone();
         f.store.begin_session(&session, &family).await.unwrap();
-        let idle = RefreshToken { family: family.fid.clone(), generation: 0 }
-            .encode(f.issuer.keys.snapshot().refresh_mac_key());
+        let idle = RefreshToken { family: family.fid.clone(), generation: 0 }.encode(f.keys().refresh_mac_key());
         assert_eq!(refresh(&f, &idle).await.unwrap_err().code, OAuthErrorCode::InvalidGrant, "idle for 120 s > 60 s");
 
-        let (session, mut family) = crate::testkit::session(UnixTime(now.0 - 7200), 3600);
+        let (session, mut family) = kit::session(UnixTime(now.0 - 7200), 3600);
         family.client_id = ClientId::new("app");
         f.store.begin_session(&session, &family).await.unwrap();
-        let expired = RefreshToken { family: family.fid.clone(), generation: 0 }
-            .encode(f.issuer.keys.snapshot().refresh_mac_key());
+        let expired = RefreshToken { family: family.fid.clone(), generation: 0 }.encode(f.keys().refresh_mac_key());
         assert_eq!(refresh(&f, &expired).await.unwrap_err().code, OAuthErrorCode::InvalidGrant, "past expires_at");
     }
 
@@ -353,12 +342,11 @@ mod refresh {
         assert!(refresh(&f, &token).await.is_ok(), "the owner can still use it");
     }
 
-    /// ARCHITECTURE.md §5: a refresh costs at most two round trips; bad tokens cost none.
+    /// docs/ARCHITECTURE.md §5: a refresh costs at most two round trips; bad tokens cost none.
     #[tokio::test]
     async fn round_trips_per_refresh_are_within_budget() {
         let f = fixture_with(ALL, ClientLifetimes { refresh_grace: Some(10), ..Default::default() }).await;
-        let counting = Arc::new(Counting::new(f.store.clone()));
-        let issuer = TokenIssuer { families: counting.clone(), ..fixture_parts(&f) };
+        let (issuer, counting) = (&f.issuer, &f.counting);
         let call = |token: String| {
             let issuer = &issuer;
             async move { issuer.token(&with_client(&format!("grant_type=refresh_token&refresh_token={token}"))).await }
@@ -390,8 +378,7 @@ mod refresh {
         assert_eq!(counting.round_trips(), 0, "forged, truncated or missing tokens are refused without a read");
 
         let grace_zero = fixture_with(ALL, ClientLifetimes { refresh_grace: Some(0), ..Default::default() }).await;
-        let counting = Arc::new(Counting::new(grace_zero.store.clone()));
-        let issuer = TokenIssuer { families: counting.clone(), ..fixture_parts(&grace_zero) };
+        let (issuer, counting) = (&grace_zero.issuer, &grace_zero.counting);
         let old = login(&grace_zero, "read").await;
         issuer.token(&with_client(&format!("grant_type=refresh_token&refresh_token={old}"))).await.unwrap();
         counting.reset();
@@ -416,21 +403,12 @@ mod refresh {
     }
 }
 
-/// ARCHITECTURE.md §5: `client_credentials` with the client cached costs no round trip;
+/// docs/ARCHITECTURE.md §5: `client_credentials` with the client cached costs no round trip;
 /// a password login costs the user read and one write (session and family together).
 #[tokio::test]
 async fn round_trips_per_issue_are_within_budget() {
-    use crate::store::counting::Counting;
     let f = fixture(&[GrantType::ClientCredentials, GrantType::Password]).await;
-    let counting = Arc::new(Counting::new(f.store.clone()));
-    let issuer = TokenIssuer {
-        config: f.issuer.config.clone(),
-        keys: f.issuer.keys.clone(),
-        clients: ClientDirectory::new(counting.clone(), Duration::from_secs(60)),
-        users: counting.clone(),
-        sessions: counting.clone(),
-        families: counting.clone(),
-    };
+    let (issuer, counting) = (&f.issuer, &f.counting);
     issuer.token(&with_client("grant_type=client_credentials")).await.unwrap();
     assert_eq!(counting.round_trips(), 1, "a cold instance reads the client once");
     counting.reset();

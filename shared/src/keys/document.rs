@@ -2,6 +2,7 @@
 //! Private keys are PKCS#8 PEM, so operators can bring keys made with standard tools.
 
 use super::KeyError;
+use crate::domain::SigningAlgorithm;
 use crate::time::UnixTime;
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::SystemRandom;
@@ -9,45 +10,12 @@ use aws_lc_rs::rsa::KeySize;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, RsaKeyPair};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use jsonwebtoken::EncodingKey;
 use jsonwebtoken::jwk::{Jwk, ThumbprintHash};
-use jsonwebtoken::{Algorithm, EncodingKey};
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::str::FromStr;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum SigningAlgorithm {
-    #[serde(rename = "ES256")]
-    Es256,
-    #[serde(rename = "EdDSA")]
-    EdDsa,
-    #[serde(rename = "RS256")]
-    Rs256,
-}
-
-impl SigningAlgorithm {
-    pub fn jwt_algorithm(self) -> Algorithm {
-        match self {
-            Self::Es256 => Algorithm::ES256,
-            Self::EdDsa => Algorithm::EdDSA,
-            Self::Rs256 => Algorithm::RS256,
-        }
-    }
-}
-
-impl FromStr for SigningAlgorithm {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "ES256" => Ok(Self::Es256),
-            "EdDSA" => Ok(Self::EdDsa),
-            "RS256" => Ok(Self::Rs256),
-            other => Err(format!("unsupported signing algorithm {other:?} (ES256, EdDSA or RS256)")),
-        }
-    }
-}
-
-/// Where a key is in its life (ARCHITECTURE.md §6).
+/// Where a key is in its life (docs/ARCHITECTURE.md §6).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KeyState {

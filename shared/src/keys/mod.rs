@@ -1,6 +1,6 @@
 //! The key set: one active signing key, older keys kept for verification until every
 //! token they signed has expired, all public halves published as the JWKS
-//! (ARCHITECTURE.md §6), plus the refresh-token MAC key.
+//! (docs/ARCHITECTURE.md §6), plus the refresh-token MAC key.
 
 mod document;
 mod ring;
@@ -8,10 +8,11 @@ pub mod rotation;
 pub mod secrets_manager;
 mod source;
 
-pub use document::{KeySetDocument, KeyState, SigningAlgorithm, StoredKey, generate_key};
+pub use document::{KeySetDocument, KeyState, StoredKey, generate_key};
 pub use ring::KeyRing;
-pub use source::{FileKeySource, KeySource, key_source};
+pub use source::{FileKeySource, KeySource};
 
+use crate::domain::SigningAlgorithm;
 use crate::time::UnixTime;
 use aws_lc_rs::hmac;
 use jsonwebtoken::jwk::{Jwk, JwkSet, KeyAlgorithm, PublicKeyUse, ThumbprintHash};

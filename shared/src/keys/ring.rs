@@ -25,7 +25,7 @@ impl KeyRing {
     }
 
     /// A fresh set held in memory only: tests and benchmarks.
-    pub fn ephemeral(algorithm: super::SigningAlgorithm) -> Result<Self, KeyError> {
+    pub fn ephemeral(algorithm: crate::domain::SigningAlgorithm) -> Result<Self, KeyError> {
         Ok(Self::fixed(KeySet::from_document(&super::KeySetDocument::generate(algorithm)?)?))
     }
 

@@ -1,5 +1,5 @@
 //! One rotation of a key set, as a pure function of the current set and the time
-//! (ARCHITECTURE.md §6). Each rotation:
+//! (docs/ARCHITECTURE.md §6). Each rotation:
 //! * promotes the `next` key, published in the JWKS since the previous rotation, to
 //!   `active`: a key never signs before verifiers have had a whole rotation period to
 //!   fetch it;
@@ -10,17 +10,15 @@
 //! The refresh-token MAC key is kept: rotating it would end every refresh family.
 
 use super::KeyError;
-use super::document::{KeySetDocument, KeyState, SigningAlgorithm, generate_key};
+use super::document::{KeySetDocument, KeyState, generate_key};
+use crate::domain::SigningAlgorithm;
+use crate::policy::{LEEWAY_SECONDS, MAX_TOKEN_LIFETIME};
 use crate::time::UnixTime;
-
-/// The longest any access or ID token lives (`tokenctl` refuses longer per-client
-/// lifetimes): how long a retired key keeps verifying.
-pub const MAX_TOKEN_LIFETIME: u64 = 24 * 3600;
 
 /// How long a retired key stays: its last token's lifetime, the verifiers' clock
 /// leeway, and the time it takes a warm instance to reload the set.
 pub fn retire_after(reload_every_seconds: u64) -> u64 {
-    MAX_TOKEN_LIFETIME + crate::tokens::LEEWAY_SECONDS + reload_every_seconds
+    MAX_TOKEN_LIFETIME + LEEWAY_SECONDS + reload_every_seconds
 }
 
 /// The set after one rotation at `now`. With no usable current set (a new secret), the

@@ -7,8 +7,9 @@
 //! contract requires.
 
 use super::rotation::rotate;
-use super::{KeyError, KeySet, KeySetDocument, KeySource, SigningAlgorithm};
+use super::{KeyError, KeySet, KeySetDocument, KeySource};
 use crate::config::Config;
+use crate::domain::SigningAlgorithm;
 use crate::time::UnixTime;
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::Client;

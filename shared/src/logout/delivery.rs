@@ -4,15 +4,14 @@
 //! between failures worth retrying and failures that are final.
 
 use crate::ids::{ClientId, Sid, Subject};
-use crate::keys::KeyRing;
+use crate::keys::KeySet;
+use crate::policy::backchannel_logout_uri;
 use crate::time::UnixTime;
 use crate::tokens::logout;
 use reqwest::StatusCode;
 use reqwest::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
-use url::Url;
 
 /// Where one logout token goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,7 +40,6 @@ pub struct Outcome {
 
 pub struct Notifier {
     http: reqwest::Client,
-    keys: Arc<KeyRing>,
     issuer: String,
     rp_timeout: Duration,
 }
@@ -54,28 +52,21 @@ const MAX_INLINE_ATTEMPTS: u32 = 3;
 
 impl Notifier {
     /// Built once per cold start: one connection pool for every RP.
-    pub fn new(keys: Arc<KeyRing>, issuer: String, rp_timeout: Duration) -> Result<Self, reqwest::Error> {
+    pub fn new(issuer: String, rp_timeout: Duration) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             // §2.7: the RP answers the request itself; a redirect is a failure.
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(rp_timeout)
             .timeout(rp_timeout)
             .build()?;
-        Ok(Self { http, keys, issuer, rp_timeout })
+        Ok(Self { http, issuer, rp_timeout })
     }
 
     /// One attempt with a freshly minted logout token.
-    pub async fn attempt(&self, target: &Target) -> Result<(), AttemptError> {
-        let url = acceptable_uri(&target.uri).map_err(AttemptError::Permanent)?;
-        let token = logout::mint(
-            &self.keys.snapshot(),
-            &self.issuer,
-            &target.client_id,
-            &target.sid,
-            &target.sub,
-            UnixTime::now(),
-        )
-        .map_err(|e| AttemptError::Permanent(format!("signing failed: {e}")))?;
+    pub async fn attempt(&self, keys: &KeySet, target: &Target) -> Result<(), AttemptError> {
+        let url = backchannel_logout_uri(&target.uri).map_err(AttemptError::Permanent)?;
+        let token = logout::mint(keys, &self.issuer, &target.client_id, &target.sid, &target.sub, UnixTime::now())
+            .map_err(|e| AttemptError::Permanent(format!("signing failed: {e}")))?;
         let body = serde_urlencoded::to_string([("logout_token", token.as_str())])
             .map_err(|e| AttemptError::Permanent(format!("encoding failed: {e}")))?;
         let response = self
@@ -92,12 +83,12 @@ impl Notifier {
     }
 
     /// Attempts until delivered, refused for good, or `deadline` would pass.
-    pub async fn deliver(&self, target: &Target, deadline: Instant) -> Outcome {
+    pub async fn deliver(&self, keys: &KeySet, target: &Target, deadline: Instant) -> Outcome {
         let mut attempts = 0;
         let mut backoff = INLINE_BACKOFF;
         loop {
             attempts += 1;
-            let error = match self.attempt(target).await {
+            let error = match self.attempt(keys, target).await {
                 Ok(()) => return Outcome { delivered: true, attempts, last_error: None },
                 Err(err) => err,
             };
@@ -127,17 +118,6 @@ fn classify(status: StatusCode, retry_after: Option<&str>) -> Result<(), Attempt
         return Err(AttemptError::Retryable { reason: format!("HTTP {}", status.as_u16()), retry_after });
     }
     Err(AttemptError::Permanent(format!("HTTP {}", status.as_u16())))
-}
-
-/// Only `https`, or `http` to loopback (local development and tests).
-pub fn acceptable_uri(raw: &str) -> Result<Url, String> {
-    let url = Url::parse(raw).map_err(|e| format!("not a URL: {e}"))?;
-    let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
-    match url.scheme() {
-        "https" => Ok(url),
-        "http" if loopback => Ok(url),
-        _ => Err("the back-channel logout URI must be https".into()),
-    }
 }
 
 fn describe(err: &reqwest::Error) -> String {
@@ -180,15 +160,5 @@ mod tests {
             "redirects are never followed"
         );
         assert!(matches!(retry(StatusCode::BAD_REQUEST, None), Err(AttemptError::Permanent(_))));
-    }
-
-    #[test]
-    fn only_https_or_loopback_http_is_acceptable() {
-        assert!(acceptable_uri("https://rp.example.com/logout").is_ok());
-        assert!(acceptable_uri("http://127.0.0.1:8080/logout").is_ok());
-        assert!(acceptable_uri("http://localhost/logout").is_ok());
-        assert!(acceptable_uri("http://rp.example.com/logout").is_err());
-        assert!(acceptable_uri("ftp://rp.example.com/").is_err());
-        assert!(acceptable_uri("not a url").is_err());
     }
 }

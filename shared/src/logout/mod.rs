@@ -1,5 +1,5 @@
 //! Ending sessions and telling the relying parties: OIDC Back-Channel Logout 1.0 with
-//! revocation semantics 3 and 4 (ARCHITECTURE.md §3).
+//! revocation semantics 3 and 4 (docs/ARCHITECTURE.md §3).
 //!
 //! * Ending a session writes its denylist marker (its access tokens fail every check,
 //!   its refresh families cannot rotate) and removes it.
@@ -14,24 +14,20 @@ pub mod delivery;
 pub mod retry;
 
 use crate::config::Config;
-use crate::grants::store_failure;
-use crate::ids::{Subject, random_id};
-use crate::keys::KeyRing;
+use crate::domain::{ClientRecord, DeliveryRecord, DeliveryStatus, Marker, RevocationCause, SessionRecord};
+use crate::ids::{Sid, Subject, random_id};
+use crate::keys::{KeyRing, KeySet};
 use crate::oauth::client_auth::ClientDirectory;
 use crate::oauth::{OAuthError, OAuthErrorCode, OAuthRequest};
-use crate::store::{ClientRecord, DeliveryRecord, DeliveryStatus, LogoutStore, Marker, SessionRecord, StoreError};
+use crate::policy::Covers;
+use crate::store::{LogoutStore, StoreError};
 use crate::time::UnixTime;
-use crate::tokens::LEEWAY_SECONDS;
 use crate::tokens::refresh::RefreshToken;
 use delivery::{AttemptError, Notifier, Target};
 use futures::future::join_all;
 use serde::Serialize;
 use std::sync::Arc;
 use tokio::time::Instant;
-
-/// The longest a refresh family may live (`tokenctl` refuses longer per-client values):
-/// a revoke-all marker must outlive every family it covers.
-pub const MAX_FAMILY_LIFETIME: u64 = 365 * 24 * 3600;
 
 #[derive(Debug, Serialize, PartialEq, Eq)]
 pub struct LogoutSummary {
@@ -49,31 +45,30 @@ pub struct DeliveryReport {
 }
 
 pub struct LogoutService {
-    pub config: Config,
-    pub keys: Arc<KeyRing>,
-    pub clients: ClientDirectory,
-    pub store: Arc<dyn LogoutStore>,
-    pub notifier: Notifier,
+    pub(crate) config: Arc<Config>,
+    pub(crate) keys: Arc<KeyRing>,
+    pub(crate) clients: Arc<ClientDirectory>,
+    pub(crate) store: Arc<dyn LogoutStore>,
+    pub(crate) notifier: Notifier,
 }
 
 impl LogoutService {
     /// `POST /oauth2/logout`: exactly one of `refresh_token`, `sid` or `sub`.
     pub async fn logout(&self, req: &OAuthRequest) -> Result<LogoutSummary, OAuthError> {
-        self.keys.current().await;
+        let keys = self.keys.current().await;
         let caller = self.clients.authenticate(req).await?;
         let given = ["refresh_token", "sid", "sub"].into_iter().filter(|p| req.param(p).is_some()).count();
         if given != 1 {
             return Err(OAuthError::invalid_request("give exactly one of refresh_token, sid or sub"));
         }
         if let Some(token) = req.param("refresh_token") {
-            let session = self.session_of_refresh_token(&caller, token).await?;
-            return self.end_sessions(session.into_iter().collect(), "logout").await.map_err(store_failure);
+            let session = self.session_of_refresh_token(&keys, &caller, token).await?;
+            return Ok(self.end_sessions(&keys, session.into_iter().collect(), RevocationCause::Logout).await?);
         }
         if let Some(sid) = req.param("sid") {
-            let session = self.store.session(&crate::ids::Sid::new(sid)).await.map_err(store_failure)?;
-            return match session {
+            return match self.store.session(&Sid::new(sid)).await? {
                 Some(session) if session.client_ids.contains(&caller.id) => {
-                    self.end_sessions(vec![session], "logout").await.map_err(store_failure)
+                    Ok(self.end_sessions(&keys, vec![session], RevocationCause::Logout).await?)
                 }
                 _ => Err(OAuthError::invalid_request("unknown session")),
             };
@@ -85,21 +80,19 @@ impl LogoutService {
             ));
         }
         let sub = Subject::new(req.param("sub").unwrap_or_default());
-        self.revoke_all(&sub, "admin_logout").await.map_err(store_failure)
+        Ok(self.revoke_all_with(&keys, &sub, RevocationCause::AdminLogout).await?)
     }
 
     async fn session_of_refresh_token(
         &self,
+        keys: &KeySet,
         caller: &ClientRecord,
         token: &str,
     ) -> Result<Option<SessionRecord>, OAuthError> {
-        let refresh = RefreshToken::decode(token, self.keys.snapshot().refresh_mac_key())
+        let refresh = RefreshToken::decode(token, keys.refresh_mac_key())
             .map_err(|_| OAuthError::invalid_grant("the refresh token is invalid"))?;
-        let family = self.store.family(&refresh.family).await.map_err(store_failure)?;
-        match family {
-            Some(family) if family.client_id == caller.id => {
-                self.store.session(&family.sid).await.map_err(store_failure)
-            }
+        match self.store.family(&refresh.family).await? {
+            Some(family) if family.client_id == caller.id => Ok(self.store.session(&family.sid).await?),
             _ => Err(OAuthError::invalid_grant("the refresh token is invalid")),
         }
     }
@@ -107,28 +100,43 @@ impl LogoutService {
     /// Semantics 4: every session, family and access token of `sub` issued before now
     /// is dead, and every RP of every session is told. Used by admin logout, password
     /// change and `tokenctl user revoke-all`.
-    pub async fn revoke_all(&self, sub: &Subject, reason: &str) -> Result<LogoutSummary, StoreError> {
+    pub async fn revoke_all(&self, sub: &Subject, cause: RevocationCause) -> Result<LogoutSummary, StoreError> {
+        let keys = self.keys.current().await;
+        self.revoke_all_with(&keys, sub, cause).await
+    }
+
+    async fn revoke_all_with(
+        &self,
+        keys: &KeySet,
+        sub: &Subject,
+        cause: RevocationCause,
+    ) -> Result<LogoutSummary, StoreError> {
         let now = UnixTime::now();
         // `not_before` is the next second: anything issued in this second, before or
         // after this line, is covered (claims have one-second resolution).
-        let horizon = MAX_FAMILY_LIFETIME.max(self.config.lifetimes.refresh_absolute) + LEEWAY_SECONDS;
-        let marker = Marker::Subject { sub: sub.clone(), not_before: now.plus(1), expires_at: now.plus(horizon) };
+        let expires_at = self.config.lifetimes.marker_expiry(Covers::Subject, now);
+        let marker = Marker::Subject { sub: sub.clone(), not_before: now.plus(1), expires_at };
         self.store.put_marker(&marker).await?;
-        tracing::warn!(event = "subject.revoked_all", sub = %sub, reason);
+        tracing::warn!(event = "subject.revoked_all", sub = %sub, reason = cause.as_str());
         let sessions = self.store.sessions_of(sub).await?;
-        self.end_sessions(sessions, reason).await
+        self.end_sessions(keys, sessions, cause).await
     }
 
     /// Semantics 3 for each session, then one parallel fan-out to all their RPs. The
     /// sessions end concurrently too: wall time stays near one round trip plus the
-    /// slowest RP, whatever their number (ARCHITECTURE.md §5).
+    /// slowest RP, whatever their number (docs/ARCHITECTURE.md §5).
     ///
     /// A session that could not be ended makes the whole call fail (after the others'
     /// RPs were told): the caller must not believe a logout that did not happen, and
     /// calling again ends what is left.
-    async fn end_sessions(&self, sessions: Vec<SessionRecord>, reason: &str) -> Result<LogoutSummary, StoreError> {
+    async fn end_sessions(
+        &self,
+        keys: &KeySet,
+        sessions: Vec<SessionRecord>,
+        cause: RevocationCause,
+    ) -> Result<LogoutSummary, StoreError> {
         let deadline = Instant::now() + self.config.logout.deadline;
-        let ended = join_all(sessions.into_iter().map(|session| self.end_session(session, reason))).await;
+        let ended = join_all(sessions.into_iter().map(|session| self.end_session(session, cause))).await;
         let (mut sessions_ended, mut targets, mut failed) = (Vec::new(), Vec::new(), 0);
         for result in ended {
             match result {
@@ -140,7 +148,7 @@ impl LogoutService {
             }
         }
         // All RPs at once: the call takes as long as the slowest RP, not the sum.
-        let deliveries = join_all(targets.into_iter().map(|target| self.notify(target, deadline))).await;
+        let deliveries = join_all(targets.into_iter().map(|target| self.notify(keys, target, deadline))).await;
         if failed > 0 {
             return Err(StoreError::Unavailable(format!("{failed} session(s) could not be ended")));
         }
@@ -149,23 +157,24 @@ impl LogoutService {
 
     /// End one session; returns its id and the RPs to tell, or `None` if it could not
     /// be ended (logged; its RPs are then not told anything untrue).
-    async fn end_session(&self, session: SessionRecord, reason: &str) -> Option<(String, Vec<Target>)> {
+    async fn end_session(&self, session: SessionRecord, cause: RevocationCause) -> Option<(String, Vec<Target>)> {
         let clients = self.clients_of(&session).await;
-        let access_life =
-            clients.iter().filter_map(|c| c.lifetimes.access_token).fold(self.config.lifetimes.access_token, u64::max);
         let now = UnixTime::now();
         let marker = Marker::Session {
             sid: session.sid.clone(),
             revoked_at: now,
-            reason: reason.to_string(),
+            reason: cause,
             // Until the last access token and the family itself could be alive.
-            expires_at: session.expires_at.max(now.plus(access_life + LEEWAY_SECONDS)),
+            expires_at: self
+                .config
+                .lifetimes
+                .marker_expiry(Covers::Session { session: &session, clients: &clients }, now),
         };
         if let Err(err) = self.store.end_session(&session.sid, &marker).await {
             tracing::error!(event = "session.end_failed", sid = %session.sid, error = %err);
             return None;
         }
-        tracing::warn!(event = "session.ended", sid = %session.sid, sub = %session.sub, reason);
+        tracing::warn!(event = "session.ended", sid = %session.sid, sub = %session.sub, reason = cause.as_str());
         let targets = clients
             .into_iter()
             .filter_map(|client| {
@@ -195,8 +204,8 @@ impl LogoutService {
             .collect()
     }
 
-    async fn notify(&self, target: Target, deadline: Instant) -> DeliveryReport {
-        let outcome = self.notifier.deliver(&target, deadline).await;
+    async fn notify(&self, keys: &KeySet, target: Target, deadline: Instant) -> DeliveryReport {
+        let outcome = self.notifier.deliver(keys, &target, deadline).await;
         let report = |status| DeliveryReport {
             client_id: target.client_id.to_string(),
             sid: target.sid.to_string(),

@@ -4,7 +4,9 @@
 
 use super::LogoutService;
 use super::delivery::{AttemptError, Target};
-use crate::store::{DeliveryRecord, DeliveryStatus, StoreError};
+use crate::domain::{DeliveryRecord, DeliveryStatus};
+use crate::keys::KeySet;
+use crate::store::StoreError;
 use crate::time::UnixTime;
 use serde::Serialize;
 
@@ -32,11 +34,11 @@ pub struct RetryReport {
 
 impl LogoutService {
     pub async fn retry_due(&self) -> Result<RetryReport, StoreError> {
-        self.keys.current().await;
+        let keys = self.keys.current().await;
         let mut report = RetryReport::default();
         let due = self.store.due_deliveries(UnixTime::now(), BATCH).await?;
         for delivery in due {
-            match self.retry_one(delivery).await? {
+            match self.retry_one(&keys, delivery).await? {
                 DeliveryStatus::Delivered => report.delivered += 1,
                 DeliveryStatus::Pending => report.rescheduled += 1,
                 DeliveryStatus::Failed => report.failed += 1,
@@ -45,7 +47,7 @@ impl LogoutService {
         Ok(report)
     }
 
-    async fn retry_one(&self, mut delivery: DeliveryRecord) -> Result<DeliveryStatus, StoreError> {
+    async fn retry_one(&self, keys: &KeySet, mut delivery: DeliveryRecord) -> Result<DeliveryStatus, StoreError> {
         let now = UnixTime::now();
         let settings = self.config.logout;
         if now.0.saturating_sub(delivery.created_at.0) > settings.retry_max_age {
@@ -72,7 +74,7 @@ impl LogoutService {
             sid: delivery.sid.clone(),
             sub: delivery.sub.clone(),
         };
-        match self.notifier.attempt(&target).await {
+        match self.notifier.attempt(keys, &target).await {
             Ok(()) => self.settle(delivery, DeliveryStatus::Delivered, None).await,
             Err(AttemptError::Permanent(reason)) => self.settle(delivery, DeliveryStatus::Failed, Some(reason)).await,
             Err(AttemptError::Retryable { reason, retry_after }) => {

@@ -1,11 +1,12 @@
 //! Client authentication (RFC 6749 §2.3.1): `client_secret_basic` or `client_secret_post`,
 //! never both in one request. Client records are cached per warm instance so that the
-//! `client_credentials` grant costs no DynamoDB round trip (ARCHITECTURE.md §5).
+//! `client_credentials` grant costs no DynamoDB round trip (docs/ARCHITECTURE.md §5).
 
 use super::{OAuthError, OAuthRequest};
+use crate::domain::ClientRecord;
 use crate::ids::ClientId;
 use crate::secrets::SecretString;
-use crate::store::{ClientRead, ClientRecord, StoreResult};
+use crate::store::{ClientRead, StoreResult};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use std::collections::HashMap;
@@ -127,10 +128,7 @@ impl ClientDirectory {
     /// the caller (`invalid_client`); an unreachable store is 503, never a guess.
     pub async fn authenticate(&self, req: &OAuthRequest) -> Result<ClientRecord, OAuthError> {
         let credentials = extract_credentials(req)?;
-        let client = self.get(&credentials.id).await.map_err(|err| {
-            tracing::error!(event = "store.unavailable", error = %err, "client lookup failed");
-            OAuthError::unavailable()
-        })?;
+        let client = self.get(&credentials.id).await?;
         match client {
             Some(client) if client.secret_hash.verify(&credentials.secret) => Ok(client),
             _ => {

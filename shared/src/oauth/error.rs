@@ -1,14 +1,18 @@
-//! RFC 6749 §5.2 error responses. The variants are exactly the RFC's codes; the HTTP
-//! mapping lives here and nowhere else. A description is written for the client: it
-//! never carries internal text (that goes to the log).
+//! The errors a client sees: RFC 6749 §5.2 for the OAuth endpoints, RFC 6750 §3 for
+//! protected resources. The variants are the RFCs' codes and each knows its status;
+//! `http::response` renders them. A description is written for the client and never
+//! carries internal text: internal failures are logged here, once, by the conversions
+//! from the layers below.
 
-use serde::Serialize;
+use crate::store::StoreError;
+use crate::tokens::TokenError;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OAuthErrorCode {
     /// Missing, repeated or malformed parameter, or more than one client authentication method.
     InvalidRequest,
+    /// `invalid_request` for a body over the size limit, answered 413.
+    RequestTooLarge,
     /// Client authentication failed: unknown client, wrong secret, no or bad credentials.
     InvalidClient,
     /// The grant (credentials, refresh token) is invalid, expired, revoked or foreign.
@@ -22,23 +26,50 @@ pub enum OAuthErrorCode {
     /// RFC 7009 §2.2.1: the server does not revoke this type of token.
     UnsupportedTokenType,
     /// Not in RFC 6749 §5.2, but the error code every OAuth client handles for a failure
-    /// on the server's side (RFC 6749 §4.1.2.1); sent with status 500 or 503.
+    /// on the server's side (RFC 6749 §4.1.2.1); sent with status 500.
     ServerError,
-    /// The store or another dependency is unreachable: fail closed, try later.
+    /// The store or another dependency is unreachable: fail closed, try later (503).
     TemporarilyUnavailable,
+}
+
+impl OAuthErrorCode {
+    /// The `error` value on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequest | Self::RequestTooLarge => "invalid_request",
+            Self::InvalidClient => "invalid_client",
+            Self::InvalidGrant => "invalid_grant",
+            Self::UnauthorizedClient => "unauthorized_client",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::InvalidScope => "invalid_scope",
+            Self::UnsupportedTokenType => "unsupported_token_type",
+            Self::ServerError => "server_error",
+            Self::TemporarilyUnavailable => "temporarily_unavailable",
+        }
+    }
+
+    pub fn status(self) -> u16 {
+        match self {
+            Self::RequestTooLarge => 413,
+            // RFC 6749 §5.2: 401 for failed client authentication. We always send the
+            // challenge, since HTTP (RFC 9110 §15.5.2) requires one on every 401.
+            Self::InvalidClient => 401,
+            Self::ServerError => 500,
+            Self::TemporarilyUnavailable => 503,
+            _ => 400,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OAuthError {
     pub code: OAuthErrorCode,
     pub description: &'static str,
-    /// Set for a body over the size limit, which is answered 413.
-    pub payload_too_large: bool,
 }
 
 impl OAuthError {
     pub const fn new(code: OAuthErrorCode, description: &'static str) -> Self {
-        Self { code, description, payload_too_large: false }
+        Self { code, description }
     }
 
     pub const fn invalid_request(description: &'static str) -> Self {
@@ -53,6 +84,10 @@ impl OAuthError {
         Self::new(OAuthErrorCode::InvalidGrant, description)
     }
 
+    pub const fn invalid_scope(description: &'static str) -> Self {
+        Self::new(OAuthErrorCode::InvalidScope, description)
+    }
+
     pub const fn server_error() -> Self {
         Self::new(OAuthErrorCode::ServerError, "internal error")
     }
@@ -62,18 +97,49 @@ impl OAuthError {
     }
 
     pub fn status(&self) -> u16 {
-        match self.code {
-            OAuthErrorCode::InvalidRequest if self.payload_too_large => 413,
-            // RFC 6749 §5.2: 401 for failed client authentication. We always send the
-            // challenge, since HTTP (RFC 9110 §15.5.2) requires one on every 401.
-            OAuthErrorCode::InvalidClient => 401,
-            OAuthErrorCode::ServerError => 500,
-            OAuthErrorCode::TemporarilyUnavailable => 503,
-            _ => 400,
-        }
+        self.code.status()
     }
 
     pub fn body(&self) -> serde_json::Value {
-        serde_json::json!({ "error": self.code, "error_description": self.description })
+        serde_json::json!({ "error": self.code.as_str(), "error_description": self.description })
+    }
+}
+
+/// A store failure: an outage is 503 (fail closed, try again), anything else 500.
+impl From<StoreError> for OAuthError {
+    fn from(err: StoreError) -> Self {
+        err.report();
+        match err {
+            StoreError::Unavailable(_) => Self::unavailable(),
+            StoreError::Conflict | StoreError::Corrupt(_) | StoreError::Rejected(_) => Self::server_error(),
+        }
+    }
+}
+
+/// Only minting reaches this conversion (a verification failure is an answer, not an
+/// error): a key that cannot sign is the server's fault.
+impl From<TokenError> for OAuthError {
+    fn from(err: TokenError) -> Self {
+        tracing::error!(event = "token.signing_failed", error = %err);
+        Self::server_error()
+    }
+}
+
+/// An RFC 6750 error at a protected resource.
+#[derive(Debug, PartialEq, Eq)]
+pub enum BearerError {
+    /// No credentials: 401 with a bare challenge (RFC 6750 §3.1).
+    Missing,
+    /// 401 `invalid_token`.
+    InvalidToken(&'static str),
+    /// 403 `insufficient_scope`.
+    InsufficientScope,
+    /// The server could not decide (the denylist unreadable): the OAuth error it maps to.
+    Failed(OAuthError),
+}
+
+impl From<StoreError> for BearerError {
+    fn from(err: StoreError) -> Self {
+        Self::Failed(err.into())
     }
 }

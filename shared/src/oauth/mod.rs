@@ -4,7 +4,6 @@
 pub mod client_auth;
 pub mod error;
 pub mod request;
-pub mod scope;
 
-pub use error::{OAuthError, OAuthErrorCode};
+pub use error::{BearerError, OAuthError, OAuthErrorCode};
 pub use request::OAuthRequest;

@@ -1,7 +1,7 @@
 //! A parsed OAuth endpoint request: form parameters (RFC 6749 §3.2) and the
 //! `Authorization` header, checked before any grant logic or storage is touched.
 
-use super::OAuthError;
+use super::{OAuthError, OAuthErrorCode};
 use crate::secrets::SecretString;
 use std::collections::HashMap;
 
@@ -30,10 +30,7 @@ impl OAuthRequest {
     /// Parse a form-encoded POST body. `content_type` is the request's header value.
     pub fn parse(content_type: Option<&str>, authorization: Option<&str>, body: &[u8]) -> Result<Self, OAuthError> {
         if body.len() > MAX_BODY_BYTES {
-            return Err(OAuthError {
-                payload_too_large: true,
-                ..OAuthError::invalid_request("request body exceeds 65536 bytes")
-            });
+            return Err(OAuthError::new(OAuthErrorCode::RequestTooLarge, "request body exceeds 65536 bytes"));
         }
         let is_form = content_type
             .and_then(|ct| ct.split(';').next())
@@ -73,7 +70,6 @@ impl OAuthRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::oauth::OAuthErrorCode;
 
     const FORM: Option<&str> = Some("application/x-www-form-urlencoded; charset=UTF-8");
 
@@ -104,7 +100,7 @@ mod tests {
     fn oversized_body_is_413_invalid_request() {
         let body = vec![b'a'; MAX_BODY_BYTES + 1];
         let err = OAuthRequest::parse(FORM, None, &body).unwrap_err();
-        assert_eq!((err.code, err.status()), (OAuthErrorCode::InvalidRequest, 413));
+        assert_eq!((err.code.as_str(), err.status()), ("invalid_request", 413));
     }
 
     #[test]

@@ -1,22 +1,18 @@
-//! Storage behind small capability traits, so each function holds only the rights it
-//! needs. Two implementations, one behaviour: `dynamo` (the real table) and `memory`
-//! (fast unit tests); `behaviour` holds the tests both must pass.
+//! Storage behind small capability traits, so each service holds only the rights it
+//! needs. Two implementations, one behaviour: `dynamo` (the real table) and
+//! `testing::memory` (fast unit tests); `testing::behaviour` holds the tests both pass.
 //!
 //! Every read treats an item whose `expires_at` has passed as absent: DynamoDB TTL deletes
-//! within days, not seconds (ARCHITECTURE.md §3.8).
+//! within days, not seconds (docs/ARCHITECTURE.md §3.8).
 
-pub mod behaviour;
-pub mod counting;
 pub mod dynamo;
-pub mod memory;
-mod model;
 
-pub use model::{
-    ClientLifetimes, ClientRecord, DeliveryRecord, DeliveryStatus, FamilyRecord, FamilyStatus, GrantType, LoginGuard,
-    Marker, RevocationQuery, RevocationStatus, Rotation, RotationKind, RotationOutcome, SessionRecord, UserRecord,
+use crate::domain::{
+    ClientRecord, DeliveryRecord, FamilyRecord, Marker, RevocationCause, RevocationQuery, RevocationStatus, Rotation,
+    RotationOutcome, SessionRecord, UserRecord,
 };
-
 use crate::ids::{ClientId, FamilyId, Sid, Subject};
+use crate::time::UnixTime;
 use async_trait::async_trait;
 
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +26,21 @@ pub enum StoreError {
     /// An item is present but cannot be understood; never trusted.
     #[error("corrupt item: {0}")]
     Corrupt(String),
+    /// The request was refused as malformed (a record that breaks its invariants): a bug
+    /// or an input that slipped past the wire checks, never an outage. Nothing was written.
+    #[error("rejected: {0}")]
+    Rejected(String),
+}
+
+impl StoreError {
+    /// Log the error, once, with the event operators alert on: an outage is
+    /// `store.unavailable`, anything else `store.error`.
+    pub fn report(&self) {
+        match self {
+            Self::Unavailable(_) => tracing::error!(event = "store.unavailable", error = %self),
+            _ => tracing::error!(event = "store.error", error = %self),
+        }
+    }
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -66,7 +77,7 @@ pub trait UserAdmin: UserRead {
 #[async_trait]
 pub trait SessionWrite: Send + Sync {
     /// Start a login: the session and its first refresh-token family in one atomic write
-    /// (one round trip: ARCHITECTURE.md §5).
+    /// (one round trip: docs/ARCHITECTURE.md §5).
     async fn begin_session(&self, session: &SessionRecord, family: &FamilyRecord) -> StoreResult<()>;
 }
 
@@ -78,7 +89,7 @@ pub trait FamilyRead: Send + Sync {
 /// Refresh-token rotation. Each method is one round trip.
 #[async_trait]
 pub trait FamilyWrite: FamilyRead {
-    /// The conditional write that makes races impossible (ARCHITECTURE.md §3.7): the
+    /// The conditional write that makes races impossible (docs/ARCHITECTURE.md §3.7): the
     /// family update and the login guard checks commit together or not at all.
     async fn rotate(&self, rotation: &Rotation) -> StoreResult<RotationOutcome>;
     /// Mark the family revoked and write its denylist marker, so that neither its
@@ -86,9 +97,9 @@ pub trait FamilyWrite: FamilyRead {
     async fn revoke_family(
         &self,
         fid: &FamilyId,
-        revoked_at: crate::time::UnixTime,
-        reason: &str,
-        marker_expires_at: crate::time::UnixTime,
+        revoked_at: UnixTime,
+        reason: RevocationCause,
+        marker_expires_at: UnixTime,
     ) -> StoreResult<()>;
 }
 
@@ -126,12 +137,23 @@ pub trait DeliveryStore: Send + Sync {
     async fn save_delivery(&self, delivery: &DeliveryRecord) -> StoreResult<()>;
     async fn delivery(&self, id: &str) -> StoreResult<Option<DeliveryRecord>>;
     /// Pending deliveries whose next attempt is due, oldest first.
-    async fn due_deliveries(&self, now: crate::time::UnixTime, limit: usize) -> StoreResult<Vec<DeliveryRecord>>;
+    async fn due_deliveries(&self, now: UnixTime, limit: usize) -> StoreResult<Vec<DeliveryRecord>>;
     /// Take a due delivery for one attempt: succeeds for exactly one worker, and hides it
     /// from other workers until `lease_until`.
-    async fn claim_delivery(&self, delivery: &DeliveryRecord, lease_until: crate::time::UnixTime) -> StoreResult<bool>;
+    async fn claim_delivery(&self, delivery: &DeliveryRecord, lease_until: UnixTime) -> StoreResult<bool>;
 }
 
 /// What the logout path needs, as one object.
 pub trait LogoutStore: FamilyRead + SessionRead + SessionEnd + MarkerWrite + DeliveryStore {}
 impl<T: FamilyRead + SessionRead + SessionEnd + MarkerWrite + DeliveryStore> LogoutStore for T {}
+
+/// Everything a complete store implements: what the one assembly (`Services`) is built
+/// from, and what the behaviour suite checks.
+pub trait FullStore:
+    ClientAdmin + UserAdmin + SessionWrite + SessionRead + FamilyWrite + MarkerWrite + RevocationRead + LogoutStore
+{
+}
+impl<T> FullStore for T where
+    T: ClientAdmin + UserAdmin + SessionWrite + SessionRead + FamilyWrite + MarkerWrite + RevocationRead + LogoutStore
+{
+}

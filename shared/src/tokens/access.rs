@@ -1,9 +1,9 @@
-//! RFC 9068 JWT access tokens. Minting one writes nothing anywhere (ARCHITECTURE.md §2).
+//! RFC 9068 JWT access tokens. Minting one writes nothing anywhere (docs/ARCHITECTURE.md §2).
 
 use super::{Expectations, TokenError, sign, verify};
+use crate::domain::Scope;
 use crate::ids::{ClientId, FamilyId, Jti, Sid, Subject};
 use crate::keys::KeySet;
-use crate::oauth::scope::Scope;
 use crate::time::UnixTime;
 use serde::{Deserialize, Serialize};
 
@@ -73,7 +73,8 @@ pub fn is_our_other_jwt(keys: &KeySet, token: &str, issuer: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::{KeySetDocument, SigningAlgorithm};
+    use crate::domain::SigningAlgorithm;
+    use crate::keys::KeySetDocument;
     use crate::tokens::id_token::{self, IdTokenClaims};
     use base64::Engine;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;

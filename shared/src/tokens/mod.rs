@@ -7,13 +7,11 @@ pub mod logout;
 pub mod refresh;
 
 use crate::keys::KeySet;
+use crate::policy::LEEWAY_SECONDS;
 use crate::time::UnixTime;
 use jsonwebtoken::{Header, Validation, decode, decode_header, encode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-
-/// Clock skew tolerated on `exp`, `nbf` and `iat` between this server and verifiers.
-pub const LEEWAY_SECONDS: u64 = 30;
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum TokenError {

@@ -3,7 +3,7 @@
 //!
 //! Nothing secret is stored: the family item holds only the current generation, a forged
 //! or truncated token is rejected without a read, and the successor of generation g can be
-//! re-derived, which is what single-successor grace needs (ARCHITECTURE.md §2).
+//! re-derived, which is what single-successor grace needs (docs/ARCHITECTURE.md §2).
 
 use crate::ids::FamilyId;
 use aws_lc_rs::hmac;

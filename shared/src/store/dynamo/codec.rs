@@ -1,13 +1,13 @@
 //! Records to DynamoDB items and back. Lists, not sets, hold multi-valued attributes,
 //! because DynamoDB refuses an empty set and an empty grant list is legitimate.
 
-use crate::ids::{ClientId, FamilyId, Jti, Sid, Subject};
-use crate::oauth::scope::Scope;
-use crate::secrets::{ClientSecretHash, PasswordHashString};
-use crate::store::{
+use crate::domain::{
     ClientLifetimes, ClientRecord, DeliveryRecord, DeliveryStatus, FamilyRecord, FamilyStatus, GrantType, Marker,
-    SessionRecord, StoreError, StoreResult, UserRecord,
+    Scope, SessionRecord, UserRecord,
 };
+use crate::ids::{ClientId, FamilyId, Jti, Sid, Subject};
+use crate::secrets::{ClientSecretHash, PasswordHashString};
+use crate::store::{StoreError, StoreResult};
 use crate::time::UnixTime;
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
@@ -287,11 +287,15 @@ impl Item {
             }
             Marker::Family { fid, revoked_at, reason, expires_at } => {
                 item = Self::keyed(Key::family_marker(fid));
-                item.set("revoked_at", n(revoked_at.0)).set("reason", s(reason)).set(EXPIRES_AT, n(expires_at.0));
+                item.set("revoked_at", n(revoked_at.0))
+                    .set("reason", s(reason.as_str()))
+                    .set(EXPIRES_AT, n(expires_at.0));
             }
             Marker::Session { sid, revoked_at, reason, expires_at } => {
                 item = Self::keyed(Key::session_marker(sid));
-                item.set("revoked_at", n(revoked_at.0)).set("reason", s(reason)).set(EXPIRES_AT, n(expires_at.0));
+                item.set("revoked_at", n(revoked_at.0))
+                    .set("reason", s(reason.as_str()))
+                    .set(EXPIRES_AT, n(expires_at.0));
             }
             Marker::Subject { sub, not_before, expires_at } => {
                 item = Self::keyed(Key::subject_marker(sub));

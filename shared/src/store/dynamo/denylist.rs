@@ -1,10 +1,11 @@
 //! The denylist check: one strongly consistent `BatchGetItem` of the markers that could
-//! revoke a token (ARCHITECTURE.md §4). A marker past its `expires_at` is ignored, since
+//! revoke a token (docs/ARCHITECTURE.md §4). A marker past its `expires_at` is ignored, since
 //! TTL deletes within days, not seconds.
 
 use super::codec::{Item, Key};
 use super::{DynamoStore, built, unavailable};
-use crate::store::{RevocationQuery, RevocationRead, RevocationStatus, StoreResult};
+use crate::domain::{RevocationQuery, RevocationReason, RevocationStatus};
+use crate::store::{RevocationRead, StoreResult};
 use crate::time::UnixTime;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
@@ -17,26 +18,27 @@ const MAX_ROUNDS: usize = 4;
 #[async_trait]
 impl RevocationRead for DynamoStore {
     async fn revocation_status(&self, query: &RevocationQuery) -> StoreResult<RevocationStatus> {
-        let mut keys: Vec<(Key, &'static str)> = Vec::with_capacity(5);
+        use RevocationReason::*;
+        let mut keys: Vec<(Key, RevocationReason)> = Vec::with_capacity(5);
         if let Some(jti) = &query.jti {
-            keys.push((Key::token_marker(jti), "token_revoked"));
+            keys.push((Key::token_marker(jti), TokenRevoked));
         }
         if let Some(fid) = &query.fid {
-            keys.push((Key::family_marker(fid), "family_revoked"));
+            keys.push((Key::family_marker(fid), FamilyRevoked));
         }
         if let Some(sid) = &query.sid {
-            keys.push((Key::session_marker(sid), "session_revoked"));
+            keys.push((Key::session_marker(sid), SessionRevoked));
         }
         if let Some((sub, _)) = &query.subject {
-            keys.push((Key::subject_marker(sub), "subject_revoked"));
+            keys.push((Key::subject_marker(sub), SubjectRevoked));
         }
         if let Some(username) = &query.username {
-            keys.push((Key::user(username), "user_disabled"));
+            keys.push((Key::user(username), UserDisabled));
         }
         if keys.is_empty() {
             return Ok(RevocationStatus::Clear);
         }
-        let reasons: HashMap<String, &'static str> =
+        let reasons: HashMap<String, RevocationReason> =
             keys.iter().map(|(key, reason)| (key.pk().to_string(), *reason)).collect();
         let requested: Vec<HashMap<String, AttributeValue>> = keys.into_iter().map(|(key, _)| key.into_map()).collect();
 
@@ -57,40 +59,31 @@ impl RevocationRead for DynamoStore {
         }
 
         let now = UnixTime::now();
-        let user_expected = query.username.is_some();
         let mut user_seen = false;
-        // Report in a fixed order, whatever order DynamoDB answered in.
-        let mut revoked: Vec<&'static str> = Vec::new();
+        let mut revoked = Vec::new();
         for item in &found {
             let Some(reason) = item.pk().and_then(|pk| reasons.get(pk)).copied() else { continue };
-            if reason == "user_disabled" {
-                user_seen = true;
-                if item.disabled()? {
-                    revoked.push(reason);
+            let applies = match reason {
+                UserDisabled => {
+                    user_seen = true;
+                    item.disabled()?
                 }
-                continue;
-            }
-            if item.expires_at()?.is_some_and(|at| at.has_passed(now)) {
-                continue;
-            }
-            if reason == "subject_revoked" {
-                let issued_at = query.subject.as_ref().map(|(_, iat)| *iat).unwrap_or(UnixTime(0));
-                if item.not_before()?.is_some_and(|not_before| issued_at < not_before) {
-                    revoked.push(reason);
+                _ if item.expires_at()?.is_some_and(|at| at.has_passed(now)) => false,
+                SubjectRevoked => {
+                    let issued_at = query.subject.as_ref().map(|(_, iat)| *iat).unwrap_or(UnixTime(0));
+                    item.not_before()?.is_some_and(|not_before| issued_at < not_before)
                 }
-                continue;
+                TokenRevoked | FamilyRevoked | SessionRevoked => true,
+            };
+            if applies {
+                revoked.push(reason);
             }
-            revoked.push(reason);
         }
-        if user_expected && !user_seen {
-            revoked.push("user_disabled");
+        // A user that is gone is as refused as a disabled one.
+        if query.username.is_some() && !user_seen {
+            revoked.push(UserDisabled);
         }
-        const ORDER: [&str; 5] =
-            ["token_revoked", "family_revoked", "session_revoked", "subject_revoked", "user_disabled"];
-        Ok(ORDER
-            .iter()
-            .find(|reason| revoked.contains(reason))
-            .map(|reason| RevocationStatus::Revoked(reason))
-            .unwrap_or(RevocationStatus::Clear))
+        // Report in a fixed order, whatever order DynamoDB answered in.
+        Ok(RevocationStatus::from_reasons(revoked))
     }
 }

@@ -2,8 +2,9 @@
 
 use super::codec::{self, Item, Key, n, s};
 use super::{DynamoStore, built, unavailable};
+use crate::domain::{DeliveryRecord, DeliveryStatus, Marker};
 use crate::ids::Sid;
-use crate::store::{DeliveryRecord, DeliveryStatus, DeliveryStore, Marker, SessionEnd, StoreResult};
+use crate::store::{DeliveryStore, SessionEnd, StoreResult};
 use crate::time::UnixTime;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};

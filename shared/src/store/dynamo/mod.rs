@@ -1,5 +1,5 @@
 //! The DynamoDB store: one table, keys `pk`/`sk`, TTL attribute `expires_at`, GSI
-//! `by_subject` (ARCHITECTURE.md §4). Reads are strongly consistent: a revocation must
+//! `by_subject` (docs/ARCHITECTURE.md §4). Reads are strongly consistent: a revocation must
 //! be seen by the very next check.
 
 mod codec;
@@ -10,6 +10,7 @@ pub mod schema;
 
 use super::*;
 use crate::config::Config;
+use crate::domain::{ClientRecord, FamilyRecord, SessionRecord, UserRecord};
 use crate::time::UnixTime;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
@@ -129,6 +130,7 @@ impl ClientRead for DynamoStore {
 #[async_trait]
 impl ClientAdmin for DynamoStore {
     async fn put_client(&self, client: &ClientRecord) -> StoreResult<()> {
+        client.validate().map_err(|e| StoreError::Rejected(e.to_string()))?;
         self.client
             .put_item()
             .table_name(&self.table)
@@ -272,7 +274,7 @@ impl SessionRead for DynamoStore {
         let mut start = None;
         loop {
             // GSI reads are eventually consistent; callers that must not miss a session
-            // (revoke-all) also write the subject marker (ARCHITECTURE.md §3.4).
+            // (revoke-all) also write the subject marker (docs/ARCHITECTURE.md §3.4).
             let out = self
                 .client
                 .query()

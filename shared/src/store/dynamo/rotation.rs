@@ -3,15 +3,14 @@
 //! A rotation is one `TransactWriteItems`: the conditional family update plus condition
 //! checks on the user, the subject's revoke-all marker and the session's logout marker.
 //! Either the family advances and every check held at that instant, or nothing is
-//! written (ARCHITECTURE.md §3.7). On failure DynamoDB says which item failed and, for
+//! written (docs/ARCHITECTURE.md §3.7). On failure DynamoDB says which item failed and, for
 //! the family, returns its current state, so a race loser needs no extra read.
 
 use super::codec::{Item, Key, n, s};
 use super::{DynamoStore, built, unavailable};
+use crate::domain::{FamilyRecord, FamilyStatus, Marker, RevocationCause, Rotation, RotationKind, RotationOutcome};
 use crate::ids::FamilyId;
-use crate::store::{
-    FamilyRead, FamilyStatus, FamilyWrite, Marker, MarkerWrite, Rotation, RotationKind, RotationOutcome, StoreResult,
-};
+use crate::store::{FamilyRead, FamilyWrite, MarkerWrite, StoreResult};
 use crate::time::UnixTime;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -92,7 +91,7 @@ impl DynamoStore {
 
 #[async_trait]
 impl FamilyRead for DynamoStore {
-    async fn family(&self, fid: &FamilyId) -> StoreResult<Option<crate::store::FamilyRecord>> {
+    async fn family(&self, fid: &FamilyId) -> StoreResult<Option<FamilyRecord>> {
         self.get_live(Key::family(fid)).await?.map(|item| item.to_family()).transpose()
     }
 }
@@ -163,11 +162,10 @@ impl FamilyWrite for DynamoStore {
         &self,
         fid: &FamilyId,
         revoked_at: UnixTime,
-        reason: &str,
+        reason: RevocationCause,
         marker_expires_at: UnixTime,
     ) -> StoreResult<()> {
-        let marker =
-            Marker::Family { fid: fid.clone(), revoked_at, reason: reason.to_string(), expires_at: marker_expires_at };
+        let marker = Marker::Family { fid: fid.clone(), revoked_at, reason, expires_at: marker_expires_at };
         let mark = TransactWriteItem::builder()
             .put(built(Put::builder().table_name(&self.table).set_item(Some(Item::from_marker(&marker).0)).build())?)
             .build();
@@ -182,7 +180,7 @@ impl FamilyWrite for DynamoStore {
                 .set_expression_attribute_values(Some(values(&[
                     (":revoked", s(FamilyStatus::Revoked.as_str())),
                     (":at", n(revoked_at.0)),
-                    (":reason", s(reason)),
+                    (":reason", s(reason.as_str())),
                 ])))
                 .build(),
         )?;

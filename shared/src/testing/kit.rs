@@ -2,14 +2,20 @@
 //! configuration, one way to make a client, a session or a token's claims. Not for
 //! production use (the secrets here are public).
 
+use crate::Services;
 use crate::config::Config;
+use crate::domain::SigningAlgorithm;
+use crate::domain::{ClientLifetimes, ClientRecord, FamilyRecord, FamilyStatus, GrantType, Scope, SessionRecord};
 use crate::ids::{ClientId, FamilyId, Jti, Sid, Subject, random_id};
-use crate::oauth::scope::Scope;
+use crate::keys::KeyRing;
+use crate::oauth::OAuthRequest;
 use crate::secrets::{ClientSecretHash, SecretString};
-use crate::store::{ClientLifetimes, ClientRecord, FamilyRecord, FamilyStatus, GrantType, SessionRecord};
+use crate::store::FullStore;
+use crate::testing::memory::MemoryStore;
 use crate::time::UnixTime;
 use crate::tokens::access::AccessTokenClaims;
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 pub const ISSUER: &str = "https://auth.example.com";
 /// The secret of every [`client`].
@@ -84,4 +90,30 @@ pub fn session(now: UnixTime, lifetime: u64) -> (SessionRecord, FamilyRecord) {
         expires_at: now.plus(lifetime),
     };
     (session, family)
+}
+
+/// The one assembly over `store`, with [`config`] and a fresh in-memory ES256 key ring.
+pub fn services_over(store: Arc<dyn FullStore>) -> Services {
+    services_with(config(), store)
+}
+
+/// The one assembly with this configuration over `store`, and a fresh ES256 key ring.
+pub fn services_with(config: Config, store: Arc<dyn FullStore>) -> Services {
+    let keys = Arc::new(KeyRing::ephemeral(SigningAlgorithm::Es256).expect("a key set"));
+    Services::new(config, keys, store)
+}
+
+/// [`services_over`] a fresh in-memory store.
+pub fn services() -> Services {
+    services_over(Arc::new(MemoryStore::new()))
+}
+
+/// A form-encoded OAuth request with this body and no `Authorization` header.
+pub fn form(body: &str) -> OAuthRequest {
+    OAuthRequest::parse(Some("application/x-www-form-urlencoded"), None, body.as_bytes()).expect("a valid form")
+}
+
+/// A form request authenticated as `client` (with [`CLIENT_SECRET`], `client_secret_post`).
+pub fn form_as(client: &str, body: &str) -> OAuthRequest {
+    form(&format!("client_id={client}&client_secret={CLIENT_SECRET}&{body}"))
 }

@@ -1,8 +1,11 @@
 //! The in-memory twin of the DynamoDB store, for fast unit tests of logic. It passes the
-//! same behaviour tests (`store::behaviour`) as the real one.
+//! same behaviour tests (`testing::behaviour`) as the real one.
 
-use super::*;
+use crate::domain::*;
+use crate::ids::{ClientId, FamilyId, Sid, Subject};
+use crate::store::*;
 use crate::time::UnixTime;
+use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
@@ -56,6 +59,7 @@ impl ClientRead for MemoryStore {
 #[async_trait]
 impl ClientAdmin for MemoryStore {
     async fn put_client(&self, client: &ClientRecord) -> StoreResult<()> {
+        client.validate().map_err(|e| StoreError::Rejected(e.to_string()))?;
         self.lock()?.clients.insert(client.id.clone(), client.clone());
         Ok(())
     }
@@ -89,26 +93,18 @@ impl RevocationRead for MemoryStore {
         let inner = self.lock()?;
         let m = &inner.markers;
         let marked = |expires_at: Option<&UnixTime>| live(expires_at, |e| *e, now).is_some();
-        if query.jti.as_ref().is_some_and(|jti| marked(m.tokens.get(jti))) {
-            return Ok(RevocationStatus::Revoked("token_revoked"));
-        }
-        if query.fid.as_ref().is_some_and(|fid| marked(m.families.get(fid))) {
-            return Ok(RevocationStatus::Revoked("family_revoked"));
-        }
-        if query.sid.as_ref().is_some_and(|sid| marked(m.sessions.get(sid))) {
-            return Ok(RevocationStatus::Revoked("session_revoked"));
-        }
         let subject_revoked = query.subject.as_ref().is_some_and(|(sub, issued_at)| {
             live(m.subjects.get(sub), |(_, exp)| *exp, now).is_some_and(|(not_before, _)| issued_at < not_before)
         });
-        if subject_revoked {
-            return Ok(RevocationStatus::Revoked("subject_revoked"));
-        }
         let user_refused = query.username.as_ref().is_some_and(|name| inner.users.get(name).is_none_or(|u| u.disabled));
-        if user_refused {
-            return Ok(RevocationStatus::Revoked("user_disabled"));
-        }
-        Ok(RevocationStatus::Clear)
+        let found = [
+            (query.jti.as_ref().is_some_and(|jti| marked(m.tokens.get(jti))), RevocationReason::TokenRevoked),
+            (query.fid.as_ref().is_some_and(|fid| marked(m.families.get(fid))), RevocationReason::FamilyRevoked),
+            (query.sid.as_ref().is_some_and(|sid| marked(m.sessions.get(sid))), RevocationReason::SessionRevoked),
+            (subject_revoked, RevocationReason::SubjectRevoked),
+            (user_refused, RevocationReason::UserDisabled),
+        ];
+        Ok(RevocationStatus::from_reasons(found.into_iter().filter(|(hit, _)| *hit).map(|(_, reason)| reason)))
     }
 }
 
@@ -199,7 +195,7 @@ impl FamilyWrite for MemoryStore {
         &self,
         fid: &FamilyId,
         _revoked_at: UnixTime,
-        _reason: &str,
+        _reason: RevocationCause,
         marker_expires_at: UnixTime,
     ) -> StoreResult<()> {
         let mut inner = self.lock()?;
@@ -310,7 +306,7 @@ impl DeliveryStore for MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::MemoryStore;
-    use crate::store::behaviour;
+    use crate::testing::behaviour;
 
     #[tokio::test]
     async fn memory_store_passes_the_behaviour_suite() {

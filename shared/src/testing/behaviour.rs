@@ -2,22 +2,12 @@
 //! DynamoDB store runs it against a DynamoDB-compatible server over HTTP (`tests/`).
 //! Each check uses fresh random ids, so the suite can share a table with other tests.
 
-use super::*;
-use crate::ids::{Subject, random_id};
-use crate::oauth::scope::Scope;
+use crate::domain::*;
+use crate::ids::{ClientId, FamilyId, Sid, Subject, random_id};
 use crate::secrets::{ClientSecretHash, PasswordHashString, SecretString};
+use crate::store::*;
 use crate::time::UnixTime;
 use std::collections::BTreeSet;
-
-/// Everything a full store implements.
-pub trait FullStore:
-    ClientAdmin + UserAdmin + SessionWrite + SessionRead + FamilyWrite + MarkerWrite + RevocationRead + LogoutStore
-{
-}
-impl<T> FullStore for T where
-    T: ClientAdmin + UserAdmin + SessionWrite + SessionRead + FamilyWrite + MarkerWrite + RevocationRead + LogoutStore
-{
-}
 
 pub async fn run_all(store: &impl FullStore) {
     client_round_trip_list_and_remove(store).await;
@@ -83,7 +73,7 @@ async fn unknown_items_are_absent(store: &impl FullStore) {
 
 /// A live login: its user, session and family, stored.
 async fn login(store: &impl FullStore, now: UnixTime) -> FamilyRecord {
-    let (session, family) = crate::testkit::session(now, 3600);
+    let (session, family) = crate::testing::kit::session(now, 3600);
     let user = UserRecord {
         username: family.username.clone(),
         sub: family.sub.clone(),
@@ -110,7 +100,7 @@ async fn rotation_advances_exactly_once_and_the_loser_sees_the_winner(store: &im
     assert_eq!((current.generation, current.rotated_at, current.status), (1, now, FamilyStatus::Active));
     assert_eq!(store.family(&family.fid).await.expect("read").expect("live").generation, 1);
     let RotationOutcome::FamilyChanged(None) =
-        store.rotate(&advance(&crate::testkit::session(now, 60).1, 0, now)).await.expect("rotate")
+        store.rotate(&advance(&crate::testing::kit::session(now, 60).1, 0, now)).await.expect("rotate")
     else {
         panic!("an unknown family is absent");
     };
@@ -172,7 +162,7 @@ async fn rotation_is_refused_for_disabled_users_and_revoked_subjects_or_sessions
     let stale = Marker::Session {
         sid: family.sid.clone(),
         revoked_at: now,
-        reason: "t".into(),
+        reason: RevocationCause::Logout,
         expires_at: UnixTime(now.0 - 1),
     };
     store.put_marker(&stale).await.expect("marker");
@@ -181,8 +171,12 @@ async fn rotation_is_refused_for_disabled_users_and_revoked_subjects_or_sessions
         RotationOutcome::Committed,
         "expired marker"
     );
-    let logout =
-        Marker::Session { sid: family.sid.clone(), revoked_at: now, reason: "t".into(), expires_at: now.plus(600) };
+    let logout = Marker::Session {
+        sid: family.sid.clone(),
+        revoked_at: now,
+        reason: RevocationCause::Logout,
+        expires_at: now.plus(600),
+    };
     store.put_marker(&logout).await.expect("marker");
     assert_eq!(store.rotate(&advance(&family, 1, now)).await.expect("rotate"), RotationOutcome::SessionRevoked);
 }
@@ -190,7 +184,7 @@ async fn rotation_is_refused_for_disabled_users_and_revoked_subjects_or_sessions
 async fn revoked_family_never_rotates_again(store: &impl FullStore) {
     let now = UnixTime::now();
     let family = login(store, now).await;
-    store.revoke_family(&family.fid, now, "test", now.plus(600)).await.expect("revoke");
+    store.revoke_family(&family.fid, now, RevocationCause::RevokedByClient, now.plus(600)).await.expect("revoke");
     let RotationOutcome::FamilyChanged(Some(current)) = store.rotate(&advance(&family, 0, now)).await.expect("rotate")
     else {
         panic!("a revoked family is reported as changed");
@@ -198,7 +192,10 @@ async fn revoked_family_never_rotates_again(store: &impl FullStore) {
     assert_eq!(current.status, FamilyStatus::Revoked);
     assert_eq!(store.family(&family.fid).await.expect("read").expect("kept").status, FamilyStatus::Revoked);
     // Revoking a family that no longer exists still succeeds (its marker is written).
-    store.revoke_family(&FamilyId::random(), now, "test", now.plus(600)).await.expect("revoke unknown");
+    store
+        .revoke_family(&FamilyId::random(), now, RevocationCause::RevokedByClient, now.plus(600))
+        .await
+        .expect("revoke unknown");
 }
 
 async fn user_create_is_exclusive_and_replace_needs_existing(store: &impl FullStore) {
@@ -219,7 +216,7 @@ async fn user_create_is_exclusive_and_replace_needs_existing(store: &impl FullSt
 
 async fn begin_session_writes_both_items_once(store: &impl FullStore) {
     let now = UnixTime::now();
-    let (session, family) = crate::testkit::session(now, 3600);
+    let (session, family) = crate::testing::kit::session(now, 3600);
     store.begin_session(&session, &family).await.expect("begin");
     assert_eq!(store.session(&session.sid).await.expect("session"), Some(session.clone()));
     assert_eq!(store.family(&family.fid).await.expect("family"), Some(family.clone()));
@@ -227,14 +224,14 @@ async fn begin_session_writes_both_items_once(store: &impl FullStore) {
     assert_eq!(store.sessions_of(&Subject::random()).await.expect("by subject"), vec![]);
     // Ids are random; a collision must never overwrite a live session or family.
     assert!(matches!(store.begin_session(&session, &family).await, Err(StoreError::Conflict)));
-    let (_, other_family) = crate::testkit::session(now, 3600);
+    let (_, other_family) = crate::testing::kit::session(now, 3600);
     assert!(matches!(store.begin_session(&session, &other_family).await, Err(StoreError::Conflict)));
     assert_eq!(store.family(&other_family.fid).await.expect("family"), None, "the write was all or nothing");
 }
 
 async fn expired_items_are_absent_before_ttl_deletes_them(store: &impl FullStore) {
     let long_ago = UnixTime(UnixTime::now().0 - 7200);
-    let (session, family) = crate::testkit::session(long_ago, 3600);
+    let (session, family) = crate::testing::kit::session(long_ago, 3600);
     store.begin_session(&session, &family).await.expect("begin");
     assert_eq!(store.session(&session.sid).await.expect("session"), None);
     assert_eq!(store.family(&family.fid).await.expect("family"), None);
@@ -274,7 +271,7 @@ async fn denylist_reports_live_markers_and_ignores_expired_ones(store: &impl Ful
     store.put_marker(&Marker::Token { jti: jti.clone(), expires_at: past }).await.expect("marker");
     assert_eq!(status(query(&jti, now)).await, RevocationStatus::Clear, "expired token marker");
     store.put_marker(&Marker::Token { jti: jti.clone(), expires_at: now.plus(60) }).await.expect("marker");
-    assert_eq!(status(query(&jti, now)).await, RevocationStatus::Revoked("token_revoked"));
+    assert_eq!(status(query(&jti, now)).await, RevocationStatus::Revoked(RevocationReason::TokenRevoked));
 
     let other = Jti::random();
     store
@@ -282,21 +279,29 @@ async fn denylist_reports_live_markers_and_ignores_expired_ones(store: &impl Ful
         .await
         .expect("m");
     assert_eq!(status(query(&other, now)).await, RevocationStatus::Clear, "issued at not_before");
-    assert_eq!(status(query(&other, past)).await, RevocationStatus::Revoked("subject_revoked"), "issued before");
+    assert_eq!(
+        status(query(&other, past)).await,
+        RevocationStatus::Revoked(RevocationReason::SubjectRevoked),
+        "issued before"
+    );
 
-    let session =
-        Marker::Session { sid: family.sid.clone(), revoked_at: now, reason: "t".into(), expires_at: now.plus(60) };
+    let session = Marker::Session {
+        sid: family.sid.clone(),
+        revoked_at: now,
+        reason: RevocationCause::Logout,
+        expires_at: now.plus(60),
+    };
     store.put_marker(&session).await.expect("marker");
-    assert_eq!(status(query(&other, now)).await, RevocationStatus::Revoked("session_revoked"));
-    store.revoke_family(&family.fid, now, "t", now.plus(60)).await.expect("revoke");
-    assert_eq!(status(query(&other, now)).await, RevocationStatus::Revoked("family_revoked"));
+    assert_eq!(status(query(&other, now)).await, RevocationStatus::Revoked(RevocationReason::SessionRevoked));
+    store.revoke_family(&family.fid, now, RevocationCause::RevokedByClient, now.plus(60)).await.expect("revoke");
+    assert_eq!(status(query(&other, now)).await, RevocationStatus::Revoked(RevocationReason::FamilyRevoked));
 
     let user_query = |username: &str| RevocationQuery { username: Some(username.to_string()), ..Default::default() };
     assert_eq!(status(user_query(&family.username)).await, RevocationStatus::Clear);
-    assert_eq!(status(user_query("no-such-user")).await, RevocationStatus::Revoked("user_disabled"));
+    assert_eq!(status(user_query("no-such-user")).await, RevocationStatus::Revoked(RevocationReason::UserDisabled));
     let user = store.user(&family.username).await.expect("user").expect("exists");
     store.replace_user(&UserRecord { disabled: true, ..user }).await.expect("disable");
-    assert_eq!(status(user_query(&family.username)).await, RevocationStatus::Revoked("user_disabled"));
+    assert_eq!(status(user_query(&family.username)).await, RevocationStatus::Revoked(RevocationReason::UserDisabled));
 }
 
 async fn ending_a_session_marks_it_and_removes_it(store: &impl FullStore) {
@@ -305,14 +310,17 @@ async fn ending_a_session_marks_it_and_removes_it(store: &impl FullStore) {
     let marker = Marker::Session {
         sid: family.sid.clone(),
         revoked_at: now,
-        reason: "logout".into(),
+        reason: RevocationCause::Logout,
         expires_at: now.plus(600),
     };
     store.end_session(&family.sid, &marker).await.expect("end");
     assert_eq!(store.session(&family.sid).await.expect("session"), None);
     assert_eq!(store.sessions_of(&family.sub).await.expect("sessions"), vec![]);
     let query = RevocationQuery { sid: Some(family.sid.clone()), ..Default::default() };
-    assert_eq!(store.revocation_status(&query).await.expect("denylist"), RevocationStatus::Revoked("session_revoked"));
+    assert_eq!(
+        store.revocation_status(&query).await.expect("denylist"),
+        RevocationStatus::Revoked(RevocationReason::SessionRevoked)
+    );
     assert_eq!(store.rotate(&advance(&family, 0, now)).await.expect("rotate"), RotationOutcome::SessionRevoked);
 }
 

@@ -1,0 +1,20 @@
+//! What the service is about, independent of how it is stored or spoken on the wire:
+//! clients, users, logins (sessions and refresh-token families), revocation markers,
+//! back-channel deliveries, scopes and signing algorithms. Both `store` and `oauth` sit
+//! above this layer; nothing here reaches up.
+
+mod algorithm;
+mod client;
+mod delivery;
+mod login;
+mod revocation;
+mod scope;
+mod user;
+
+pub use algorithm::SigningAlgorithm;
+pub use client::{ClientLifetimes, ClientRecord, GrantType};
+pub use delivery::{DeliveryRecord, DeliveryStatus};
+pub use login::{FamilyRecord, FamilyStatus, LoginGuard, Rotation, RotationKind, RotationOutcome, SessionRecord};
+pub use revocation::{Marker, RevocationCause, RevocationQuery, RevocationReason, RevocationStatus};
+pub use scope::{InvalidScope, Scope};
+pub use user::UserRecord;

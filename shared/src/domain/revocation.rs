@@ -1,0 +1,124 @@
+//! The denylist: revocation markers, the query a token check makes, and its answer
+//! (docs/ARCHITECTURE.md §3 and §4).
+
+use crate::ids::{FamilyId, Jti, Sid, Subject};
+use crate::time::UnixTime;
+
+/// Why something was revoked: stored on family and session markers, and logged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RevocationCause {
+    /// RFC 7009: the client revoked the token.
+    RevokedByClient,
+    /// A rotated refresh token was presented again (semantics 5).
+    RefreshTokenReuse,
+    /// The session was logged out.
+    Logout,
+    /// An admin client ended every session of the subject.
+    AdminLogout,
+    /// The user's password changed.
+    PasswordChange,
+    /// `tokenctl user revoke-all`.
+    AdminRevokeAll,
+}
+
+impl RevocationCause {
+    const ALL: [Self; 6] = [
+        Self::RevokedByClient,
+        Self::RefreshTokenReuse,
+        Self::Logout,
+        Self::AdminLogout,
+        Self::PasswordChange,
+        Self::AdminRevokeAll,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RevokedByClient => "revoked_by_client",
+            Self::RefreshTokenReuse => "refresh_token_reuse",
+            Self::Logout => "logout",
+            Self::AdminLogout => "admin_logout",
+            Self::PasswordChange => "password_change",
+            Self::AdminRevokeAll => "admin_revoke_all",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+/// A revocation marker: the denylist entries every token check consults. `expires_at`
+/// is when nothing it covers can still be valid (`policy::marker_expiry`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Marker {
+    Token {
+        jti: Jti,
+        expires_at: UnixTime,
+    },
+    Family {
+        fid: FamilyId,
+        revoked_at: UnixTime,
+        reason: RevocationCause,
+        expires_at: UnixTime,
+    },
+    Session {
+        sid: Sid,
+        revoked_at: UnixTime,
+        reason: RevocationCause,
+        expires_at: UnixTime,
+    },
+    /// Everything of the subject issued before `not_before` is dead.
+    Subject {
+        sub: Subject,
+        not_before: UnixTime,
+        expires_at: UnixTime,
+    },
+}
+
+/// What a token check asks the denylist: one strongly consistent batch read of at most
+/// four markers, plus the user for refresh-token introspection.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RevocationQuery {
+    pub jti: Option<Jti>,
+    pub fid: Option<FamilyId>,
+    pub sid: Option<Sid>,
+    /// The subject and the token's issue time: a revoke-all kills what was issued before it.
+    pub subject: Option<(Subject, UnixTime)>,
+    /// Also refuse if this user is disabled or gone.
+    pub username: Option<String>,
+}
+
+/// Which entry of the denylist refused a token; when several do, the first in this order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RevocationReason {
+    TokenRevoked,
+    FamilyRevoked,
+    SessionRevoked,
+    SubjectRevoked,
+    UserDisabled,
+}
+
+impl RevocationReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::TokenRevoked => "token_revoked",
+            Self::FamilyRevoked => "family_revoked",
+            Self::SessionRevoked => "session_revoked",
+            Self::SubjectRevoked => "subject_revoked",
+            Self::UserDisabled => "user_disabled",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RevocationStatus {
+    Clear,
+    Revoked(RevocationReason),
+}
+
+impl RevocationStatus {
+    /// The verdict from every reason found: the first in `RevocationReason`'s order.
+    pub fn from_reasons(reasons: impl IntoIterator<Item = RevocationReason>) -> Self {
+        reasons.into_iter().min().map_or(Self::Clear, Self::Revoked)
+    }
+}

@@ -1,0 +1,40 @@
+//! `POST /oauth2/introspect` (RFC 7662).
+
+use super::FromServices;
+use crate::http::Endpoint;
+use crate::http::response::{no_store_json, oauth_request};
+use crate::introspection::Introspector;
+use crate::oauth::{OAuthError, OAuthRequest};
+use crate::services::{InitError, Services};
+use lambda_http::http::Method;
+use lambda_http::{Body, Request, Response};
+use serde_json::Value;
+
+pub struct Introspect {
+    introspector: Introspector,
+}
+
+impl FromServices for Introspect {
+    fn from_services(services: &Services) -> Result<Self, InitError> {
+        Ok(Self { introspector: services.introspector() })
+    }
+}
+
+impl Endpoint for Introspect {
+    type Input = OAuthRequest;
+    type Output = Value;
+    type Error = OAuthError;
+    const METHODS: &'static [Method] = &[Method::POST];
+
+    fn parse(&self, req: &Request) -> Result<OAuthRequest, OAuthError> {
+        oauth_request(req)
+    }
+
+    async fn call(&self, request: OAuthRequest) -> Result<Value, OAuthError> {
+        self.introspector.introspect(&request).await
+    }
+
+    fn respond(&self, answer: Value) -> Response<Body> {
+        no_store_json(200, &answer)
+    }
+}

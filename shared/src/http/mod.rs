@@ -1,0 +1,47 @@
+//! The HTTP side of every endpoint: one trait, served by one function.
+//!
+//! An [`Endpoint`] parses the request into what its domain call needs, makes the call,
+//! and maps the answer to a response; its error type maps itself ([`ToResponse`]). So
+//! each function names its endpoint and nothing else (`lambda::serve_http`), and the
+//! method check, the error rendering and the headers live here once.
+
+pub mod response;
+
+use lambda_http::http::Method;
+use lambda_http::{Body, Request, Response};
+
+/// A value that knows its HTTP response: the errors (`OAuthError`, `BearerError`) and
+/// whatever an endpoint answers.
+pub trait ToResponse {
+    fn to_response(&self) -> Response<Body>;
+}
+
+pub trait Endpoint: Send + Sync {
+    /// What the domain call needs, read from the request.
+    type Input: Send;
+    /// The domain call's answer.
+    type Output: Send;
+    /// The error, with its one response mapping.
+    type Error: ToResponse + Send;
+    /// The methods served; any other is 405 with `Allow`.
+    const METHODS: &'static [Method];
+
+    fn parse(&self, req: &Request) -> Result<Self::Input, Self::Error>;
+    fn call(&self, input: Self::Input) -> impl Future<Output = Result<Self::Output, Self::Error>> + Send;
+    fn respond(&self, output: Self::Output) -> Response<Body>;
+}
+
+/// Serve one request: method check, parse, call, respond.
+pub async fn serve<E: Endpoint>(endpoint: &E, req: Request) -> Response<Body> {
+    if !E::METHODS.contains(req.method()) {
+        return response::method_not_allowed(E::METHODS);
+    }
+    let result = match endpoint.parse(&req) {
+        Ok(input) => endpoint.call(input).await,
+        Err(err) => Err(err),
+    };
+    match result {
+        Ok(output) => endpoint.respond(output),
+        Err(err) => err.to_response(),
+    }
+}

@@ -1,0 +1,51 @@
+//! The Lambda entry points: telemetry, configuration and the one assembly built once per
+//! cold start, then every invocation served by the function's endpoint or handler.
+
+use crate::config::Config;
+use crate::endpoints::FromServices;
+use crate::http::{self, Endpoint};
+use crate::services::{InitError, Services};
+use lambda_http::lambda_runtime::{self, LambdaEvent};
+use lambda_http::{Error, service_fn};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// A function invoked with an event rather than an HTTP request (the authorizer, the
+/// schedule, Secrets Manager rotation).
+pub trait EventHandler: Send + Sync {
+    type Event: DeserializeOwned + Send;
+    type Output: Serialize + Send;
+    fn handle(&self, event: Self::Event) -> impl Future<Output = Result<Self::Output, InitError>> + Send;
+}
+
+/// Serve an HTTP endpoint behind API Gateway (or `cargo lambda watch`).
+pub async fn serve_http<E: Endpoint + FromServices>() -> Result<(), Error> {
+    crate::telemetry::init();
+    let services = Services::from_config(Config::from_env()?).await?;
+    let endpoint = E::from_services(&services)?;
+    let endpoint = &endpoint;
+    lambda_http::run(service_fn(|req| async move { Ok::<_, Error>(http::serve(endpoint, req).await) })).await
+}
+
+/// Serve an event handler built from the one assembly.
+pub async fn serve_events<H: EventHandler + FromServices>() -> Result<(), Error> {
+    crate::telemetry::init();
+    let services = Services::from_config(Config::from_env()?).await?;
+    run_events(&H::from_services(&services)?).await
+}
+
+/// Serve an event handler that needs only the configuration (key rotation).
+pub async fn serve_events_with<H, F>(build: impl FnOnce(Config) -> F) -> Result<(), Error>
+where
+    H: EventHandler,
+    F: Future<Output = Result<H, InitError>>,
+{
+    crate::telemetry::init();
+    let handler = build(Config::from_env()?).await?;
+    run_events(&handler).await
+}
+
+async fn run_events<H: EventHandler>(handler: &H) -> Result<(), Error> {
+    lambda_runtime::run(service_fn(|event: LambdaEvent<H::Event>| async move { handler.handle(event.payload).await }))
+        .await
+}

@@ -1,0 +1,213 @@
+//! Policy: the lifetimes and limits every grant, check and writer applies, in one place.
+//!
+//! * the limits (longest token, longest family, clock leeway);
+//! * lifetime resolution: a client's overrides over the configured defaults;
+//! * how long a revocation marker must live for what it covers;
+//! * whether a refresh family is still live (refresh and introspection agree);
+//! * the invariants of a client registration (`ClientRecord::validate`).
+
+use crate::domain::{ClientRecord, FamilyRecord, FamilyStatus, SessionRecord};
+use crate::time::UnixTime;
+use url::Url;
+
+/// Clock skew tolerated on `exp`, `nbf` and `iat` between this server and verifiers.
+pub const LEEWAY_SECONDS: u64 = 30;
+
+/// The longest any access or ID token lives (a client may not ask for more): how long a
+/// retired signing key keeps verifying.
+pub const MAX_TOKEN_LIFETIME: u64 = 24 * 3600;
+
+/// The longest a refresh family may live: a revoke-all marker must outlive every family
+/// it covers.
+pub const MAX_FAMILY_LIFETIME: u64 = 365 * 24 * 3600;
+
+/// Token and family lifetimes in seconds: the configured defaults, or (through
+/// [`Lifetimes::for_client`]) what applies to one client.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Lifetimes {
+    pub access_token: u64,
+    pub id_token: u64,
+    /// Absolute lifetime of a refresh-token family (and of its session).
+    pub refresh_absolute: u64,
+    /// A family unused for this long is dead.
+    pub refresh_idle: u64,
+    /// How long a just-rotated refresh token still yields the same successor.
+    pub refresh_grace: u64,
+}
+
+impl Default for Lifetimes {
+    fn default() -> Self {
+        Self {
+            access_token: 600,
+            id_token: 300,
+            refresh_absolute: 30 * 24 * 3600,
+            refresh_idle: 7 * 24 * 3600,
+            refresh_grace: 10,
+        }
+    }
+}
+
+/// What a revocation marker covers, which decides how long it must live.
+pub enum Covers<'a> {
+    /// One access token, whose own `exp` is known.
+    Token { exp: UnixTime },
+    /// Every access token issued from one family of this client.
+    Family { client: Option<&'a ClientRecord> },
+    /// Every token and family of a session whose clients are these.
+    Session { session: &'a SessionRecord, clients: &'a [ClientRecord] },
+    /// Everything a subject was issued before the marker's line.
+    Subject,
+}
+
+/// Where a refresh family stands, whatever asks (a refresh or an introspection).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FamilyState {
+    Live,
+    Revoked,
+    /// Unused for longer than the idle lifetime.
+    Idle,
+}
+
+impl Lifetimes {
+    /// The lifetimes that apply to `client`: its overrides, else these defaults.
+    pub fn for_client(&self, client: &ClientRecord) -> Lifetimes {
+        let own = &client.lifetimes;
+        Lifetimes {
+            access_token: own.access_token.unwrap_or(self.access_token),
+            id_token: self.id_token,
+            refresh_absolute: own.refresh_absolute.unwrap_or(self.refresh_absolute),
+            refresh_idle: own.refresh_idle.unwrap_or(self.refresh_idle),
+            refresh_grace: own.refresh_grace.unwrap_or(self.refresh_grace),
+        }
+    }
+
+    /// When a marker written at `now` may go: after it, nothing it covers can still be
+    /// valid (docs/ARCHITECTURE.md §3.9). These are the configured defaults.
+    pub fn marker_expiry(&self, covers: Covers<'_>, now: UnixTime) -> UnixTime {
+        match covers {
+            Covers::Token { exp } => exp.plus(LEEWAY_SECONDS),
+            Covers::Family { client } => {
+                let own = client.and_then(|c| c.lifetimes.access_token).unwrap_or(0);
+                now.plus(own.max(self.access_token) + LEEWAY_SECONDS)
+            }
+            Covers::Session { session, clients } => {
+                let access = clients.iter().filter_map(|c| c.lifetimes.access_token).fold(self.access_token, u64::max);
+                session.expires_at.max(now.plus(access + LEEWAY_SECONDS))
+            }
+            Covers::Subject => now.plus(MAX_FAMILY_LIFETIME.max(self.refresh_absolute) + LEEWAY_SECONDS),
+        }
+    }
+
+    /// When the family dies of disuse (these are the family's client's lifetimes).
+    pub fn idle_deadline(&self, family: &FamilyRecord) -> UnixTime {
+        family.rotated_at.plus(self.refresh_idle)
+    }
+
+    /// Whether `family` still yields tokens at `now`. Its absolute end needs no check
+    /// here: the store treats an expired family as absent.
+    pub fn family_state(&self, family: &FamilyRecord, now: UnixTime) -> FamilyState {
+        if family.status == FamilyStatus::Revoked {
+            FamilyState::Revoked
+        } else if self.idle_deadline(family).has_passed(now) {
+            FamilyState::Idle
+        } else {
+            FamilyState::Live
+        }
+    }
+}
+
+/// A client registration that breaks an invariant.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum InvalidClient {
+    #[error("a client id must be non-empty, without ':' '#' or control characters")]
+    Id,
+    #[error("the back-channel logout URI: {0}")]
+    BackchannelLogoutUri(String),
+    #[error("the access-token lifetime may not exceed {MAX_TOKEN_LIFETIME} seconds (a day)")]
+    AccessTokenLifetime,
+    #[error("the refresh-token lifetime may not exceed {MAX_FAMILY_LIFETIME} seconds (365 days)")]
+    FamilyLifetime,
+}
+
+impl ClientRecord {
+    /// The invariants every writer of a client checks (the store and the CLI).
+    pub fn validate(&self) -> Result<(), InvalidClient> {
+        let id = self.id.as_str();
+        if id.is_empty() || id.contains([':', '#']) || id.chars().any(char::is_control) {
+            return Err(InvalidClient::Id);
+        }
+        if let Some(uri) = &self.backchannel_logout_uri {
+            backchannel_logout_uri(uri).map_err(InvalidClient::BackchannelLogoutUri)?;
+        }
+        if self.lifetimes.access_token.is_some_and(|ttl| ttl > MAX_TOKEN_LIFETIME) {
+            return Err(InvalidClient::AccessTokenLifetime);
+        }
+        if self.lifetimes.refresh_absolute.is_some_and(|ttl| ttl > MAX_FAMILY_LIFETIME) {
+            return Err(InvalidClient::FamilyLifetime);
+        }
+        Ok(())
+    }
+}
+
+/// A back-channel logout URI: `https`, or `http` to loopback (local development and tests).
+pub fn backchannel_logout_uri(raw: &str) -> Result<Url, String> {
+    let url = Url::parse(raw).map_err(|e| format!("not a URL: {e}"))?;
+    let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if loopback => Ok(url),
+        _ => Err("the back-channel logout URI must be https".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ClientLifetimes;
+    use crate::testing::kit;
+
+    #[test]
+    fn a_clients_overrides_win_over_the_defaults() {
+        let mut client = kit::client("c", &[], "");
+        client.lifetimes = ClientLifetimes { access_token: Some(60), refresh_grace: Some(0), ..Default::default() };
+        let resolved = Lifetimes::default().for_client(&client);
+        assert_eq!((resolved.access_token, resolved.refresh_grace), (60, 0));
+        assert_eq!(resolved.refresh_idle, Lifetimes::default().refresh_idle);
+    }
+
+    #[test]
+    fn a_family_is_idle_from_its_deadline_on() {
+        let now = UnixTime::now();
+        let (_, family) = kit::session(now, 3600);
+        let lifetimes = Lifetimes { refresh_idle: 60, ..Default::default() };
+        assert_eq!(lifetimes.family_state(&family, now.plus(59)), FamilyState::Live);
+        assert_eq!(lifetimes.family_state(&family, now.plus(60)), FamilyState::Idle);
+        let revoked = FamilyRecord { status: FamilyStatus::Revoked, ..family };
+        assert_eq!(lifetimes.family_state(&revoked, now), FamilyState::Revoked);
+    }
+
+    #[test]
+    fn only_https_or_loopback_http_is_a_backchannel_logout_uri() {
+        assert!(backchannel_logout_uri("https://rp.example.com/logout").is_ok());
+        assert!(backchannel_logout_uri("http://127.0.0.1:8080/logout").is_ok());
+        assert!(backchannel_logout_uri("http://localhost/logout").is_ok());
+        assert!(backchannel_logout_uri("http://rp.example.com/logout").is_err());
+        assert!(backchannel_logout_uri("ftp://rp.example.com/").is_err());
+        assert!(backchannel_logout_uri("not a url").is_err());
+    }
+
+    #[test]
+    fn client_invariants() {
+        let ok = kit::client("svc", &[], "read");
+        assert_eq!(ok.validate(), Ok(()));
+        for id in ["", "a:b", "a#b", "a\nb"] {
+            assert_eq!(kit::client(id, &[], "").validate(), Err(InvalidClient::Id), "{id:?}");
+        }
+        let mut long = ok.clone();
+        long.lifetimes.access_token = Some(MAX_TOKEN_LIFETIME + 1);
+        assert_eq!(long.validate(), Err(InvalidClient::AccessTokenLifetime));
+        let mut plain = ok.clone();
+        plain.backchannel_logout_uri = Some("http://rp.example.com/".into());
+        assert!(matches!(plain.validate(), Err(InvalidClient::BackchannelLogoutUri(_))));
+    }
+}

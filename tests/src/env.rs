@@ -1,0 +1,63 @@
+//! Where the stack under test lives (set by `make test`), and its stores.
+
+use shared::config::Config;
+use shared::ids::random_id;
+use shared::store::dynamo::{DynamoStore, schema};
+
+pub fn required_env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run these tests with `make test`, which starts moto and cargo lambda watch")
+    })
+}
+
+/// The DynamoDB store the functions under test use (same table, same endpoint).
+pub async fn stack_store() -> DynamoStore {
+    DynamoStore::connect(&store_config(&required_env("TABLE_NAME"))).await
+}
+
+/// The outage stack's store (before the test stops it).
+pub async fn outage_store() -> DynamoStore {
+    DynamoStore::connect(&config_at(&required_env("OUTAGE_DYNAMODB_ENDPOINT"))).await
+}
+
+/// The stack's configuration, with DynamoDB at `endpoint` instead.
+pub fn config_at(endpoint: &str) -> Config {
+    let endpoint = endpoint.to_string();
+    Config::from_lookup(move |name| match name {
+        "DYNAMODB_ENDPOINT" => Some(endpoint.clone()),
+        _ => std::env::var(name).ok(),
+    })
+    .expect("the stack's configuration")
+}
+
+/// The stack's configuration with Secrets Manager at the stack's moto too (moto serves
+/// every AWS service on one port).
+pub fn secrets_config() -> Config {
+    let endpoint = required_env("DYNAMODB_ENDPOINT");
+    Config::from_lookup(move |name| match name {
+        "SECRETS_MANAGER_ENDPOINT" => Some(endpoint.clone()),
+        _ => std::env::var(name).ok(),
+    })
+    .expect("the stack's configuration")
+}
+
+/// The race tests' own DynamoDB (see infra/test.sh).
+pub fn race_config() -> Config {
+    config_at(&required_env("RACE_DYNAMODB_ENDPOINT"))
+}
+
+/// A table of its own, for store tests that must not see other tests' items.
+pub async fn fresh_table_store() -> DynamoStore {
+    let store = DynamoStore::connect(&store_config(&format!("test-{}", random_id()))).await;
+    schema::create_table(store.sdk_client(), store.table()).await.expect("create table");
+    store
+}
+
+fn store_config(table: &str) -> Config {
+    let table = table.to_string();
+    Config::from_lookup(move |name| match name {
+        "TABLE_NAME" => Some(table.clone()),
+        _ => std::env::var(name).ok(),
+    })
+    .expect("the stack's configuration")
+}

@@ -1,0 +1,127 @@
+//! Clients and users registered for one test, each with fresh random ids so tests can
+//! share one table.
+
+use crate::env::stack_store;
+use crate::http::{Reply, Stack, form_escape};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use shared::domain::{ClientLifetimes, ClientRecord, GrantType, Scope, UserRecord};
+use shared::ids::{ClientId, Subject, random_id};
+use shared::secrets::{ClientSecretHash, PasswordHashString, SecretString};
+use shared::store::dynamo::DynamoStore;
+use shared::store::{ClientAdmin, UserAdmin};
+
+/// A client registered for one test, with its plain secret.
+pub struct TestClient {
+    pub id: String,
+    pub secret: String,
+}
+
+impl TestClient {
+    pub fn basic(&self) -> String {
+        format!("Basic {}", STANDARD.encode(format!("{}:{}", form_escape(&self.id), form_escape(&self.secret))))
+    }
+}
+
+pub async fn seed_client(grants: &[GrantType], scope: &str, audience: Option<&str>) -> TestClient {
+    seed_client_with(grants, scope, audience, ClientLifetimes::default()).await
+}
+
+pub async fn seed_client_with(
+    grants: &[GrantType],
+    scope: &str,
+    audience: Option<&str>,
+    lifetimes: ClientLifetimes,
+) -> TestClient {
+    seed_client_into(&stack_store().await, grants, scope, audience, lifetimes).await
+}
+
+pub async fn seed_client_into(
+    store: &DynamoStore,
+    grants: &[GrantType],
+    scope: &str,
+    audience: Option<&str>,
+    lifetimes: ClientLifetimes,
+) -> TestClient {
+    let client = TestClient { id: format!("client-{}", random_id()), secret: format!("secret-{}", random_id()) };
+    store
+        .put_client(&ClientRecord {
+            id: ClientId::new(&client.id),
+            secret_hash: ClientSecretHash::create(&SecretString::new(&client.secret)).expect("hash"),
+            grant_types: grants.iter().copied().collect(),
+            scopes: Scope::parse(scope).expect("scope"),
+            audience: audience.map(str::to_string),
+            may_introspect: false,
+            admin: false,
+            backchannel_logout_uri: None,
+            lifetimes,
+        })
+        .await
+        .expect("seed client");
+    client
+}
+
+pub struct TestUser {
+    pub username: String,
+    pub password: String,
+    pub sub: Subject,
+}
+
+pub async fn seed_user(disabled: bool) -> TestUser {
+    seed_user_into(&stack_store().await, disabled).await
+}
+
+pub async fn seed_user_into(store: &DynamoStore, disabled: bool) -> TestUser {
+    let user = TestUser {
+        username: format!("user-{}", random_id()),
+        password: format!("pw {}", random_id()),
+        sub: Subject::random(),
+    };
+    store
+        .create_user(&UserRecord {
+            username: user.username.clone(),
+            sub: user.sub.clone(),
+            password_hash: PasswordHashString::create(&SecretString::new(&user.password)).expect("hash"),
+            disabled,
+        })
+        .await
+        .expect("seed user");
+    user
+}
+
+/// Log `user` in with the password grant over HTTP; returns the token response.
+pub async fn password_login(stack: &Stack, client: &TestClient, user: &TestUser, scope: &str) -> Reply {
+    let reply = stack
+        .post_form(
+            "/oauth2/token",
+            client,
+            &[("grant_type", "password"), ("username", &user.username), ("password", &user.password), ("scope", scope)],
+        )
+        .await;
+    assert_eq!(reply.status, 200, "login failed: {}", reply.json);
+    reply
+}
+
+/// A client for the logout tests: optionally an admin, optionally with a back-channel
+/// logout URI built from its (fresh) client id.
+pub async fn seed_rp_client(admin: bool, logout_uri: Option<&dyn Fn(&str) -> String>) -> TestClient {
+    let client = TestClient { id: format!("client-{}", random_id()), secret: format!("secret-{}", random_id()) };
+    stack_store()
+        .await
+        .put_client(&ClientRecord {
+            id: ClientId::new(&client.id),
+            secret_hash: ClientSecretHash::create(&SecretString::new(&client.secret)).expect("hash"),
+            grant_types: [GrantType::Password, GrantType::RefreshToken, GrantType::ClientCredentials]
+                .into_iter()
+                .collect(),
+            scopes: Scope::parse("openid read").expect("scope"),
+            audience: None,
+            may_introspect: false,
+            admin,
+            backchannel_logout_uri: logout_uri.map(|uri| uri(&client.id)),
+            lifetimes: ClientLifetimes::default(),
+        })
+        .await
+        .expect("seed client");
+    client
+}
