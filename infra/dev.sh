@@ -14,15 +14,11 @@ trap 'echo; log "stopping"; exit 130' INT TERM
 
 ensure_venv
 log "building the functions and tokenctl"
-cargo build --workspace --bins
-TOKENCTL="$ROOT/target/debug/tokenctl"
+build_functions
 
-write_env_file "$STATE/dev.env" "$MOTO_PORT" "$WATCH_PORT" "tokens" "$STATE/keys.json"
+log "starting the stack (the first start of each function compiles it)"
+start_stack dev "$STATE" "$MOTO_PORT" "$WATCH_PORT" tokens "$STATE/keys.json"
 load_env_file "$STATE/dev.env"
-
-start_moto "$MOTO_PORT" "$STATE/moto.log"
-"$TOKENCTL" table create
-"$TOKENCTL" keys generate --if-missing
 
 # Demo credentials are made once and kept in .local/, so a re-run prints the same ones.
 [[ -s "$STATE/demo-client-secret" ]] || "$PY" -c 'import secrets; print(secrets.token_urlsafe(32))' > "$STATE/demo-client-secret"
@@ -36,10 +32,6 @@ DEMO_PASSWORD="$(cat "$STATE/demo-password")"
 "$TOKENCTL" user add demo --password "$DEMO_PASSWORD" 2>/dev/null \
   || "$TOKENCTL" user set-password demo --password "$DEMO_PASSWORD"
 
-start_watch "$WATCH_PORT" "$STATE/dev.env" "$STATE/watch.log"
-log "waiting for the functions (the first start compiles them)"
-wait_http "http://127.0.0.1:$WATCH_PORT/.well-known/jwks.json" 600 200
-
 cat <<MSG
 
   The token service is running on http://127.0.0.1:$WATCH_PORT (DynamoDB: moto on :$MOTO_PORT).
@@ -52,8 +44,8 @@ cat <<MSG
        -d 'scope=openid read' http://127.0.0.1:$WATCH_PORT/oauth2/token
   curl -s http://127.0.0.1:$WATCH_PORT/.well-known/jwks.json
 
-  Function logs: .local/watch.log   Ctrl-C stops everything.
+  Function logs: .local/dev-watch.log   Ctrl-C stops everything.
 
 MSG
-start_service "log follower" - tail -n 0 -f "$STATE/watch.log"
-wait "${SERVICE_PIDS[1]}"
+start_service "log follower" - tail -n 0 -f "$STATE/dev-watch.log"
+wait "$(service_pid dev-watch)"

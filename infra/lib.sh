@@ -1,11 +1,14 @@
-# Shared by infra/dev.sh and infra/test.sh: the project-local venv and the local services.
+# The one recipe for a local stack, shared by `make dev`, `make test` and the benches:
+# the project-local venv, moto, the table, the key set, cargo lambda watch.
 # Each service runs in its own session (setsid) so that stopping it stops its children
-# (cargo lambda watch spawns cargo and the function binaries).
+# (cargo lambda watch spawns cargo and the function binaries), and is known by name.
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
 PY="$VENV/bin/python"
-SERVICE_PIDS=()
+TOKENCTL="$ROOT/target/debug/tokenctl"
+declare -A SERVICE_PIDS=()
+SERVICE_ORDER=()
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -17,6 +20,16 @@ ensure_venv() {
   python3 -m venv "$VENV"
   "$PY" -m pip install --quiet --disable-pip-version-check -r "$ROOT/infra/requirements.txt"
   echo "$want" > "$stamp"
+}
+
+# The function binaries and tokenctl, built exactly as `cargo lambda watch` and `sam
+# build` build them: without any crate that enables the shared crate's `testing` feature
+# in the same invocation (feature unification would otherwise put test support into the
+# functions, and the watch would rebuild each function at its first request).
+build_functions() {
+  local packages=(-p tokenctl) dir
+  for dir in "$ROOT"/functions/*/; do packages+=(-p "$(basename "$dir")"); done
+  cargo build "${packages[@]}"
 }
 
 # cargo-lambda from the venv, as the `cargo lambda` subcommand.
@@ -50,50 +63,73 @@ sys.exit(f"{url} did not answer{'' if want is None else f' {want}'} in {sys.argv
 PY
 }
 
-# start_service NAME LOGFILE CMD...: run CMD in its own session, remember it for
-# stop_services. LOGFILE "-" keeps the caller's output.
+# start_service NAME LOGFILE CMD...: run CMD in its own session under NAME, for
+# service_pid and stop_services. LOGFILE "-" keeps the caller's output.
 start_service() {
   local name="$1" logfile="$2"; shift 2
   if [[ "$logfile" == "-" ]]; then setsid "$@" < /dev/null &
   else setsid "$@" >"$logfile" 2>&1 < /dev/null &
   fi
-  SERVICE_PIDS+=("$!")
+  SERVICE_PIDS["$name"]=$!
+  SERVICE_ORDER+=("$name")
   log "$name started (pid $!, log $logfile)"
 }
 
+# The process group of the service NAME (its session leader's pid).
+service_pid() { echo "${SERVICE_PIDS[$1]}"; }
+
 stop_services() {
-  local pid
-  for pid in "${SERVICE_PIDS[@]}"; do
-    kill -TERM -- "-$pid" 2>/dev/null || true
+  local name pid
+  for name in "${SERVICE_ORDER[@]}"; do
+    kill -TERM -- "-${SERVICE_PIDS[$name]}" 2>/dev/null || true
   done
-  for pid in "${SERVICE_PIDS[@]}"; do
+  for name in "${SERVICE_ORDER[@]}"; do
+    pid="${SERVICE_PIDS[$name]}"
     for _ in $(seq 1 50); do kill -0 -- "-$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL -- "-$pid" 2>/dev/null || true
   done
   SERVICE_PIDS=()
+  SERVICE_ORDER=()
 }
 
+# start_moto NAME PORT LOGFILE
 start_moto() {
-  local port="$1" logfile="$2"
+  local name="$1" port="$2" logfile="$3"
   if port_in_use "$port"; then
     echo "port $port is already in use (another make dev?); set MOTO_PORT to another port" >&2
     return 1
   fi
-  start_service "moto (DynamoDB-compatible) on 127.0.0.1:$port" "$logfile" \
-    "$PY" "$ROOT/infra/moto_server.py" 127.0.0.1 "$port"
+  start_service "$name" "$logfile" "$PY" "$ROOT/infra/moto_server.py" 127.0.0.1 "$port"
   wait_http "http://127.0.0.1:$port/moto-api/" 60
 }
 
-# start_watch PORT ENV_FILE LOGFILE [extra cargo lambda watch args]
+# start_watch NAME PORT ENV_FILE LOGFILE [extra cargo lambda watch args]
 start_watch() {
-  local port="$1" env_file="$2" logfile="$3"; shift 3
+  local name="$1" port="$2" env_file="$3" logfile="$4"; shift 4
   if port_in_use "$port"; then
     echo "port $port is already in use; set WATCH_PORT to another port" >&2
     return 1
   fi
-  start_service "cargo lambda watch on 127.0.0.1:$port" "$logfile" \
+  start_service "$name" "$logfile" \
     "$VENV/bin/cargo-lambda" lambda watch --invoke-address 127.0.0.1 --invoke-port "$port" \
     --env-file "$env_file" "$@"
+}
+
+# start_stack NAME DIR MOTO_PORT WATCH_PORT TABLE KEYS [extra cargo lambda watch args]
+# One local stack: moto (service NAME-moto), the table, the key set at KEYS unless it
+# exists, the environment in DIR/NAME.env, and cargo lambda watch (service NAME-watch,
+# log DIR/NAME-watch.log) once the stack answers. WATCH_PORT "-" starts no watch (a
+# store for in-process tests). Needs tokenctl built.
+start_stack() {
+  local name="$1" dir="$2" moto_port="$3" watch_port="$4" table="$5" keys="$6"; shift 6
+  write_env_file "$dir/$name.env" "$moto_port" "${watch_port/-/0}" "$table" "$keys"
+  start_moto "$name-moto" "$moto_port" "$dir/$name-moto.log"
+  ( load_env_file "$dir/$name.env"; "$TOKENCTL" table create >/dev/null; "$TOKENCTL" keys generate --if-missing >/dev/null )
+  [[ "$watch_port" == "-" ]] && return 0
+  start_watch "$name-watch" "$watch_port" "$dir/$name.env" "$dir/$name-watch.log" "$@"
+  # The first request to a function builds and starts it; wait until the stack answers.
+  wait_http "http://127.0.0.1:$watch_port/.well-known/jwks.json" 600 200 \
+    || { tail -50 "$dir/$name-watch.log" >&2; return 1; }
 }
 
 # The environment every process of the local stack shares. moto accepts any credentials.

@@ -11,10 +11,5 @@ ensure_venv
 cargo build --release -p issue -p refresh -p revoke -p introspect -p userinfo -p authorizer -p discovery \
   -p logout -p logout-retry
 cargo build -p tokenctl
-MOTO_PORT="$(free_port)"
-write_env_file "$WORK/bench.env" "$MOTO_PORT" 9 "tokens-bench" "$WORK/keys.json"
-load_env_file "$WORK/bench.env"
-start_moto "$MOTO_PORT" "$WORK/moto.log"
-target/debug/tokenctl table create >/dev/null
-target/debug/tokenctl keys generate >/dev/null
+start_stack bench "$WORK" "$(free_port)" - tokens-bench "$WORK/keys.json"
 "$PY" infra/bench/coldstart.py target/release "$WORK/bench.env" "$ROUNDS"

@@ -18,25 +18,22 @@ trap 'stop_services; rm -rf "$WORK"' EXIT
 ensure_venv
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 ( cd infra/bench/oidc-provider && [[ -d node_modules ]] || npm install --silent --no-audit --no-fund )
-cargo build --release -p bench -p issue -p introspect -p revoke
+cargo build --release -p bench
+cargo build --release -p issue -p introspect -p revoke   # apart: bench-serve enables test support
 cargo build -p tokenctl
 
-MOTO_PORT="$(free_port)"; WATCH_PORT="$(free_port)"
-write_env_file "$WORK/bench.env" "$MOTO_PORT" "$WATCH_PORT" "tokens-load" "$WORK/keys.json"
-load_env_file "$WORK/bench.env"
-start_moto "$MOTO_PORT" "$WORK/moto.log"
-target/debug/tokenctl table create >/dev/null
-target/debug/tokenctl keys generate >/dev/null
-target/debug/tokenctl client add "$CLIENT" --secret "$SECRET" --grant client_credentials --scope read \
+WATCH_PORT="$(free_port)"
+start_stack load "$WORK" "$(free_port)" "$WATCH_PORT" tokens-load "$WORK/keys.json" \
+  --release --ignore-changes --disable-cors --concurrency 2
+load_env_file "$WORK/load.env"
+"$TOKENCTL" client add "$CLIENT" --secret "$SECRET" --grant client_credentials --scope read \
   --introspect --audience https://api.example.com >/dev/null
 
 MEMORY_PORT="$(free_port)"; DYNAMO_PORT="$(free_port)"; NODE_PORT="$(free_port)"
 start_service "bench-serve (memory)" "$WORK/memory.log" target/release/bench-serve memory "$MEMORY_PORT" "$CLIENT" "$SECRET"
 start_service "bench-serve (moto)" "$WORK/dynamo.log" target/release/bench-serve dynamodb "$DYNAMO_PORT" "$CLIENT" "$SECRET"
 start_service "oidc-provider" "$WORK/node.log" node infra/bench/oidc-provider/server.mjs "$NODE_PORT" "$CLIENT" "$SECRET"
-start_watch "$WATCH_PORT" "$WORK/bench.env" "$WORK/watch.log" --release --ignore-changes --disable-cors --concurrency 2
 for port in "$MEMORY_PORT" "$DYNAMO_PORT" "$NODE_PORT"; do wait_http "http://127.0.0.1:$port/" 60; done
-wait_http "http://127.0.0.1:$WATCH_PORT/oauth2/token" 600
 
 log "wrk: ${SECONDS_PER_RUN}s per run, $CONNECTIONS connections, 1 thread"
 "$PY" infra/bench/load.py "$SECONDS_PER_RUN" "$CONNECTIONS" "$CLIENT" "$SECRET" \
