@@ -21,6 +21,10 @@ pub const MAX_TOKEN_LIFETIME: u64 = 24 * 3600;
 /// it covers.
 pub const MAX_FAMILY_LIFETIME: u64 = 365 * 24 * 3600;
 
+/// How long clients may cache the discovery metadata and the JWKS: a key must be
+/// published at least this long before it signs.
+pub const JWKS_MAX_AGE_SECONDS: u64 = 300;
+
 /// Token and family lifetimes in seconds: the configured defaults, or (through
 /// [`Lifetimes::for_client`]) what applies to one client.
 #[derive(Clone, Copy, Debug, PartialEq)]

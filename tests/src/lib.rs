@@ -6,10 +6,12 @@
 //! * `http`: the stack's endpoints over HTTP;
 //! * `seed`: clients and users registered for one test;
 //! * `rp`: relying parties on loopback (PyJWT receivers);
-//! * `apigw`, `lambda_runtime`, `template`, `recorder`: the deployment contract's parts.
+//! * `apigw`, `lambda_runtime`, `template`, `recorder`: the deployment contract's parts;
+//! * `fault_proxy`: an unreliable AWS in front of moto.
 
 pub mod apigw;
 mod env;
+pub mod fault_proxy;
 mod http;
 pub mod lambda_runtime;
 pub mod recorder;

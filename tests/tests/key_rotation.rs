@@ -4,7 +4,7 @@
 use shared::config::Config;
 use shared::domain::SigningAlgorithm;
 use shared::ids::random_id;
-use shared::keys::rotation::retire_after;
+use shared::keys::rotation::{FINISH_WINDOW_SECONDS, RotationTiming};
 use shared::keys::secrets_manager::{Rotator, SecretKeySource, client};
 use shared::keys::{KeyRing, KeySet, KeySetDocument, KeySource, KeyState};
 use shared::policy::{LEEWAY_SECONDS, MAX_TOKEN_LIFETIME};
@@ -50,9 +50,8 @@ async fn rotation_publishes_before_signing_and_retires_after_the_last_token() {
     let secret = format!("keys-{}", random_id());
     // As the template creates it: a placeholder the first rotation replaces.
     sm.create_secret().name(&secret).secret_string("{}").send().await.expect("create secret");
-    let reload = 300;
-    let rotator =
-        Rotator { client: sm.clone(), algorithm: SigningAlgorithm::Es256, retire_after: retire_after(reload) };
+    let timing = RotationTiming::for_reload_interval(300);
+    let rotator = Rotator { client: sm.clone(), algorithm: SigningAlgorithm::Es256, timing };
     let source = SecretKeySource::connect(&config, &secret).await;
     let now = UnixTime::now();
 
@@ -67,7 +66,14 @@ async fn rotation_publishes_before_signing_and_retires_after_the_last_token() {
     let old_kid = kid(&old_token);
     let ring = KeyRing::load(Box::new(SecretKeySource::connect(&config, &secret).await), Duration::ZERO).await.unwrap();
 
-    rotate(&rotator, &secret, now).await;
+    // A rotation soon after another leaves the published key to age: verifiers and JWKS
+    // caches may not know it yet.
+    rotate(&rotator, &secret, now.plus(10)).await;
+    let early = KeySet::from_document(&source.load().await.expect("current set")).expect("loads");
+    assert_eq!(early.signing_key().kid, kid(&token(&first, now).0), "the active key keeps signing");
+
+    let later = now.plus(timing.min_publication);
+    rotate(&rotator, &secret, later).await;
     let second_doc = source.load().await.expect("current set");
     let second = KeySet::from_document(&second_doc).expect("loads");
 
@@ -87,7 +93,9 @@ async fn rotation_publishes_before_signing_and_retires_after_the_last_token() {
     // The retired key stays while any token it signed can live, and goes after.
     let retire_at = second_doc.keys.iter().find(|k| k.kid == old_kid).unwrap().retire_at.expect("retire_at");
     assert!(old_claims.exp.plus(LEEWAY_SECONDS) < retire_at);
-    assert!(now.plus(MAX_TOKEN_LIFETIME) < retire_at, "it outlives the longest token");
+    // Even a token signed at the last moment (the rotation finishing as late as it may,
+    // a warm instance signing until its next reload) expires before the key retires.
+    assert!(later.plus(FINISH_WINDOW_SECONDS + 300 + MAX_TOKEN_LIFETIME + LEEWAY_SECONDS) <= retire_at);
     let just_before = KeySet::from_document_at(&second_doc, UnixTime(retire_at.0 - 1)).unwrap();
     assert!(just_before.verifying_key(&old_kid).is_some());
     let after = KeySet::from_document_at(&second_doc, retire_at).unwrap();
@@ -106,9 +114,90 @@ async fn a_step_with_a_token_that_is_not_pending_is_refused() {
     let sm = client(&config).await;
     let secret = format!("keys-{}", random_id());
     sm.create_secret().name(&secret).secret_string("{}").send().await.expect("create secret");
-    let rotator = Rotator { client: sm, algorithm: SigningAlgorithm::EdDsa, retire_after: 60 };
+    let rotator =
+        Rotator { client: sm, algorithm: SigningAlgorithm::EdDsa, timing: RotationTiming::for_reload_interval(60) };
     for step in ["setSecret", "testSecret", "finishSecret"] {
         assert!(rotator.step(step, &secret, "never-created", UnixTime::now()).await.is_err(), "{step}");
     }
     assert!(rotator.step("rotateEverything", &secret, "t", UnixTime::now()).await.is_err());
+}
+
+/// GIVEN a secret holding a key set, WHEN Secrets Manager fails every read of the current
+/// version during `createSecret`, THEN the step fails, nothing is staged, and the next
+/// rotation keeps every key and the refresh MAC key (nothing starts over).
+#[tokio::test]
+async fn a_failed_read_during_create_fails_the_step_and_keeps_every_key() {
+    let config = config();
+    let sm = client(&config).await;
+    let secret = format!("keys-{}", random_id());
+    sm.create_secret().name(&secret).secret_string("{}").send().await.expect("create secret");
+    let timing = RotationTiming::for_reload_interval(300);
+    let rotator = Rotator { client: sm.clone(), algorithm: SigningAlgorithm::Es256, timing };
+    let now = UnixTime::now();
+    rotate(&rotator, &secret, now).await;
+    let before: KeySetDocument = SecretKeySource::connect(&config, &secret).await.load().await.unwrap();
+
+    let moto = std::env::var("DYNAMODB_ENDPOINT").expect("moto");
+    let proxy = tests::fault_proxy::FaultProxy::start(&moto, |call| {
+        let reads_current = call.target == "secretsmanager.GetSecretValue" && call.body.contains("AWSCURRENT");
+        if reads_current {
+            tests::fault_proxy::Fault::Error { status: 500, error_type: "InternalServiceError" }
+        } else {
+            tests::fault_proxy::Fault::Pass
+        }
+    })
+    .await;
+    let faulty = Config { secrets_manager_endpoint: Some(proxy.endpoint()), ..config.clone() };
+    let failing = Rotator { client: client(&faulty).await, algorithm: SigningAlgorithm::Es256, timing };
+    let token = format!("{}{}", random_id(), random_id());
+    let later = now.plus(timing.min_publication);
+    assert!(failing.step("createSecret", &secret, &token, later).await.is_err(), "the step fails loudly");
+    assert!(proxy.faults() >= 1, "the read was attempted and failed");
+    let described = sm.describe_secret().secret_id(&secret).send().await.unwrap();
+    assert!(
+        !described.version_ids_to_stages().is_some_and(|v| v.contains_key(&token)),
+        "no pending version was written"
+    );
+
+    rotate(&rotator, &secret, later).await;
+    let after: KeySetDocument = SecretKeySource::connect(&config, &secret).await.load().await.unwrap();
+    for key in &before.keys {
+        assert!(after.keys.iter().any(|k| k.kid == key.kid), "{} was kept", key.kid);
+    }
+    assert_eq!(after.refresh_mac_key, before.refresh_mac_key, "refresh tokens stay valid");
+}
+
+/// A rotation whose `finishSecret` comes later than the finish window is dropped: the
+/// current set stays, the pending label goes, and the next rotation starts afresh with
+/// retire times that hold from its own completion.
+#[tokio::test]
+async fn a_rotation_resumed_too_late_is_refused_at_finish_and_the_next_one_starts_afresh() {
+    let config = config();
+    let sm = client(&config).await;
+    let secret = format!("keys-{}", random_id());
+    sm.create_secret().name(&secret).secret_string("{}").send().await.expect("create secret");
+    let timing = RotationTiming::for_reload_interval(300);
+    let rotator = Rotator { client: sm.clone(), algorithm: SigningAlgorithm::Es256, timing };
+    let now = UnixTime::now();
+    rotate(&rotator, &secret, now).await;
+    let source = SecretKeySource::connect(&config, &secret).await;
+    let active_before = KeySet::from_document(&source.load().await.unwrap()).unwrap().signing_key().kid.clone();
+
+    let started = now.plus(timing.min_publication);
+    let token = format!("{}{}", random_id(), random_id());
+    for step in ["createSecret", "setSecret", "testSecret"] {
+        rotator.step(step, &secret, &token, started).await.unwrap();
+    }
+    let resumed = started.plus(FINISH_WINDOW_SECONDS + 1);
+    assert!(rotator.step("finishSecret", &secret, &token, resumed).await.is_err());
+    let current = KeySet::from_document(&source.load().await.unwrap()).unwrap();
+    assert_eq!(current.signing_key().kid, active_before, "the current set is untouched");
+    let described = sm.describe_secret().secret_id(&secret).send().await.unwrap();
+    let stages = described.version_ids_to_stages().and_then(|v| v.get(&token)).cloned().unwrap_or_default();
+    assert!(!stages.iter().any(|s| s == "AWSPENDING"), "the stale pending label is gone: {stages:?}");
+
+    rotate(&rotator, &secret, resumed).await;
+    let rotated = source.load().await.unwrap();
+    let retired = rotated.keys.iter().find(|k| k.kid == active_before).expect("retired, not dropped");
+    assert!(resumed.plus(MAX_TOKEN_LIFETIME) < retired.retire_at.expect("retire_at"));
 }

@@ -6,14 +6,15 @@ use crate::discovery::{DiscoveryDocuments, JWKS_PATH};
 use crate::http::Endpoint;
 use crate::http::response::{cacheable_json_bytes, not_found};
 use crate::oauth::OAuthError;
+use crate::policy::JWKS_MAX_AGE_SECONDS;
 use crate::services::{InitError, Services};
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use std::sync::Arc;
 
-/// Clients re-fetch metadata and keys within five minutes; rotation publishes a key a
-/// whole rotation period before it signs (docs/ARCHITECTURE.md §6), so this delay is harmless.
-const MAX_AGE_SECONDS: u32 = 300;
+/// Clients re-fetch metadata and keys within this; rotation publishes a key at least
+/// this long before it signs (docs/ARCHITECTURE.md §6), so this delay is harmless.
+const MAX_AGE_SECONDS: u32 = JWKS_MAX_AGE_SECONDS as u32;
 
 pub struct Discovery {
     discovery: crate::discovery::Discovery,

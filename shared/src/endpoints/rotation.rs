@@ -3,7 +3,7 @@
 //! template's placeholder, before any key set exists.
 
 use crate::config::Config;
-use crate::keys::rotation::retire_after;
+use crate::keys::rotation::RotationTiming;
 use crate::keys::secrets_manager::{Rotator, client};
 use crate::lambda::EventHandler;
 use crate::services::InitError;
@@ -28,7 +28,7 @@ impl KeyRotation {
         let rotator = Rotator {
             client: client(&config).await,
             algorithm: config.signing_algorithm,
-            retire_after: retire_after(config.key_reload.as_secs()),
+            timing: RotationTiming::for_reload_interval(config.key_reload.as_secs()),
         };
         Ok(Self { rotator })
     }

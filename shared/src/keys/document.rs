@@ -56,6 +56,10 @@ pub struct KeySetDocument {
     pub keys: Vec<StoredKey>,
     /// base64url of at least 32 random bytes.
     pub refresh_mac_key: String,
+    /// When the rotation that made this set ran `createSecret` (none for a hand-made set):
+    /// `finishSecret` refuses a set older than the rotation's finish window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prepared_at: Option<UnixTime>,
 }
 
 impl fmt::Debug for KeySetDocument {
@@ -71,6 +75,7 @@ impl KeySetDocument {
         Ok(Self {
             keys: vec![generate_key(alg)?],
             refresh_mac_key: URL_SAFE_NO_PAD.encode(crate::ids::random_bytes::<32>()),
+            prepared_at: None,
         })
     }
 

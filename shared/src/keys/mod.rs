@@ -52,6 +52,15 @@ impl fmt::Debug for SigningKey {
 pub struct VerifyingKey {
     pub algorithm: Algorithm,
     pub(crate) key: DecodingKey,
+    /// A retired key verifies nothing from this instant on, even in a set that could not
+    /// be reloaded since.
+    pub retire_at: Option<UnixTime>,
+}
+
+impl VerifyingKey {
+    pub fn retired_at(&self, now: UnixTime) -> bool {
+        self.retire_at.is_some_and(|at| at.has_passed(now))
+    }
 }
 
 pub struct KeySet {
@@ -143,7 +152,14 @@ fn load_stored_key(stored: &StoredKey) -> Result<(SigningKey, (VerifyingKey, Jwk
     let decoding = DecodingKey::from_jwk(&jwk).map_err(|e| bad(e.to_string()))?;
     Ok((
         SigningKey { kid: stored.kid.clone(), algorithm, key: encoding },
-        (VerifyingKey { algorithm, key: decoding }, jwk),
+        (
+            VerifyingKey {
+                algorithm,
+                key: decoding,
+                retire_at: stored.retire_at.filter(|_| stored.state == KeyState::Retired),
+            },
+            jwk,
+        ),
     ))
 }
 
@@ -202,6 +218,27 @@ mod tests {
         let later = KeySet::from_document_at(&doc, now.plus(61)).unwrap();
         assert!(later.verifying_key(&retired.kid).is_none(), "gone once its tokens have expired");
         assert_eq!(later.jwks().keys.len(), 2);
+    }
+
+    #[test]
+    fn a_retired_key_stops_verifying_at_its_retire_at_even_without_a_reload() {
+        use crate::tokens::access::{mint, verify_access_token};
+        let now = UnixTime::now();
+        let old = KeySetDocument::generate(SigningAlgorithm::Es256).unwrap();
+        let token = mint(&KeySet::from_document(&old).unwrap(), &crate::testing::kit::access_claims("c", now)).unwrap();
+        let mut rotated = KeySetDocument::generate(SigningAlgorithm::Es256).unwrap();
+        let mut retired = old.keys[0].clone();
+        retired.state = KeyState::Retired;
+        retired.retire_at = Some(now.plus(60));
+        rotated.keys.push(retired);
+        // Built once, at `now`, as a warm instance whose reloads all fail would hold it.
+        let set = KeySet::from_document_at(&rotated, now).unwrap();
+        let iss = crate::testing::kit::ISSUER;
+        assert!(verify_access_token(&set, &token, iss, None, now.plus(59)).is_ok());
+        assert_eq!(
+            verify_access_token(&set, &token, iss, None, now.plus(60)),
+            Err(crate::tokens::TokenError::UnknownKey)
+        );
     }
 
     #[test]

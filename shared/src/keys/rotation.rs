@@ -1,64 +1,98 @@
 //! One rotation of a key set, as a pure function of the current set and the time
-//! (docs/ARCHITECTURE.md §6). Each rotation:
-//! * promotes the `next` key, published in the JWKS since the previous rotation, to
-//!   `active`: a key never signs before verifiers have had a whole rotation period to
-//!   fetch it;
+//! (docs/ARCHITECTURE.md §6). A rotation:
+//! * promotes the `next` key to `active` only once it has been published long enough for
+//!   every verifier to know it (their key reload and their JWKS cache); a younger `next`
+//!   key is left to age, and the active key keeps signing;
 //! * retires the old active key until every token it signed has expired;
 //! * publishes a fresh `next` key;
 //! * drops retired keys whose tokens have all expired.
 //!
-//! The refresh-token MAC key is kept: rotating it would end every refresh family.
+//! The refresh-token MAC key is kept: rotating it would end every refresh family. Only
+//! the first rotation of a new secret (no set yet) makes a set from nothing.
 
 use super::KeyError;
 use super::document::{KeySetDocument, KeyState, generate_key};
 use crate::domain::SigningAlgorithm;
-use crate::policy::{LEEWAY_SECONDS, MAX_TOKEN_LIFETIME};
+use crate::policy::{JWKS_MAX_AGE_SECONDS, LEEWAY_SECONDS, MAX_TOKEN_LIFETIME};
 use crate::time::UnixTime;
 
-/// How long a retired key stays: its last token's lifetime, the verifiers' clock
-/// leeway, and the time it takes a warm instance to reload the set.
-pub fn retire_after(reload_every_seconds: u64) -> u64 {
-    MAX_TOKEN_LIFETIME + LEEWAY_SECONDS + reload_every_seconds
+/// The longest a rotation may take from `createSecret` to `finishSecret`. Secrets
+/// Manager runs the four steps back to back (seconds); a rotation resumed later than
+/// this is refused at `finishSecret`, so that the retire times written at
+/// `createSecret` always hold from the moment the rotation completes.
+pub const FINISH_WINDOW_SECONDS: u64 = 15 * 60;
+
+/// How a rotation times its keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RotationTiming {
+    /// How long a retired key keeps verifying after its rotation completes.
+    pub retire_after: u64,
+    /// How long a `next` key must have been published before it may sign.
+    pub min_publication: u64,
 }
 
-/// The set after one rotation at `now`. With no usable current set (a new secret), the
-/// first set: an active key, a next key and a new MAC key.
+impl RotationTiming {
+    /// For verifiers that reload their key set every `reload_every_seconds`.
+    pub fn for_reload_interval(reload_every_seconds: u64) -> Self {
+        Self {
+            // Its last token's lifetime, the verifiers' clock leeway, the time a warm
+            // instance keeps signing with it before it reloads, and the time the
+            // rotation may take to complete.
+            retire_after: MAX_TOKEN_LIFETIME + LEEWAY_SECONDS + reload_every_seconds + FINISH_WINDOW_SECONDS,
+            // Published at most FINISH_WINDOW after it was made; then every instance
+            // reloads it, and every JWKS cache refreshes.
+            min_publication: FINISH_WINDOW_SECONDS + reload_every_seconds + JWKS_MAX_AGE_SECONDS,
+        }
+    }
+}
+
+/// The set after one rotation at `now`. `None` is a new secret's placeholder: the first
+/// set (an active key, a next key, a new MAC key). A set without exactly one active key
+/// is an error, never a reason to start over.
 pub fn rotate(
     current: Option<&KeySetDocument>,
     alg: SigningAlgorithm,
     now: UnixTime,
-    retire_after: u64,
+    timing: RotationTiming,
 ) -> Result<KeySetDocument, KeyError> {
-    let Some(current) = current.filter(|doc| doc.keys.iter().any(|k| k.state == KeyState::Active)) else {
+    let Some(current) = current else {
         let mut first = KeySetDocument::generate(alg)?;
-        first.keys.push(next_key(alg)?);
+        first.keys.push(next_key(alg, now)?);
+        first.prepared_at = Some(now);
         return Ok(first);
     };
+    let active = current.keys.iter().filter(|k| k.state == KeyState::Active).count();
+    if active != 1 {
+        return Err(KeyError::NoSingleActiveKey(active));
+    }
     let mut keys: Vec<_> = current.keys.iter().filter(|k| k.live_at(now)).cloned().collect();
-    let has_next = keys.iter().any(|k| k.state == KeyState::Next);
-    for key in &mut keys {
-        match key.state {
-            KeyState::Active => {
-                key.state = KeyState::Retired;
-                key.retire_at = Some(now.plus(retire_after));
+    let next = keys.iter().find(|k| k.state == KeyState::Next);
+    let has_next = next.is_some();
+    let ripe = next.is_some_and(|k| k.created_at.plus(timing.min_publication) <= now);
+    if ripe {
+        for key in &mut keys {
+            match key.state {
+                KeyState::Active => {
+                    key.state = KeyState::Retired;
+                    key.retire_at = Some(now.plus(timing.retire_after));
+                }
+                KeyState::Next => key.state = KeyState::Active,
+                KeyState::Retired => {}
             }
-            KeyState::Next => key.state = KeyState::Active,
-            KeyState::Retired => {}
         }
     }
-    if !has_next {
-        // A set that never published a successor (a hand-made one): promote at once.
-        let mut active = generate_key(alg)?;
-        active.state = KeyState::Active;
-        keys.insert(0, active);
+    // A ripe rotation publishes the successor's successor; a set with no next key (a
+    // hand-made one) gets one published. A young next key is left to age.
+    if ripe || !has_next {
+        keys.insert(0, next_key(alg, now)?);
     }
-    keys.insert(0, next_key(alg)?);
-    Ok(KeySetDocument { keys, refresh_mac_key: current.refresh_mac_key.clone() })
+    Ok(KeySetDocument { keys, refresh_mac_key: current.refresh_mac_key.clone(), prepared_at: Some(now) })
 }
 
-fn next_key(alg: SigningAlgorithm) -> Result<super::StoredKey, KeyError> {
+fn next_key(alg: SigningAlgorithm, now: UnixTime) -> Result<super::StoredKey, KeyError> {
     let mut key = generate_key(alg)?;
     key.state = KeyState::Next;
+    key.created_at = now;
     Ok(key)
 }
 
@@ -67,13 +101,15 @@ mod tests {
     use super::*;
     use crate::keys::KeySet;
 
-    fn states(doc: &KeySetDocument) -> Vec<(String, KeyState)> {
-        doc.keys.iter().map(|k| (k.kid.clone(), k.state)).collect()
+    const TIMING: RotationTiming = RotationTiming { retire_after: 100, min_publication: 50 };
+
+    fn kid_in(doc: &KeySetDocument, state: KeyState) -> String {
+        doc.keys.iter().find(|k| k.state == state).unwrap().kid.clone()
     }
 
     #[test]
     fn the_first_rotation_makes_an_active_and_a_next_key() {
-        let doc = rotate(None, SigningAlgorithm::Es256, UnixTime::now(), 100).unwrap();
+        let doc = rotate(None, SigningAlgorithm::Es256, UnixTime::now(), TIMING).unwrap();
         let mut found: Vec<KeyState> = doc.keys.iter().map(|k| k.state).collect();
         found.sort_by_key(|s| *s as u8);
         assert_eq!(found, vec![KeyState::Next, KeyState::Active]);
@@ -81,25 +117,51 @@ mod tests {
     }
 
     #[test]
-    fn a_rotation_promotes_the_published_key_and_retires_the_old_one() {
+    fn a_rotation_promotes_the_published_key_once_it_is_old_enough_and_retires_the_old_one() {
         let now = UnixTime::now();
-        let first = rotate(None, SigningAlgorithm::Es256, now, 100).unwrap();
-        let old_active = first.keys.iter().find(|k| k.state == KeyState::Active).unwrap().kid.clone();
-        let published = first.keys.iter().find(|k| k.state == KeyState::Next).unwrap().kid.clone();
+        let first = rotate(None, SigningAlgorithm::Es256, now, TIMING).unwrap();
+        let old_active = kid_in(&first, KeyState::Active);
+        let published = kid_in(&first, KeyState::Next);
 
-        let second = rotate(Some(&first), SigningAlgorithm::Es256, now.plus(10), 100).unwrap();
-        let s = states(&second);
-        assert!(s.contains(&(published.clone(), KeyState::Active)), "the key published last time signs now");
-        assert!(s.contains(&(old_active.clone(), KeyState::Retired)));
-        assert_eq!(s.iter().filter(|(_, st)| *st == KeyState::Next).count(), 1, "a new successor is published");
+        // Too soon: the published key is not known everywhere yet. Nothing changes hands.
+        let early = rotate(Some(&first), SigningAlgorithm::Es256, now.plus(10), TIMING).unwrap();
+        assert_eq!(
+            (kid_in(&early, KeyState::Active), kid_in(&early, KeyState::Next)),
+            (old_active.clone(), published.clone())
+        );
+        assert_eq!(early.keys.len(), 2, "no second successor is published");
+
+        let second = rotate(Some(&early), SigningAlgorithm::Es256, now.plus(50), TIMING).unwrap();
+        assert_eq!(kid_in(&second, KeyState::Active), published, "the key published last time signs now");
+        assert_eq!(kid_in(&second, KeyState::Retired), old_active);
+        assert_eq!(second.keys.iter().filter(|k| k.state == KeyState::Next).count(), 1, "a new successor");
         assert_eq!(second.refresh_mac_key, first.refresh_mac_key, "refresh tokens survive rotation");
         let retired = second.keys.iter().find(|k| k.kid == old_active).unwrap();
-        assert_eq!(retired.retire_at, Some(now.plus(110)));
+        assert_eq!(retired.retire_at, Some(now.plus(150)));
 
         // The retired key leaves at the first rotation after its tokens have expired.
-        let third = rotate(Some(&second), SigningAlgorithm::Es256, now.plus(50), 100).unwrap();
+        let third = rotate(Some(&second), SigningAlgorithm::Es256, now.plus(120), TIMING).unwrap();
         assert!(third.keys.iter().any(|k| k.kid == old_active), "still within its tokens' lifetime");
-        let fourth = rotate(Some(&third), SigningAlgorithm::Es256, now.plus(111), 100).unwrap();
+        let fourth = rotate(Some(&third), SigningAlgorithm::Es256, now.plus(151), TIMING).unwrap();
         assert!(!fourth.keys.iter().any(|k| k.kid == old_active), "gone after its last token expired");
+    }
+
+    #[test]
+    fn a_set_without_a_next_key_publishes_one_and_keeps_signing_with_its_active_key() {
+        let now = UnixTime::now();
+        let hand_made = KeySetDocument::generate(SigningAlgorithm::Es256).unwrap();
+        let rotated = rotate(Some(&hand_made), SigningAlgorithm::Es256, now, TIMING).unwrap();
+        assert_eq!(kid_in(&rotated, KeyState::Active), hand_made.keys[0].kid);
+        assert_eq!(rotated.keys.len(), 2);
+    }
+
+    #[test]
+    fn a_set_without_exactly_one_active_key_is_an_error_never_a_fresh_start() {
+        let mut doc = KeySetDocument::generate(SigningAlgorithm::Es256).unwrap();
+        doc.keys[0].state = KeyState::Next;
+        assert!(matches!(
+            rotate(Some(&doc), SigningAlgorithm::Es256, UnixTime::now(), TIMING),
+            Err(KeyError::NoSingleActiveKey(0))
+        ));
     }
 }

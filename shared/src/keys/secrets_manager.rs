@@ -6,7 +6,7 @@
 //! `finishSecret` moves `AWSCURRENT` to it. Each step is safe to run again, as the
 //! contract requires.
 
-use super::rotation::rotate;
+use super::rotation::{FINISH_WINDOW_SECONDS, RotationTiming, rotate};
 use super::{KeyError, KeySet, KeySetDocument, KeySource};
 use crate::config::Config;
 use crate::domain::SigningAlgorithm;
@@ -71,6 +71,8 @@ pub enum RotationError {
     NotPendingVersion(String),
     #[error("secrets manager: {0}")]
     SecretsManager(String),
+    #[error("the pending set of secret {0} was prepared too long ago to finish; the next rotation starts afresh")]
+    StalePending(String),
     #[error(transparent)]
     Keys(#[from] KeyError),
 }
@@ -83,18 +85,33 @@ fn sm_error<E: std::error::Error + 'static>(err: E) -> RotationError {
 pub struct Rotator {
     pub client: Client,
     pub algorithm: SigningAlgorithm,
-    /// How long a retired key keeps verifying (see `rotation::retire_after`).
-    pub retire_after: u64,
+    pub timing: RotationTiming,
+}
+
+/// The template's placeholder value of a new secret: the only value from which a
+/// rotation may start a new key set.
+fn is_placeholder(value: &str) -> bool {
+    serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(value).is_ok_and(|map| map.is_empty())
 }
 
 impl Rotator {
+    /// One step; a failure is logged (`keys.rotation_failed`) and returned, so Secrets
+    /// Manager records the rotation as failed and the current keys stay in place.
     pub async fn step(&self, step: &str, secret_id: &str, token: &str, now: UnixTime) -> Result<(), RotationError> {
+        let result = self.run_step(step, secret_id, token, now).await;
+        if let Err(err) = &result {
+            tracing::error!(event = "keys.rotation_failed", step, secret_id, error = %err);
+        }
+        result
+    }
+
+    async fn run_step(&self, step: &str, secret_id: &str, token: &str, now: UnixTime) -> Result<(), RotationError> {
         self.check_token(secret_id, token, step).await?;
         match step {
             "createSecret" => self.create(secret_id, token, now).await,
             "setSecret" => Ok(()),
             "testSecret" => self.test(secret_id, token, now).await,
-            "finishSecret" => self.finish(secret_id, token).await,
+            "finishSecret" => self.finish(secret_id, token, now).await,
             other => Err(RotationError::UnknownStep(other.to_string())),
         }
     }
@@ -116,9 +133,12 @@ impl Rotator {
         if read(&self.client, secret_id, Some(token), PENDING).await.is_ok() {
             return Ok(());
         }
-        // A new secret holds a placeholder, not a key set: the first rotation makes one.
-        let current = read(&self.client, secret_id, None, CURRENT).await.ok().and_then(|v| parse(&v).ok());
-        let rotated = rotate(current.as_ref(), self.algorithm, now, self.retire_after)?;
+        // A new secret holds the template's placeholder: only then does a rotation make a
+        // set from nothing. Any failure to read or understand the current set fails the
+        // step; starting over would drop every key and the refresh MAC key.
+        let value = read(&self.client, secret_id, None, CURRENT).await?;
+        let current = if is_placeholder(&value) { None } else { Some(parse(&value)?) };
+        let rotated = rotate(current.as_ref(), self.algorithm, now, self.timing)?;
         let value =
             serde_json::to_string(&rotated).map_err(|e| RotationError::Keys(KeyError::Unreadable(e.to_string())))?;
         self.client
@@ -141,7 +161,7 @@ impl Rotator {
         Ok(())
     }
 
-    async fn finish(&self, secret_id: &str, token: &str) -> Result<(), RotationError> {
+    async fn finish(&self, secret_id: &str, token: &str, now: UnixTime) -> Result<(), RotationError> {
         let described = self.client.describe_secret().secret_id(secret_id).send().await.map_err(sm_error)?;
         let current = described
             .version_ids_to_stages()
@@ -149,6 +169,21 @@ impl Rotator {
             .map(|(version, _)| version.clone());
         if current.as_deref() == Some(token) {
             return Ok(());
+        }
+        // The retire times were set at createSecret; they hold only if the set becomes
+        // current promptly. A rotation resumed later is dropped (its pending label
+        // removed, so the next rotation may start) instead of cutting retirements short.
+        let pending = parse(&read(&self.client, secret_id, Some(token), PENDING).await?)?;
+        if pending.prepared_at.is_none_or(|at| at.plus(FINISH_WINDOW_SECONDS) < now) {
+            self.client
+                .update_secret_version_stage()
+                .secret_id(secret_id)
+                .version_stage(PENDING)
+                .remove_from_version_id(token)
+                .send()
+                .await
+                .map_err(sm_error)?;
+            return Err(RotationError::StalePending(secret_id.to_string()));
         }
         self.client
             .update_secret_version_stage()

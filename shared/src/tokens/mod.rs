@@ -70,7 +70,7 @@ pub(crate) fn verify<T: DeserializeOwned>(
         return Err(TokenError::WrongType);
     }
     let kid = header.kid.ok_or(TokenError::UnknownKey)?;
-    let key = keys.verifying_key(&kid).ok_or(TokenError::UnknownKey)?;
+    let key = keys.verifying_key(&kid).filter(|key| !key.retired_at(expect.now)).ok_or(TokenError::UnknownKey)?;
     // The algorithm comes from the key; a header naming any other (including `none`)
     // fails inside `decode`.
     if header.alg != key.algorithm {
