@@ -26,11 +26,11 @@ load_env_file "$STATE/dev.env"
 chmod 600 "$STATE/demo-client-secret" "$STATE/demo-password"
 DEMO_SECRET="$(cat "$STATE/demo-client-secret")"
 DEMO_PASSWORD="$(cat "$STATE/demo-password")"
-"$TOKENCTL" client add demo --secret "$DEMO_SECRET" \
+"$TOKENCTL" client add demo --secret="$DEMO_SECRET" \
   --grant client_credentials --grant password --grant refresh_token \
   --scope "openid profile read write" --audience "https://api.example.com"
-"$TOKENCTL" user add demo --password "$DEMO_PASSWORD" 2>/dev/null \
-  || "$TOKENCTL" user set-password demo --password "$DEMO_PASSWORD"
+"$TOKENCTL" user add demo --password="$DEMO_PASSWORD" 2>/dev/null \
+  || "$TOKENCTL" user set-password demo --password="$DEMO_PASSWORD"
 
 cat <<MSG
 

@@ -37,7 +37,11 @@ export PYTHON="$PY" TOKENCTL
 
 log "running the tests"
 status=0
-cargo nextest run --workspace --no-fail-fast "$@" || status=$?
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --no-fail-fast "$@" || status=$?
+else
+  cargo test --workspace --no-fail-fast "$@" || status=$?
+fi
 if [[ $status -ne 0 ]]; then
   log "function logs (last 80 lines)"; tail -80 "$WORK/main-watch.log" >&2
 fi
