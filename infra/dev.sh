@@ -10,7 +10,7 @@ WATCH_PORT="${WATCH_PORT:-9000}"
 STATE="$ROOT/.local"
 mkdir -p "$STATE"
 trap 'stop_services' EXIT
-trap 'echo; log "stopping"; exit 130' INT TERM
+trap 'echo; log "stopping (the demo credentials stay in .local/demo-client-secret and .local/demo-password)"; exit 130' INT TERM
 
 ensure_venv
 log "building the functions and tokenctl"
@@ -32,6 +32,10 @@ DEMO_PASSWORD="$(cat "$STATE/demo-password")"
 "$TOKENCTL" user add demo --password="$DEMO_PASSWORD" 2>/dev/null \
   || "$TOKENCTL" user set-password demo --password="$DEMO_PASSWORD"
 
+# The deployed stack runs logout-retry every minute (EventBridge); so does this one.
+start_service "dev-logout-retry" "$STATE/dev-logout-retry.log" \
+  "$PY" infra/every_minute.py "http://127.0.0.1:$WATCH_PORT/2015-03-31/functions/logout-retry/invocations"
+
 cat <<MSG
 
   The token service is running on http://127.0.0.1:$WATCH_PORT (DynamoDB: moto on :$MOTO_PORT).
@@ -44,7 +48,9 @@ cat <<MSG
        -d 'scope=openid read' http://127.0.0.1:$WATCH_PORT/oauth2/token
   curl -s http://127.0.0.1:$WATCH_PORT/.well-known/jwks.json
 
-  Function logs: .local/dev-watch.log   Ctrl-C stops everything.
+  Credentials: .local/demo-client-secret, .local/demo-password
+  Function logs: .local/dev-watch.log   logout-retry (every minute): .local/dev-logout-retry.log
+  Ctrl-C stops everything.
 
 MSG
 start_service "log follower" - tail -n 0 -f "$STATE/dev-watch.log"

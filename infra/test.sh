@@ -17,12 +17,12 @@ build_functions
 # Durable logout retries come due after seconds, not minutes, so the tests can watch them.
 export EXTRA_ENV="LOGOUT_RETRY_BASE_SECONDS=1"
 KEYS="$WORK/keys.json"
-start_stack main "$WORK" "$(free_port)" "$(free_port)" tokens-e2e "$KEYS" --ignore-changes --disable-cors
+start_stack main "$WORK" "$(free_port)" "$(free_port)" tokens "$KEYS" --ignore-changes --disable-cors
 # A second stack whose DynamoDB the outage tests stop on purpose.
-start_stack outage "$WORK" "$(free_port)" "$(free_port)" tokens-e2e "$KEYS" --ignore-changes --disable-cors
+start_stack outage "$WORK" "$(free_port)" "$(free_port)" tokens "$KEYS" --ignore-changes --disable-cors
 # The race tests drive the shared code in-process with hundreds of concurrent requests;
 # their own moto keeps that load away from the end-to-end stacks.
-start_stack race "$WORK" "$(free_port)" - tokens-e2e "$KEYS"
+start_stack race "$WORK" "$(free_port)" - tokens "$KEYS"
 
 # What the tests read (tests/src/env.rs): the main stack's environment, and where the
 # other two are.

@@ -7,79 +7,42 @@
 //! Run: `cargo bench -p shared --features testing --bench logout_fanout`
 
 use shared::domain::{ClientLifetimes, ClientRecord, GrantType, RevocationCause, Scope};
-use shared::ids::{ClientId, Sid, Subject};
+use shared::ids::{ClientEpoch, ClientId, Sid, Subject};
 use shared::secrets::{ClientSecretHash, SecretString};
 use shared::store::{ClientAdmin, SessionWrite};
 use shared::testing::kit;
 use shared::testing::memory::MemoryStore;
+use shared::testing::rp::TestRp;
 use shared::time::UnixTime;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 
 const RPS: usize = 20;
 const RP_DELAY: Duration = Duration::from_millis(200);
 const ROUNDS: usize = 15;
 
-/// A relying party that answers every request 200 after `RP_DELAY`.
-async fn slow_rp() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut socket, _)) = listener.accept().await else { continue };
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 16 * 1024];
-                let mut seen = Vec::new();
-                // Read the head, then as much body as Content-Length says.
-                loop {
-                    let Ok(n) = socket.read(&mut buf).await else { return };
-                    if n == 0 {
-                        return;
-                    }
-                    seen.extend_from_slice(&buf[..n]);
-                    let text = String::from_utf8_lossy(&seen);
-                    if let Some(head_end) = text.find("\r\n\r\n") {
-                        let length = text[..head_end]
-                            .lines()
-                            .find_map(|l| {
-                                l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_string())
-                            })
-                            .and_then(|v| v.parse::<usize>().ok())
-                            .unwrap_or(0);
-                        if seen.len() >= head_end + 4 + length {
-                            break;
-                        }
-                    }
-                }
-                tokio::time::sleep(RP_DELAY).await;
-                let _ = socket.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
-            });
-        }
-    });
-    port
-}
-
 #[tokio::main]
 async fn main() {
     let store = Arc::new(MemoryStore::new());
     let mut clients = Vec::new();
+    let mut rps = Vec::new();
     for i in 0..RPS {
-        let port = slow_rp().await;
+        let rp = TestRp::start(RP_DELAY, "200 OK").await;
         let client = ClientRecord {
             id: ClientId::new(format!("rp-{i}")),
+            epoch: ClientEpoch::random(),
             secret_hash: ClientSecretHash::create(&SecretString::new("benchmark-client-secret-00000")).expect("hash"),
             grant_types: [GrantType::Password].into_iter().collect(),
             scopes: Scope::parse("openid").expect("scope"),
             audience: None,
             may_introspect: false,
             admin: false,
-            backchannel_logout_uri: Some(format!("http://127.0.0.1:{port}/logout")),
+            backchannel_logout_uri: Some(rp.uri()),
             lifetimes: ClientLifetimes::default(),
         };
         store.put_client(&client).await.expect("client");
         clients.push(client.id);
+        rps.push(rp);
     }
     let service = kit::services_over(store.clone()).logout().expect("the logout service");
 

@@ -1,9 +1,12 @@
 //! Configuration from the environment, read and validated once per cold start. A missing
 //! or malformed value stops the instance at init with a message naming the variable,
 //! rather than surfacing later as a confusing request failure.
+//!
+//! A function reads all of it ([`Config`]); the admin CLI reads only the parts each
+//! command uses ([`Vars`]), so that, say, `tokenctl client list` needs no key source.
 
 use crate::domain::SigningAlgorithm;
-use crate::policy::Lifetimes;
+use crate::policy::{Lifetimes, MAX_TOKEN_LIFETIME};
 use std::path::PathBuf;
 use std::time::Duration;
 use url::Url;
@@ -33,13 +36,22 @@ pub enum KeySourceConfig {
     SecretsManager(String),
 }
 
-#[derive(Clone, Debug)]
-pub struct Config {
+/// Where the AWS services are.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AwsSettings {
     pub table_name: String,
     /// Only for a local DynamoDB-compatible server; in AWS the SDK resolves the endpoint.
     pub dynamodb_endpoint: Option<String>,
     /// Likewise for Secrets Manager (`SECRETS_MANAGER_ENDPOINT`).
     pub secrets_manager_endpoint: Option<String>,
+    /// The local stack (`tokenctl` without `TABLE_NAME`): static credentials and region,
+    /// never the AWS credential chain (which would wait on instance metadata).
+    pub local: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub aws: AwsSettings,
     /// The `iss` of every token, without a trailing slash.
     pub issuer: String,
     pub key_source: KeySourceConfig,
@@ -88,113 +100,172 @@ impl ExpectedAudience {
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Vars::from_env().config()
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Vars::new(lookup).config()
+    }
+}
+
+/// The environment, read one setting at a time; each names its variable in its error.
+pub struct Vars<F> {
+    lookup: F,
+    local: bool,
+}
+
+impl Vars<fn(&str) -> Option<String>> {
+    pub fn from_env() -> Self {
+        Vars { lookup: |name| std::env::var(name).ok(), local: false }
     }
 
     /// The environment if it names a table, else the local stack ([`LOCAL_DEFAULTS`]): the
     /// admin CLI "just works" against `make dev`, and against AWS once `TABLE_NAME` is set
     /// (a local default never leaks into a real deployment's configuration).
-    pub fn from_env_or_local() -> Result<Self, ConfigError> {
+    pub fn from_env_or_local() -> Self {
         if std::env::var_os("TABLE_NAME").is_some() {
             return Self::from_env();
         }
-        Self::from_lookup(|name| {
+        let local: fn(&str) -> Option<String> = |name| {
             std::env::var(name)
                 .ok()
                 .or_else(|| LOCAL_DEFAULTS.iter().find(|(key, _)| *key == name).map(|(_, v)| v.to_string()))
+        };
+        Vars { lookup: local, local: true }
+    }
+}
+
+impl<F: Fn(&str) -> Option<String>> Vars<F> {
+    pub fn new(lookup: F) -> Self {
+        Self { lookup, local: false }
+    }
+
+    fn get(&self, name: &'static str) -> Option<String> {
+        (self.lookup)(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+    }
+
+    fn required(&self, name: &'static str) -> Result<String, ConfigError> {
+        self.get(name).ok_or(ConfigError::Missing(name))
+    }
+
+    fn seconds(&self, name: &'static str, default: u64) -> Result<u64, ConfigError> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(raw) => raw.parse::<u64>().map_err(|_| invalid(name, format!("expected a whole number, got {raw:?}"))),
+        }
+    }
+
+    fn url(&self, name: &'static str) -> Result<Option<String>, ConfigError> {
+        self.get(name).map(|raw| validate_url(name, &raw).map(|_| raw)).transpose()
+    }
+
+    pub fn aws(&self) -> Result<AwsSettings, ConfigError> {
+        Ok(AwsSettings {
+            table_name: self.required("TABLE_NAME")?,
+            dynamodb_endpoint: self.url("DYNAMODB_ENDPOINT")?,
+            secrets_manager_endpoint: self.url("SECRETS_MANAGER_ENDPOINT")?,
+            local: self.local,
         })
     }
 
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &'static str| lookup(name).filter(|v| !v.trim().is_empty());
-        let seconds = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
-            match get(name) {
-                None => Ok(default),
-                Some(raw) => raw.trim().parse::<u64>().map_err(|_| ConfigError::Invalid {
-                    name,
-                    reason: format!("expected a whole number, got {raw:?}"),
-                }),
-            }
-        };
+    pub fn issuer(&self) -> Result<String, ConfigError> {
+        parse_issuer(&self.required("ISSUER")?)
+    }
+
+    pub fn key_source(&self) -> Result<KeySourceConfig, ConfigError> {
+        parse_key_source(&self.required("KEY_SOURCE")?)
+    }
+
+    pub fn client_cache_ttl(&self) -> Result<Duration, ConfigError> {
+        Ok(Duration::from_secs(self.seconds("CLIENT_CACHE_TTL_SECONDS", 60)?))
+    }
+
+    pub fn lifetimes(&self) -> Result<Lifetimes, ConfigError> {
         let defaults = Lifetimes::default();
-        let lifetimes = Lifetimes {
-            access_token: seconds("ACCESS_TOKEN_TTL_SECONDS", defaults.access_token)?,
-            id_token: seconds("ID_TOKEN_TTL_SECONDS", defaults.id_token)?,
-            refresh_absolute: seconds("REFRESH_TOKEN_TTL_SECONDS", defaults.refresh_absolute)?,
-            refresh_idle: seconds("REFRESH_IDLE_TTL_SECONDS", defaults.refresh_idle)?,
-            refresh_grace: seconds("REFRESH_GRACE_SECONDS", defaults.refresh_grace)?,
+        let token = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
+            let value = self.seconds(name, default)?;
+            // A retired signing key outlives the longest token by design (its retire
+            // time assumes it), and `exp + leeway` must never overflow.
+            if value == 0 || value > MAX_TOKEN_LIFETIME {
+                return Err(invalid(name, format!("must be between 1 and {MAX_TOKEN_LIFETIME} seconds (a day)")));
+            }
+            Ok(value)
         };
-        if lifetimes.access_token == 0 || lifetimes.id_token == 0 {
-            return Err(ConfigError::Invalid {
-                name: "ACCESS_TOKEN_TTL_SECONDS",
-                reason: "token lifetimes must be at least one second".into(),
-            });
+        let lifetimes = Lifetimes {
+            access_token: token("ACCESS_TOKEN_TTL_SECONDS", defaults.access_token)?,
+            id_token: token("ID_TOKEN_TTL_SECONDS", defaults.id_token)?,
+            refresh_absolute: self.seconds("REFRESH_TOKEN_TTL_SECONDS", defaults.refresh_absolute)?,
+            refresh_idle: self.seconds("REFRESH_IDLE_TTL_SECONDS", defaults.refresh_idle)?,
+            refresh_grace: self.seconds("REFRESH_GRACE_SECONDS", defaults.refresh_grace)?,
+        };
+        lifetimes.validate().map_err(|reason| invalid(reason.variable(), reason.to_string()))?;
+        Ok(lifetimes)
+    }
+
+    pub fn expected_audience(&self) -> Result<Option<ExpectedAudience>, ConfigError> {
+        let Some(raw) = self.get("EXPECTED_AUDIENCE") else { return Ok(None) };
+        if raw == "*" {
+            return Ok(Some(ExpectedAudience::Any));
         }
-        let table_name = get("TABLE_NAME").ok_or(ConfigError::Missing("TABLE_NAME"))?;
-        let dynamodb_endpoint =
-            get("DYNAMODB_ENDPOINT").map(|raw| validate_url("DYNAMODB_ENDPOINT", &raw).map(|_| raw)).transpose()?;
-        let secrets_manager_endpoint = get("SECRETS_MANAGER_ENDPOINT")
-            .map(|raw| validate_url("SECRETS_MANAGER_ENDPOINT", &raw).map(|_| raw))
-            .transpose()?;
-        let issuer = parse_issuer(&get("ISSUER").ok_or(ConfigError::Missing("ISSUER"))?)?;
-        let key_source = parse_key_source(&get("KEY_SOURCE").ok_or(ConfigError::Missing("KEY_SOURCE"))?)?;
-        let client_cache_ttl = Duration::from_secs(seconds("CLIENT_CACHE_TTL_SECONDS", 60)?);
-        let expected_audience = get("EXPECTED_AUDIENCE").map(|raw| match raw.trim() {
-            "*" => ExpectedAudience::Any,
-            list => ExpectedAudience::OneOf(
-                list.split(',').map(str::trim).filter(|a| !a.is_empty()).map(str::to_string).collect(),
-            ),
-        });
-        let millis = |name, default| seconds(name, default).map(Duration::from_millis);
+        let list: Vec<String> = raw.split(',').map(str::trim).filter(|a| !a.is_empty()).map(str::to_string).collect();
+        if list.is_empty() {
+            return Err(invalid("EXPECTED_AUDIENCE", "names no audience: give a comma-separated list, or *".into()));
+        }
+        Ok(Some(ExpectedAudience::OneOf(list)))
+    }
+
+    /// Everything a function reads.
+    pub fn config(&self) -> Result<Config, ConfigError> {
+        let millis = |name, default| self.seconds(name, default).map(Duration::from_millis);
         let logout = LogoutSettings {
             rp_timeout: millis("LOGOUT_RP_TIMEOUT_MS", 2_000)?,
             deadline: millis("LOGOUT_DEADLINE_MS", 5_000)?,
-            retry_base: seconds("LOGOUT_RETRY_BASE_SECONDS", 30)?.max(1),
-            retry_max_age: seconds("LOGOUT_RETRY_MAX_AGE_SECONDS", 24 * 3600)?,
+            retry_base: self.seconds("LOGOUT_RETRY_BASE_SECONDS", 30)?.max(1),
+            retry_max_age: self.seconds("LOGOUT_RETRY_MAX_AGE_SECONDS", 24 * 3600)?,
         };
-        let key_reload = Duration::from_secs(seconds("KEY_RELOAD_SECONDS", 300)?.max(1));
-        let signing_algorithm = match get("SIGNING_ALG") {
+        let signing_algorithm = match self.get("SIGNING_ALG") {
             None => SigningAlgorithm::Es256,
-            Some(raw) => raw.parse().map_err(|reason| ConfigError::Invalid { name: "SIGNING_ALG", reason })?,
+            Some(raw) => raw.parse().map_err(|reason| invalid("SIGNING_ALG", reason))?,
         };
-        Ok(Self {
-            table_name,
-            dynamodb_endpoint,
-            secrets_manager_endpoint,
-            key_reload,
+        Ok(Config {
+            aws: self.aws()?,
+            issuer: self.issuer()?,
+            key_source: self.key_source()?,
+            key_reload: Duration::from_secs(self.seconds("KEY_RELOAD_SECONDS", 300)?.max(1)),
             signing_algorithm,
-            issuer,
-            key_source,
-            lifetimes,
-            client_cache_ttl,
-            expected_audience,
+            lifetimes: self.lifetimes()?,
+            client_cache_ttl: self.client_cache_ttl()?,
+            expected_audience: self.expected_audience()?,
             logout,
         })
     }
 }
 
+fn invalid(name: &'static str, reason: String) -> ConfigError {
+    ConfigError::Invalid { name, reason }
+}
+
 fn validate_url(name: &'static str, raw: &str) -> Result<Url, ConfigError> {
-    Url::parse(raw).map_err(|e| ConfigError::Invalid { name, reason: format!("not a URL: {e}") })
+    Url::parse(raw).map_err(|e| invalid(name, format!("not a URL: {e}")))
 }
 
 /// RFC 8414 §2: the issuer is an `https` URL with no query or fragment. Plain `http` is
-/// accepted for loopback only, so that the local stack works without certificates.
+/// accepted for loopback only, so that the local stack works without certificates. The
+/// value used is the one validated: trimmed, without a trailing slash.
 fn parse_issuer(raw: &str) -> Result<String, ConfigError> {
     let name = "ISSUER";
-    let url = validate_url(name, raw)?;
-    let invalid = |reason: &str| ConfigError::Invalid { name, reason: reason.to_string() };
+    let issuer = raw.trim().trim_end_matches('/');
+    let url = validate_url(name, issuer)?;
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(invalid("must not have a query or fragment (RFC 8414 §2)"));
+        return Err(invalid(name, "must not have a query or fragment (RFC 8414 §2)".into()));
     }
     let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
     match url.scheme() {
         "https" => {}
         "http" if loopback => {}
-        _ => {
-            return Err(invalid("must be an https URL (plain http only for loopback)"));
-        }
+        _ => return Err(invalid(name, "must be an https URL (plain http only for loopback)".into())),
     }
-    Ok(raw.trim_end_matches('/').to_string())
+    Ok(issuer.to_string())
 }
 
 /// `file:<path>` (local) or `secretsmanager:<name or ARN>` (AWS; an ARN has colons of
@@ -203,10 +274,7 @@ fn parse_key_source(raw: &str) -> Result<KeySourceConfig, ConfigError> {
     match raw.trim().split_once(':') {
         Some(("file", path)) if !path.is_empty() => Ok(KeySourceConfig::File(PathBuf::from(path))),
         Some(("secretsmanager", secret)) if !secret.is_empty() => Ok(KeySourceConfig::SecretsManager(secret.into())),
-        _ => Err(ConfigError::Invalid {
-            name: "KEY_SOURCE",
-            reason: format!("expected file:<path> or secretsmanager:<name or ARN>, got {raw:?}"),
-        }),
+        _ => Err(invalid("KEY_SOURCE", format!("expected file:<path> or secretsmanager:<name or ARN>, got {raw:?}"))),
     }
 }
 
@@ -221,26 +289,40 @@ mod tests {
     const BASE: &[(&str, &str)] =
         &[("TABLE_NAME", "t"), ("ISSUER", "https://auth.example.com/"), ("KEY_SOURCE", "file:/tmp/keys.json")];
 
+    fn with(extra: &[(&'static str, &'static str)]) -> Result<Config, ConfigError> {
+        let mut env = BASE.to_vec();
+        for (k, v) in extra {
+            env.retain(|(name, _)| name != k);
+            env.push((k, v));
+        }
+        Config::from_lookup(lookup(&env))
+    }
+
     #[test]
     fn given_minimal_environment_then_defaults_apply_and_issuer_loses_trailing_slash() {
         let config = Config::from_lookup(lookup(BASE)).unwrap();
         assert_eq!(config.issuer, "https://auth.example.com");
         assert_eq!(config.lifetimes, Lifetimes::default());
-        assert_eq!(config.dynamodb_endpoint, None);
+        assert_eq!(config.aws.dynamodb_endpoint, None);
         assert_eq!(config.key_source, KeySourceConfig::File("/tmp/keys.json".into()));
         assert_eq!(config.expected_audience, None);
     }
 
     #[test]
-    fn expected_audience_is_a_list_or_an_explicit_star() {
-        let mut env = BASE.to_vec();
-        env.push(("EXPECTED_AUDIENCE", "https://a.example, https://b.example"));
-        let config = Config::from_lookup(lookup(&env)).unwrap();
+    fn the_issuer_used_is_the_one_validated_trimmed_and_without_a_trailing_slash() {
+        assert_eq!(with(&[("ISSUER", "  https://auth.example.com/ \n")]).unwrap().issuer, "https://auth.example.com");
+    }
+
+    #[test]
+    fn expected_audience_is_a_list_or_an_explicit_star_and_never_empty() {
+        let config = with(&[("EXPECTED_AUDIENCE", "https://a.example, https://b.example")]).unwrap();
         let list = vec!["https://a.example".to_string(), "https://b.example".to_string()];
         assert_eq!(config.expected_audience, Some(ExpectedAudience::OneOf(list)));
-        env.pop();
-        env.push(("EXPECTED_AUDIENCE", "*"));
-        assert_eq!(Config::from_lookup(lookup(&env)).unwrap().expected_audience, Some(ExpectedAudience::Any));
+        assert_eq!(with(&[("EXPECTED_AUDIENCE", "*")]).unwrap().expected_audience, Some(ExpectedAudience::Any));
+        for empty in [",", " , ,"] {
+            let err = with(&[("EXPECTED_AUDIENCE", empty)]).unwrap_err();
+            assert!(matches!(err, ConfigError::Invalid { name: "EXPECTED_AUDIENCE", .. }), "{empty:?}: {err}");
+        }
     }
 
     #[test]
@@ -251,37 +333,57 @@ mod tests {
 
     #[test]
     fn given_plain_http_issuer_off_loopback_then_rejected() {
-        let mut env = BASE.to_vec();
-        env[1] = ("ISSUER", "http://auth.example.com");
-        let err = Config::from_lookup(lookup(&env)).unwrap_err();
+        let err = with(&[("ISSUER", "http://auth.example.com")]).unwrap_err();
         assert!(err.to_string().starts_with("ISSUER is invalid"), "{err}");
-        env[1] = ("ISSUER", "http://127.0.0.1:9000");
-        assert!(Config::from_lookup(lookup(&env)).is_ok());
+        assert!(with(&[("ISSUER", "http://127.0.0.1:9000")]).is_ok());
     }
 
     #[test]
-    fn given_bad_lifetime_then_error_names_variable() {
-        let mut env = BASE.to_vec();
-        env.push(("ACCESS_TOKEN_TTL_SECONDS", "ten"));
-        let err = Config::from_lookup(lookup(&env)).unwrap_err();
-        assert!(err.to_string().contains("ACCESS_TOKEN_TTL_SECONDS"), "{err}");
+    fn token_lifetimes_are_bounded_and_errors_name_their_variable() {
+        for (name, value) in [
+            ("ACCESS_TOKEN_TTL_SECONDS", "ten"),
+            ("ACCESS_TOKEN_TTL_SECONDS", "0"),
+            ("ACCESS_TOKEN_TTL_SECONDS", "86401"),
+            ("ACCESS_TOKEN_TTL_SECONDS", "18446744073709551615"),
+            ("ID_TOKEN_TTL_SECONDS", "0"),
+            ("ID_TOKEN_TTL_SECONDS", "100000"),
+        ] {
+            let err = with(&[(name, value)]).unwrap_err();
+            assert!(matches!(&err, ConfigError::Invalid { name: n, .. } if *n == name), "{name}={value}: {err}");
+        }
+        assert_eq!(with(&[("ACCESS_TOKEN_TTL_SECONDS", "86400")]).unwrap().lifetimes.access_token, 86_400);
+    }
+
+    #[test]
+    fn the_refresh_grace_window_is_capped_and_never_exceeds_the_idle_lifetime() {
+        let err = with(&[("REFRESH_GRACE_SECONDS", "31536000")]).unwrap_err();
+        assert!(matches!(err, ConfigError::Invalid { name: "REFRESH_GRACE_SECONDS", .. }), "{err}");
+        let err = with(&[("REFRESH_GRACE_SECONDS", "60"), ("REFRESH_IDLE_TTL_SECONDS", "30")]).unwrap_err();
+        assert!(matches!(err, ConfigError::Invalid { name: "REFRESH_GRACE_SECONDS", .. }), "{err}");
+        assert_eq!(with(&[("REFRESH_GRACE_SECONDS", "120")]).unwrap().lifetimes.refresh_grace, 120);
     }
 
     #[test]
     fn a_secrets_manager_arn_is_a_key_source() {
         let arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:KeySecret-AbCdEf";
-        let mut env = BASE.to_vec();
         let value = format!("secretsmanager:{arn}");
+        let mut env = BASE.to_vec();
         env[2] = ("KEY_SOURCE", &value);
         assert_eq!(Config::from_lookup(lookup(&env)).unwrap().key_source, KeySourceConfig::SecretsManager(arn.into()));
-        env[2] = ("KEY_SOURCE", "secretsmanager:");
-        assert!(matches!(Config::from_lookup(lookup(&env)), Err(ConfigError::Invalid { name: "KEY_SOURCE", .. })));
+        let err = with(&[("KEY_SOURCE", "secretsmanager:")]).unwrap_err();
+        assert!(matches!(err, ConfigError::Invalid { name: "KEY_SOURCE", .. }));
     }
 
     #[test]
     fn given_unknown_key_source_scheme_then_rejected() {
-        let mut env = BASE.to_vec();
-        env[2] = ("KEY_SOURCE", "vault:abc");
-        assert!(matches!(Config::from_lookup(lookup(&env)), Err(ConfigError::Invalid { name: "KEY_SOURCE", .. })));
+        assert!(matches!(with(&[("KEY_SOURCE", "vault:abc")]), Err(ConfigError::Invalid { name: "KEY_SOURCE", .. })));
+    }
+
+    #[test]
+    fn a_command_reads_only_what_it_uses() {
+        let vars = Vars::new(lookup(&[("TABLE_NAME", "t")]));
+        assert_eq!(vars.aws().unwrap().table_name, "t");
+        assert!(vars.lifetimes().is_ok() && vars.client_cache_ttl().is_ok());
+        assert_eq!(vars.issuer().unwrap_err(), ConfigError::Missing("ISSUER"));
     }
 }

@@ -70,3 +70,8 @@ id_type!(
     /// The stable subject identifier of a user (`sub`), distinct from the login name.
     Subject
 );
+id_type!(
+    /// One registration of a client id. Removing a client and adding one with the same id
+    /// makes a new registration: families bound to the old one never rotate again.
+    ClientEpoch
+);

@@ -100,11 +100,13 @@ impl Introspector {
         if !may_see(caller, &family.client_id) {
             return Ok(Some(inactive()));
         }
-        let owner = self.clients.get(&family.client_id).await?;
-        let lifetimes = match &owner {
-            Some(owner) => self.config.lifetimes.for_client(owner),
-            None => self.config.lifetimes,
+        // The family's registration must still be the client's: a removed client's
+        // families are dead, and so are those of an earlier registration of its id.
+        let owner = match self.clients.get(&family.client_id).await? {
+            Some(owner) if owner.epoch == family.client_epoch => owner,
+            _ => return Ok(Some(inactive())),
         };
+        let lifetimes = self.config.lifetimes.for_client(&owner);
         let now = UnixTime::now();
         let idle_deadline = lifetimes.idle_deadline(&family);
         if refresh.generation != family.generation || lifetimes.family_state(&family, now) != FamilyState::Live {
@@ -114,6 +116,7 @@ impl Introspector {
             fid: Some(family.fid.clone()),
             sid: Some(family.sid.clone()),
             subject: Some((family.sub.clone(), family.created_at)),
+            client: Some((family.client_id.clone(), family.rotated_at)),
             username: Some(family.username.clone()),
             ..Default::default()
         };
@@ -122,7 +125,7 @@ impl Introspector {
             RevocationStatus::Clear => Ok(Some(json!({
                 "active": true,
                 "token_type": "refresh_token",
-                "scope": family.scope,
+                "scope": family.scope.intersection(&owner.scopes),
                 "client_id": family.client_id,
                 "sub": family.sub,
                 "username": family.username,

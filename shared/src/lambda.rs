@@ -9,13 +9,18 @@ use lambda_http::lambda_runtime::{self, LambdaEvent};
 use lambda_http::{Error, service_fn};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// A function invoked with an event rather than an HTTP request (the authorizer, the
-/// schedule, Secrets Manager rotation).
+/// schedule, Secrets Manager rotation). `deadline` is when Lambda ends the invocation.
 pub trait EventHandler: Send + Sync {
     type Event: DeserializeOwned + Send;
     type Output: Serialize + Send;
-    fn handle(&self, event: Self::Event) -> impl Future<Output = Result<Self::Output, InitError>> + Send;
+    fn handle(
+        &self,
+        event: Self::Event,
+        deadline: Instant,
+    ) -> impl Future<Output = Result<Self::Output, InitError>> + Send;
 }
 
 /// Serve an HTTP endpoint behind API Gateway (or `cargo lambda watch`).
@@ -46,6 +51,22 @@ where
 }
 
 async fn run_events<H: EventHandler>(handler: &H) -> Result<(), Error> {
-    lambda_runtime::run(service_fn(|event: LambdaEvent<H::Event>| async move { handler.handle(event.payload).await }))
-        .await
+    lambda_runtime::run(service_fn(|event: LambdaEvent<H::Event>| async move {
+        let deadline = deadline(event.context.deadline);
+        handler.handle(event.payload, deadline).await
+    }))
+    .await
+}
+
+/// What a handler may take when the runtime gives no usable deadline: Lambda always
+/// does, but local emulators (`cargo lambda watch`) send one that has already passed.
+const UNKNOWN_DEADLINE_BUDGET: Duration = Duration::from_secs(30);
+
+/// The invocation's deadline (milliseconds since the epoch) as an instant.
+fn deadline(epoch_millis: u64) -> Instant {
+    let now_millis = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+    match epoch_millis.checked_sub(now_millis) {
+        Some(remaining) if remaining > 0 => Instant::now() + Duration::from_millis(remaining),
+        _ => Instant::now() + UNKNOWN_DEADLINE_BUDGET,
+    }
 }

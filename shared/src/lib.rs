@@ -10,6 +10,7 @@
 //! * `services` (the one assembly), `http` (the endpoint seam), `endpoints` and `lambda`
 //!   (each function's entry).
 
+pub mod admin;
 pub mod authorizer;
 pub mod config;
 pub mod discovery;

@@ -21,6 +21,9 @@ pub const MAX_TOKEN_LIFETIME: u64 = 24 * 3600;
 /// it covers.
 pub const MAX_FAMILY_LIFETIME: u64 = 365 * 24 * 3600;
 
+/// The longest refresh grace window: longer would all but turn reuse detection off.
+pub const MAX_REFRESH_GRACE: u64 = 120;
+
 /// How long clients may cache the discovery metadata and the JWKS: a key must be
 /// published at least this long before it signs.
 pub const JWKS_MAX_AGE_SECONDS: u64 = 300;
@@ -55,12 +58,14 @@ impl Default for Lifetimes {
 pub enum Covers<'a> {
     /// One access token, whose own `exp` is known.
     Token { exp: UnixTime },
-    /// Every access token issued from one family of this client.
-    Family { client: Option<&'a ClientRecord> },
-    /// Every token and family of a session whose clients are these.
-    Session { session: &'a SessionRecord, clients: &'a [ClientRecord] },
+    /// Every access token issued from one family.
+    Family,
+    /// Every token and family of this session.
+    Session(&'a SessionRecord),
     /// Everything a subject was issued before the marker's line.
     Subject,
+    /// Everything a removed client was issued before `not_before`.
+    Client { not_before: UnixTime },
 }
 
 /// Where a refresh family stands, whatever asks (a refresh or an introspection).
@@ -72,33 +77,62 @@ pub enum FamilyState {
     Idle,
 }
 
+/// Lifetimes that break the grace window's bounds.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum InvalidLifetimes {
+    #[error("the refresh grace window may not exceed {MAX_REFRESH_GRACE} seconds")]
+    GraceTooLong,
+    #[error("the refresh grace window may not exceed the refresh idle lifetime")]
+    GraceBeyondIdle,
+}
+
+impl InvalidLifetimes {
+    /// The environment variable to blame.
+    pub fn variable(&self) -> &'static str {
+        "REFRESH_GRACE_SECONDS"
+    }
+}
+
 impl Lifetimes {
-    /// The lifetimes that apply to `client`: its overrides, else these defaults.
+    /// The lifetimes that apply to `client`: its overrides, else these defaults. The grace
+    /// window never exceeds the idle lifetime, whichever of them the client overrides.
     pub fn for_client(&self, client: &ClientRecord) -> Lifetimes {
         let own = &client.lifetimes;
+        let refresh_idle = own.refresh_idle.unwrap_or(self.refresh_idle);
         Lifetimes {
             access_token: own.access_token.unwrap_or(self.access_token),
             id_token: self.id_token,
             refresh_absolute: own.refresh_absolute.unwrap_or(self.refresh_absolute),
-            refresh_idle: own.refresh_idle.unwrap_or(self.refresh_idle),
-            refresh_grace: own.refresh_grace.unwrap_or(self.refresh_grace),
+            refresh_idle,
+            refresh_grace: own.refresh_grace.unwrap_or(self.refresh_grace).min(refresh_idle),
         }
     }
 
+    pub fn validate(&self) -> Result<(), InvalidLifetimes> {
+        if self.refresh_grace > MAX_REFRESH_GRACE {
+            return Err(InvalidLifetimes::GraceTooLong);
+        }
+        if self.refresh_grace > self.refresh_idle {
+            return Err(InvalidLifetimes::GraceBeyondIdle);
+        }
+        Ok(())
+    }
+
     /// When a marker written at `now` may go: after it, nothing it covers can still be
-    /// valid (docs/ARCHITECTURE.md §3.9). These are the configured defaults.
+    /// valid (docs/ARCHITECTURE.md §3.9). Where the covered tokens' own `exp` is unknown,
+    /// the marker is sized by the longest lifetime such a token can have, never by the
+    /// current settings: a token issued under a longer lifetime (a client re-registered,
+    /// a redeploy with a shorter TTL) must not outlive its marker.
     pub fn marker_expiry(&self, covers: Covers<'_>, now: UnixTime) -> UnixTime {
+        let longest_access_token = now.plus(MAX_TOKEN_LIFETIME + LEEWAY_SECONDS);
         match covers {
             Covers::Token { exp } => exp.plus(LEEWAY_SECONDS),
-            Covers::Family { client } => {
-                let own = client.and_then(|c| c.lifetimes.access_token).unwrap_or(0);
-                now.plus(own.max(self.access_token) + LEEWAY_SECONDS)
-            }
-            Covers::Session { session, clients } => {
-                let access = clients.iter().filter_map(|c| c.lifetimes.access_token).fold(self.access_token, u64::max);
-                session.expires_at.max(now.plus(access + LEEWAY_SECONDS))
-            }
+            Covers::Family => longest_access_token,
+            // The session's families rotate until it expires; its access tokens live on.
+            Covers::Session(session) => session.expires_at.max(longest_access_token),
             Covers::Subject => now.plus(MAX_FAMILY_LIFETIME.max(self.refresh_absolute) + LEEWAY_SECONDS),
+            // Its refresh families die with its registration; its access tokens live on.
+            Covers::Client { not_before } => not_before.plus(MAX_TOKEN_LIFETIME + LEEWAY_SECONDS),
         }
     }
 
@@ -131,6 +165,8 @@ pub enum InvalidClient {
     AccessTokenLifetime,
     #[error("the refresh-token lifetime may not exceed {MAX_FAMILY_LIFETIME} seconds (365 days)")]
     FamilyLifetime,
+    #[error("the refresh grace window may not exceed {MAX_REFRESH_GRACE} seconds, nor the refresh idle lifetime")]
+    Grace,
 }
 
 impl ClientRecord {
@@ -148,6 +184,11 @@ impl ClientRecord {
         }
         if self.lifetimes.refresh_absolute.is_some_and(|ttl| ttl > MAX_FAMILY_LIFETIME) {
             return Err(InvalidClient::FamilyLifetime);
+        }
+        if let Some(grace) = self.lifetimes.refresh_grace
+            && (grace > MAX_REFRESH_GRACE || self.lifetimes.refresh_idle.is_some_and(|idle| grace > idle))
+        {
+            return Err(InvalidClient::Grace);
         }
         Ok(())
     }
@@ -191,6 +232,20 @@ mod tests {
     }
 
     #[test]
+    fn markers_outlive_the_longest_token_they_can_cover_whatever_the_current_settings() {
+        let now = UnixTime::now();
+        let short = Lifetimes { access_token: 60, ..Default::default() };
+        let longest = now.plus(MAX_TOKEN_LIFETIME + LEEWAY_SECONDS);
+        assert_eq!(short.marker_expiry(Covers::Family, now), longest);
+        let (session, _) = kit::session(now, 60);
+        assert_eq!(short.marker_expiry(Covers::Session(&session), now), longest);
+        let (long_session, _) = kit::session(now, MAX_FAMILY_LIFETIME);
+        assert_eq!(short.marker_expiry(Covers::Session(&long_session), now), long_session.expires_at);
+        assert_eq!(short.marker_expiry(Covers::Token { exp: now.plus(5) }, now), now.plus(5 + LEEWAY_SECONDS));
+        assert!(short.marker_expiry(Covers::Subject, now) >= now.plus(MAX_FAMILY_LIFETIME));
+    }
+
+    #[test]
     fn only_https_or_loopback_http_is_a_backchannel_logout_uri() {
         assert!(backchannel_logout_uri("https://rp.example.com/logout").is_ok());
         assert!(backchannel_logout_uri("http://127.0.0.1:8080/logout").is_ok());
@@ -213,5 +268,19 @@ mod tests {
         let mut plain = ok.clone();
         plain.backchannel_logout_uri = Some("http://rp.example.com/".into());
         assert!(matches!(plain.validate(), Err(InvalidClient::BackchannelLogoutUri(_))));
+        let mut endless_grace = ok.clone();
+        endless_grace.lifetimes.refresh_grace = Some(31_536_000);
+        assert_eq!(endless_grace.validate(), Err(InvalidClient::Grace));
+        let mut grace_beyond_idle = ok.clone();
+        grace_beyond_idle.lifetimes =
+            ClientLifetimes { refresh_grace: Some(60), refresh_idle: Some(30), ..Default::default() };
+        assert_eq!(grace_beyond_idle.validate(), Err(InvalidClient::Grace));
+    }
+
+    #[test]
+    fn the_grace_window_never_exceeds_the_idle_lifetime() {
+        let mut client = kit::client("c", &[], "");
+        client.lifetimes.refresh_idle = Some(5);
+        assert_eq!(Lifetimes::default().for_client(&client).refresh_grace, 5);
     }
 }

@@ -114,7 +114,7 @@ impl Revoker {
             return Ok(Found::Handled);
         }
         let now = UnixTime::now();
-        let marker_expires_at = self.config.lifetimes.marker_expiry(Covers::Family { client: Some(client) }, now);
+        let marker_expires_at = self.config.lifetimes.marker_expiry(Covers::Family, now);
         let cause = RevocationCause::RevokedByClient;
         self.families.revoke_family(&family.fid, now, cause, marker_expires_at).await?;
         tracing::info!(event = "refresh_family.revoked", reason = cause.as_str(), client_id = %client.id,

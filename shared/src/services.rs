@@ -7,6 +7,7 @@
 //! The store comes in as one object and goes out to each service as the capability
 //! traits that service needs, and no more.
 
+use crate::admin::ClientRegistry;
 use crate::authorizer::Authorizer;
 use crate::config::{Config, KeySourceConfig};
 use crate::discovery::Discovery;
@@ -43,7 +44,7 @@ impl Services {
     /// What a function runs on: the key set from `KEY_SOURCE` and the DynamoDB table.
     pub async fn from_config(config: Config) -> Result<Self, InitError> {
         let keys = Arc::new(KeyRing::load(key_source(&config).await, config.key_reload).await?);
-        let store = Arc::new(DynamoStore::connect(&config).await);
+        let store = Arc::new(DynamoStore::connect(&config.aws).await);
         Ok(Self::new(config, keys, store))
     }
 
@@ -117,6 +118,11 @@ impl Services {
         })
     }
 
+    /// Client administration (`tokenctl client …`).
+    pub fn client_registry(&self) -> ClientRegistry {
+        ClientRegistry::new(self.store.clone(), self.config.lifetimes, self.config.client_cache_ttl)
+    }
+
     pub fn discovery(&self) -> Discovery {
         Discovery::new(self.config.issuer.clone(), self.keys.clone())
     }
@@ -130,6 +136,6 @@ impl Services {
 pub async fn key_source(config: &Config) -> Box<dyn KeySource> {
     match &config.key_source {
         KeySourceConfig::File(path) => Box::new(FileKeySource { path: path.clone() }),
-        KeySourceConfig::SecretsManager(secret_id) => Box::new(SecretKeySource::connect(config, secret_id).await),
+        KeySourceConfig::SecretsManager(secret_id) => Box::new(SecretKeySource::connect(&config.aws, secret_id).await),
     }
 }

@@ -33,7 +33,7 @@ impl UserInfo {
         if !claims.scope.contains("openid") {
             return Err(BearerError::InsufficientScope);
         }
-        let user = match self.users.user_by_subject(&claims.sub).await? {
+        let user = match self.users.user_profile_by_subject(&claims.sub).await? {
             Some(user) if !user.disabled => user,
             _ => return Err(BearerError::InvalidToken("the user is disabled or gone")),
         };

@@ -46,15 +46,17 @@ impl TokenChecker {
     }
 }
 
-/// The markers that could revoke this token: its own, its family's, its session's, and
-/// its subject's revoke-all. Client-credentials tokens have no session, and their `sub`
-/// is a client id, so the subject marker applies to user tokens only.
+/// The markers that could revoke this token: its own, its family's, its session's, its
+/// subject's revoke-all and its client's removal. Client-credentials tokens have no
+/// session, and their `sub` is a client id, so the subject marker applies to user tokens
+/// only.
 pub fn denylist_query(claims: &AccessTokenClaims) -> RevocationQuery {
     RevocationQuery {
         jti: Some(claims.jti.clone()),
         fid: claims.fid.clone(),
         sid: claims.sid.clone(),
         subject: claims.sid.as_ref().map(|_| (claims.sub.clone(), claims.iat)),
+        client: Some((claims.client_id.clone(), claims.iat)),
         username: None,
     }
 }

@@ -12,12 +12,12 @@ pub fn required_env(name: &str) -> String {
 
 /// The DynamoDB store the functions under test use (same table, same endpoint).
 pub async fn stack_store() -> DynamoStore {
-    DynamoStore::connect(&store_config(&required_env("TABLE_NAME"))).await
+    DynamoStore::connect(&store_config(&required_env("TABLE_NAME")).aws).await
 }
 
 /// The outage stack's store (before the test stops it).
 pub async fn outage_store() -> DynamoStore {
-    DynamoStore::connect(&config_at(&required_env("OUTAGE_DYNAMODB_ENDPOINT"))).await
+    DynamoStore::connect(&config_at(&required_env("OUTAGE_DYNAMODB_ENDPOINT")).aws).await
 }
 
 /// The stack's configuration, with DynamoDB at `endpoint` instead.
@@ -48,7 +48,7 @@ pub fn race_config() -> Config {
 
 /// A table of its own, for store tests that must not see other tests' items.
 pub async fn fresh_table_store() -> DynamoStore {
-    let store = DynamoStore::connect(&store_config(&format!("test-{}", random_id()))).await;
+    let store = DynamoStore::connect(&store_config(&format!("test-{}", random_id())).aws).await;
     schema::create_table(store.sdk_client(), store.table()).await.expect("create table");
     store
 }

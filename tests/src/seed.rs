@@ -6,7 +6,7 @@ use crate::http::{Reply, Stack, form_escape};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use shared::domain::{ClientLifetimes, ClientRecord, GrantType, Scope, UserRecord};
-use shared::ids::{ClientId, Subject, random_id};
+use shared::ids::{ClientEpoch, ClientId, Subject, random_id};
 use shared::secrets::{ClientSecretHash, PasswordHashString, SecretString};
 use shared::store::dynamo::DynamoStore;
 use shared::store::{ClientAdmin, UserAdmin};
@@ -47,6 +47,7 @@ pub async fn seed_client_into(
     store
         .put_client(&ClientRecord {
             id: ClientId::new(&client.id),
+            epoch: ClientEpoch::random(),
             secret_hash: ClientSecretHash::create(&SecretString::new(&client.secret)).expect("hash"),
             grant_types: grants.iter().copied().collect(),
             scopes: Scope::parse(scope).expect("scope"),
@@ -110,6 +111,7 @@ pub async fn seed_rp_client(admin: bool, logout_uri: Option<&dyn Fn(&str) -> Str
         .await
         .put_client(&ClientRecord {
             id: ClientId::new(&client.id),
+            epoch: ClientEpoch::random(),
             secret_hash: ClientSecretHash::create(&SecretString::new(&client.secret)).expect("hash"),
             grant_types: [GrantType::Password, GrantType::RefreshToken, GrantType::ClientCredentials]
                 .into_iter()

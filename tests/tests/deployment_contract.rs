@@ -80,7 +80,7 @@ impl Deployment {
         schema::create_table(store.sdk_client(), store.table()).await.expect("table");
 
         // As the template declares it: a placeholder, not key material.
-        let sm = shared::keys::secrets_manager::client(&tests::secrets_config()).await;
+        let sm = shared::keys::secrets_manager::client(&tests::secrets_config().aws).await;
         let created = sm
             .create_secret()
             .name(format!("KeySecret-{}", random_id()))
@@ -190,7 +190,8 @@ impl Deployment {
 
     async fn secret(&self) -> KeySetDocument {
         let source =
-            shared::keys::secrets_manager::SecretKeySource::connect(&tests::secrets_config(), &self.secret_arn).await;
+            shared::keys::secrets_manager::SecretKeySource::connect(&tests::secrets_config().aws, &self.secret_arn)
+                .await;
         shared::keys::KeySource::load(&source).await.expect("the secret holds a key set")
     }
 

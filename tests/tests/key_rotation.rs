@@ -1,7 +1,7 @@
 //! Key rotation through Secrets Manager (moto's, over HTTP): the rotation contract's
 //! four steps as `rotate-keys` runs them, and what verifiers see afterwards.
 
-use shared::config::Config;
+use shared::config::{AwsSettings, Config};
 use shared::domain::SigningAlgorithm;
 use shared::ids::random_id;
 use shared::keys::rotation::{FINISH_WINDOW_SECONDS, RotationTiming};
@@ -46,13 +46,13 @@ fn jwks_kids(keys: &KeySet) -> Vec<String> {
 #[tokio::test]
 async fn rotation_publishes_before_signing_and_retires_after_the_last_token() {
     let config = config();
-    let sm = client(&config).await;
+    let sm = client(&config.aws).await;
     let secret = format!("keys-{}", random_id());
     // As the template creates it: a placeholder the first rotation replaces.
     sm.create_secret().name(&secret).secret_string("{}").send().await.expect("create secret");
     let timing = RotationTiming::for_reload_interval(300);
     let rotator = Rotator { client: sm.clone(), algorithm: SigningAlgorithm::Es256, timing };
-    let source = SecretKeySource::connect(&config, &secret).await;
+    let source = SecretKeySource::connect(&config.aws, &secret).await;
     let now = UnixTime::now();
 
     // The first rotation (RotateImmediatelyOnUpdate at deploy) makes the first set.
@@ -64,7 +64,8 @@ async fn rotation_publishes_before_signing_and_retires_after_the_last_token() {
     assert!(jwks_kids(&first).contains(&next_kid), "the next key is in the JWKS before it signs");
     let (old_token, old_claims) = token(&first, now);
     let old_kid = kid(&old_token);
-    let ring = KeyRing::load(Box::new(SecretKeySource::connect(&config, &secret).await), Duration::ZERO).await.unwrap();
+    let ring =
+        KeyRing::load(Box::new(SecretKeySource::connect(&config.aws, &secret).await), Duration::ZERO).await.unwrap();
 
     // A rotation soon after another leaves the published key to age: verifiers and JWKS
     // caches may not know it yet.
@@ -111,7 +112,7 @@ async fn rotation_publishes_before_signing_and_retires_after_the_last_token() {
 #[tokio::test]
 async fn a_step_with_a_token_that_is_not_pending_is_refused() {
     let config = config();
-    let sm = client(&config).await;
+    let sm = client(&config.aws).await;
     let secret = format!("keys-{}", random_id());
     sm.create_secret().name(&secret).secret_string("{}").send().await.expect("create secret");
     let rotator =
@@ -128,14 +129,14 @@ async fn a_step_with_a_token_that_is_not_pending_is_refused() {
 #[tokio::test]
 async fn a_failed_read_during_create_fails_the_step_and_keeps_every_key() {
     let config = config();
-    let sm = client(&config).await;
+    let sm = client(&config.aws).await;
     let secret = format!("keys-{}", random_id());
     sm.create_secret().name(&secret).secret_string("{}").send().await.expect("create secret");
     let timing = RotationTiming::for_reload_interval(300);
     let rotator = Rotator { client: sm.clone(), algorithm: SigningAlgorithm::Es256, timing };
     let now = UnixTime::now();
     rotate(&rotator, &secret, now).await;
-    let before: KeySetDocument = SecretKeySource::connect(&config, &secret).await.load().await.unwrap();
+    let before: KeySetDocument = SecretKeySource::connect(&config.aws, &secret).await.load().await.unwrap();
 
     let moto = std::env::var("DYNAMODB_ENDPOINT").expect("moto");
     let proxy = tests::fault_proxy::FaultProxy::start(&moto, |call| {
@@ -147,8 +148,11 @@ async fn a_failed_read_during_create_fails_the_step_and_keeps_every_key() {
         }
     })
     .await;
-    let faulty = Config { secrets_manager_endpoint: Some(proxy.endpoint()), ..config.clone() };
-    let failing = Rotator { client: client(&faulty).await, algorithm: SigningAlgorithm::Es256, timing };
+    let faulty = Config {
+        aws: AwsSettings { secrets_manager_endpoint: Some(proxy.endpoint()), ..config.aws.clone() },
+        ..config.clone()
+    };
+    let failing = Rotator { client: client(&faulty.aws).await, algorithm: SigningAlgorithm::Es256, timing };
     let token = format!("{}{}", random_id(), random_id());
     let later = now.plus(timing.min_publication);
     assert!(failing.step("createSecret", &secret, &token, later).await.is_err(), "the step fails loudly");
@@ -160,7 +164,7 @@ async fn a_failed_read_during_create_fails_the_step_and_keeps_every_key() {
     );
 
     rotate(&rotator, &secret, later).await;
-    let after: KeySetDocument = SecretKeySource::connect(&config, &secret).await.load().await.unwrap();
+    let after: KeySetDocument = SecretKeySource::connect(&config.aws, &secret).await.load().await.unwrap();
     for key in &before.keys {
         assert!(after.keys.iter().any(|k| k.kid == key.kid), "{} was kept", key.kid);
     }
@@ -173,14 +177,14 @@ async fn a_failed_read_during_create_fails_the_step_and_keeps_every_key() {
 #[tokio::test]
 async fn a_rotation_resumed_too_late_is_refused_at_finish_and_the_next_one_starts_afresh() {
     let config = config();
-    let sm = client(&config).await;
+    let sm = client(&config.aws).await;
     let secret = format!("keys-{}", random_id());
     sm.create_secret().name(&secret).secret_string("{}").send().await.expect("create secret");
     let timing = RotationTiming::for_reload_interval(300);
     let rotator = Rotator { client: sm.clone(), algorithm: SigningAlgorithm::Es256, timing };
     let now = UnixTime::now();
     rotate(&rotator, &secret, now).await;
-    let source = SecretKeySource::connect(&config, &secret).await;
+    let source = SecretKeySource::connect(&config.aws, &secret).await;
     let active_before = KeySet::from_document(&source.load().await.unwrap()).unwrap().signing_key().kid.clone();
 
     let started = now.plus(timing.min_publication);

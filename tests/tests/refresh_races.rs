@@ -27,7 +27,7 @@ async fn issuer() -> Arc<TokenIssuer> {
 }
 
 async fn store() -> DynamoStore {
-    DynamoStore::connect(&race_config()).await
+    DynamoStore::connect(&race_config().aws).await
 }
 
 async fn seed(lifetimes: ClientLifetimes) -> (TestClient, TestUser) {

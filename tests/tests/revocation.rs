@@ -258,3 +258,54 @@ async fn userinfo_errors_follow_rfc_6750() {
     let info = stack.userinfo(Some(with_openid.str("access_token"))).await;
     assert_eq!(info.json, json!({ "sub": user.sub.as_str() }), "without `profile`, only sub");
 }
+
+/// The payload of a JWT, unverified (the test knows where the token came from).
+fn claims_of(token: &str) -> serde_json::Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).expect("a JWT");
+    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+/// A denylist entry must outlive every token it covers, sized by the longest lifetime a
+/// token can have, not by today's settings.
+#[tokio::test]
+async fn a_family_marker_outlives_tokens_issued_under_a_longer_lifetime_than_today() {
+    let stack = Stack::from_env();
+    let store = stack_store().await;
+    // GIVEN a client whose access tokens lived a day, and a login with one of them
+    let day = ClientLifetimes { access_token: Some(86_400), ..Default::default() };
+    let client = seed_client_with(USER_GRANTS, "read", Some(API), day).await;
+    let user = seed_user(false).await;
+    let login = password_login(&stack, &client, &user, "read").await;
+    let claims = claims_of(login.str("access_token"));
+    let exp = claims["exp"].as_u64().unwrap();
+    assert!(exp >= UnixTime::now().0 + 86_000, "a day-long token: {claims}");
+
+    // WHEN the client is registered again without the override, and its refresh token revoked
+    let id = shared::ids::ClientId::new(&client.id);
+    let mut record = store.client(&id).await.unwrap().unwrap();
+    record.lifetimes = ClientLifetimes::default();
+    store.put_client(&record).await.unwrap();
+    let revoked = stack.revoke(&client, login.str("refresh_token"), Some("refresh_token")).await;
+    assert_eq!(revoked.status, 200, "{}", revoked.json);
+
+    // THEN the family's denylist entry lasts until that day-long token has expired
+    let marker = store
+        .sdk_client()
+        .get_item()
+        .table_name(store.table())
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("REVOKED#FID#{}", claims["fid"].as_str().unwrap())),
+        )
+        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S("REVOKED".into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("the family marker");
+    let expires_at: u64 = marker["expires_at"].as_n().unwrap().parse().unwrap();
+    assert!(expires_at >= exp + shared::policy::LEEWAY_SECONDS, "marker until {expires_at}, token until {exp}");
+    assert_exactly_inactive(&stack.introspect(&client, login.str("access_token")).await, "the day-long token");
+}

@@ -97,6 +97,14 @@ async fn table_and_client_commands() {
         "{listed}"
     );
 
+    // An id that is taken is never silently replaced; --replace keeps the registration.
+    assert!(ctl.fails(&["client", "add", "svc", "--scope", "read"]).contains("--replace"));
+    let epoch = store.client(&ClientId::new("svc")).await.unwrap().unwrap().epoch;
+    assert!(ctl.ok(&["client", "add", "svc", "--replace", "--scope", "read"]).contains("replaced"));
+    let replaced = store.client(&ClientId::new("svc")).await.unwrap().unwrap();
+    assert_eq!((replaced.epoch, replaced.scopes.to_string()), (epoch, "read".to_string()));
+    assert!(ctl.fails(&["client", "add", "x", "--refresh-grace", "31536000"]).contains("grace"));
+
     assert!(ctl.fails(&["client", "add", "weak", "--secret", "short"]).contains("at least 24"));
     assert!(ctl.fails(&["client", "add", "x", "--grant", "implicit"]).contains("unknown grant type"));
     assert!(ctl.fails(&["client", "add", "x", "--backchannel-logout-uri", "http://rp.example.com/"]).contains("https"));
@@ -148,4 +156,68 @@ fn keys_generate_writes_a_private_file_and_never_overwrites_by_accident() {
     let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&ctl.keys).unwrap()).unwrap();
     assert_eq!(doc["keys"][0]["alg"], "RS256");
     assert!(ctl.fails(&["keys", "generate", "--force", "--alg", "HS256"]).contains("unsupported"));
+}
+
+/// tokenctl with only what an operator has: no environment at all against the local
+/// stack (the test points the local stack's default DynamoDB port at its own moto, the
+/// one thing a reader of the README would not need to do).
+fn bare(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let binary = std::env::var("TOKENCTL").expect("TOKENCTL is set by make test");
+    Command::new(binary)
+        .args(args)
+        .env_clear()
+        .envs(env.iter().copied())
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .output()
+        .expect("tokenctl runs")
+}
+
+#[test]
+fn against_the_local_stack_tokenctl_needs_no_environment() {
+    let moto = std::env::var("DYNAMODB_ENDPOINT").expect("moto");
+    let local = [("DYNAMODB_ENDPOINT", moto.as_str())];
+    let created = bare(&["table", "create"], &local);
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let id = format!("bare-{}", random_id());
+    let added = bare(&["client", "add", &id, "--scope", "read"], &local);
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    let listed = bare(&["client", "list"], &local);
+    assert!(String::from_utf8_lossy(&listed.stdout).contains(&id));
+}
+
+#[test]
+fn each_command_needs_only_the_settings_it_uses() {
+    let ctl = Ctl::new();
+    ctl.ok(&["table", "create"]);
+    let moto = std::env::var("DYNAMODB_ENDPOINT").expect("moto");
+    // Against AWS (TABLE_NAME set), with credentials but no ISSUER and no KEY_SOURCE.
+    let aws = [
+        ("TABLE_NAME", ctl.table.as_str()),
+        ("DYNAMODB_ENDPOINT", moto.as_str()),
+        ("AWS_ACCESS_KEY_ID", "local"),
+        ("AWS_SECRET_ACCESS_KEY", "local"),
+        ("AWS_REGION", "us-east-1"),
+    ];
+    for args in [
+        vec!["client", "add", "svc", "--scope", "read"],
+        vec!["client", "list"],
+        vec!["user", "add", "bob", "--password=-starts-with-a-dash"],
+        vec!["user", "disable", "bob"],
+        vec!["user", "enable", "bob"],
+    ] {
+        let out = bare(&args, &aws);
+        assert!(out.status.success(), "tokenctl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    // Signing logout tokens needs the key source, and says so.
+    let out = bare(&["user", "revoke-all", "bob"], &aws);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("is not set"));
+}
+
+#[test]
+fn against_aws_without_credentials_tokenctl_says_so_in_one_sentence() {
+    let out = bare(&["client", "list"], &[("TABLE_NAME", "tokens"), ("AWS_REGION", "us-east-1")]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("no AWS credentials"), "{stderr}");
 }

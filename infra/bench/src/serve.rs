@@ -73,7 +73,7 @@ async fn main() {
         "memory" => endpoints(Arc::new(MemoryStore::new()), kit::config(), client).await,
         _ => {
             let config = Config::from_env().expect("the stack's configuration");
-            endpoints(Arc::new(DynamoStore::connect(&config).await), config, client).await
+            endpoints(Arc::new(DynamoStore::connect(&config.aws).await), config, client).await
         }
     });
     let listener = TcpListener::bind(("127.0.0.1", port.parse::<u16>().expect("port"))).await.expect("bind");

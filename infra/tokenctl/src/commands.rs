@@ -1,14 +1,16 @@
 use clap::{Args, Parser, Subcommand};
-use shared::config::{Config, KeySourceConfig};
+use shared::admin::{ClientRegistry, Registration};
+use shared::config::{AwsSettings, ConfigError, KeySourceConfig, Vars};
 use shared::domain::{ClientLifetimes, ClientRecord, GrantType, RevocationCause, Scope, SigningAlgorithm, UserRecord};
-use shared::ids::{ClientId, Subject, random_bytes};
+use shared::ids::{ClientEpoch, ClientId, Subject, random_bytes};
 use shared::keys::{KeySet, KeySetDocument};
 use shared::secrets::{ClientSecretHash, PasswordHashString, SecretString};
-use shared::store::dynamo::{DynamoStore, schema};
+use shared::store::dynamo::{DynamoStore, credentials_available, schema};
 use shared::store::{ClientAdmin, StoreError, UserAdmin};
 use std::collections::BTreeSet;
 use std::io::BufRead;
 use std::path::Path;
+use std::sync::Arc;
 
 #[derive(Parser)]
 #[command(name = "tokenctl", about = "Administer the token service: table, clients, users, keys")]
@@ -41,17 +43,21 @@ enum TableCommand {
 
 #[derive(Subcommand)]
 enum ClientCommand {
-    /// Register a client, or replace one with the same id
+    /// Register a client (--replace to replace one with the same id)
     Add(ClientAdd),
     /// List clients (secrets are never shown)
     List,
-    /// Remove a client
+    /// Remove a client, and kill every token issued to it
     Remove { id: String },
 }
 
 #[derive(Args)]
 struct ClientAdd {
     id: String,
+    /// Replace the client with this id, if there is one: same registration, so its
+    /// refresh tokens stay valid (narrowed to the new scopes at their next refresh)
+    #[arg(long)]
+    replace: bool,
     /// The client secret (at least 24 characters); generated and printed once if omitted
     #[arg(long)]
     secret: Option<String>,
@@ -128,36 +134,62 @@ enum KeysCommand {
 
 type CmdResult = Result<(), String>;
 
+/// Each command reads only the settings it uses: against the local stack (no
+/// `TABLE_NAME`) none at all, in AWS the table and, where tokens are signed, the issuer
+/// and key source.
 pub async fn run(cli: Cli) -> CmdResult {
-    let config = Config::from_env_or_local().map_err(|e| e.to_string())?;
+    let vars = Vars::from_env_or_local();
     match cli.command {
         Command::Keys(KeysCommand::Generate { alg, force, if_missing }) => {
-            keys_generate(&config, alg, force, if_missing)
+            keys_generate(&vars.key_source().map_err(config_err)?, alg, force, if_missing)
         }
         Command::Table(TableCommand::Create) => {
-            let store = DynamoStore::connect(&config).await;
+            let store = store(&vars).await?;
             let created = schema::create_table(store.sdk_client(), store.table()).await.map_err(store_err)?;
             println!("table {} {}", store.table(), if created { "created" } else { "already exists" });
             Ok(())
         }
-        Command::Client(cmd) => client(&config, cmd).await,
-        Command::User(cmd) => user(&config, cmd).await,
+        Command::Client(cmd) => client(&vars, cmd).await,
+        Command::User(cmd) => user(&vars, cmd).await,
     }
 }
 
-fn store_err(err: StoreError) -> String {
-    format!("{err} (is the table there? `tokenctl table create`)")
+fn config_err(err: ConfigError) -> String {
+    err.to_string()
 }
 
-async fn client(config: &Config, cmd: ClientCommand) -> CmdResult {
-    let store = DynamoStore::connect(config).await;
+/// The table, after making sure AWS credentials exist (against AWS; the local stack has
+/// its own).
+async fn store<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<DynamoStore, String> {
+    let aws: AwsSettings = vars.aws().map_err(config_err)?;
+    if !aws.local && !credentials_available(&aws).await {
+        return Err("no AWS credentials were found: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and \
+            AWS_SECRET_ACCESS_KEY (without TABLE_NAME, tokenctl uses the local stack)"
+            .into());
+    }
+    Ok(DynamoStore::connect(&aws).await)
+}
+
+fn store_err(err: StoreError) -> String {
+    let missing_table = matches!(&err, StoreError::Unavailable(text) if text.contains("ResourceNotFound"));
+    if missing_table { format!("{err} (is the table there? `tokenctl table create`)") } else { err.to_string() }
+}
+
+async fn client<F: Fn(&str) -> Option<String>>(vars: &Vars<F>, cmd: ClientCommand) -> CmdResult {
+    let store = Arc::new(store(vars).await?);
+    let registry = ClientRegistry::new(
+        store.clone(),
+        vars.lifetimes().map_err(config_err)?,
+        vars.client_cache_ttl().map_err(config_err)?,
+    );
     match cmd {
         ClientCommand::Add(add) => {
             let generated = add.secret.is_none();
             let secret = SecretString::new(add.secret.clone().unwrap_or_else(generate_secret));
             let record = client_record(&add, &secret)?;
-            store.put_client(&record).await.map_err(store_err)?;
-            println!("client {} saved: grants [{}], scope \"{}\"", record.id, grants_list(&record), record.scopes);
+            let done = registry.register(record.clone(), add.replace).await.map_err(|e| e.to_string())?;
+            let verb = if done == Registration::Replaced { "replaced" } else { "registered" };
+            println!("client {} {verb}: grants [{}], scope \"{}\"", record.id, grants_list(&record), record.scopes);
             if generated {
                 println!("client_secret: {}", secret.expose());
             }
@@ -179,8 +211,8 @@ async fn client(config: &Config, cmd: ClientCommand) -> CmdResult {
             Ok(())
         }
         ClientCommand::Remove { id } => {
-            if store.remove_client(&ClientId::new(&id)).await.map_err(store_err)? {
-                println!("client {id} removed");
+            if registry.remove(&ClientId::new(&id)).await.map_err(|e| e.to_string())? {
+                println!("client {id} removed; every token issued to it is revoked");
                 Ok(())
             } else {
                 Err(format!("no client {id}"))
@@ -195,6 +227,8 @@ fn client_record(add: &ClientAdd, secret: &SecretString) -> Result<ClientRecord,
         .map_err(|e| e.to_string())?;
     let record = ClientRecord {
         id: ClientId::new(&add.id),
+        // The registry assigns the registration.
+        epoch: ClientEpoch::new(""),
         secret_hash: ClientSecretHash::create(secret).map_err(|e| e.to_string())?,
         grant_types,
         scopes,
@@ -239,8 +273,8 @@ fn password_from(arg: Option<String>) -> Result<SecretString, String> {
     Ok(secret)
 }
 
-async fn user(config: &Config, cmd: UserCommand) -> CmdResult {
-    let store = DynamoStore::connect(config).await;
+async fn user<F: Fn(&str) -> Option<String>>(vars: &Vars<F>, cmd: UserCommand) -> CmdResult {
+    let store = store(vars).await?;
     let hash = |p: &SecretString| PasswordHashString::create(p).map_err(|e| e.to_string());
     match cmd {
         UserCommand::Add { username, password } => {
@@ -269,20 +303,26 @@ async fn user(config: &Config, cmd: UserCommand) -> CmdResult {
             user.password_hash = hash(&password)?;
             store.replace_user(&user).await.map_err(store_err)?;
             println!("password of {username} changed");
-            revoke_all(config, &user, RevocationCause::PasswordChange).await
+            revoke_all(vars, &user, RevocationCause::PasswordChange).await
         }
         UserCommand::RevokeAll { username } => {
             let user = existing_user(&store, &username).await?;
-            revoke_all(config, &user, RevocationCause::AdminRevokeAll).await
+            revoke_all(vars, &user, RevocationCause::AdminRevokeAll).await
         }
         UserCommand::Disable { username } => set_disabled(&store, &username, true).await,
         UserCommand::Enable { username } => set_disabled(&store, &username, false).await,
     }
 }
 
-/// The same path as an admin logout: subject marker, every session ended, every RP told.
-async fn revoke_all(config: &Config, user: &UserRecord, cause: RevocationCause) -> CmdResult {
-    let services = shared::Services::from_config(config.clone()).await.map_err(|e| e.to_string())?;
+/// The same path as an admin logout: subject marker, every session ended, every RP told
+/// (which signs logout tokens: the full configuration, key source included).
+async fn revoke_all<F: Fn(&str) -> Option<String>>(
+    vars: &Vars<F>,
+    user: &UserRecord,
+    cause: RevocationCause,
+) -> CmdResult {
+    let config = vars.config().map_err(config_err)?;
+    let services = shared::Services::from_config(config).await.map_err(|e| e.to_string())?;
     let service = services.logout().map_err(|e| e.to_string())?;
     let summary = service.revoke_all(&user.sub, cause).await.map_err(store_err)?;
     println!(
@@ -306,8 +346,8 @@ async fn set_disabled(store: &DynamoStore, username: &str, disabled: bool) -> Cm
     Ok(())
 }
 
-fn keys_generate(config: &Config, alg: SigningAlgorithm, force: bool, if_missing: bool) -> CmdResult {
-    let KeySourceConfig::File(path) = &config.key_source else {
+fn keys_generate(source: &KeySourceConfig, alg: SigningAlgorithm, force: bool, if_missing: bool) -> CmdResult {
+    let KeySourceConfig::File(path) = source else {
         return Err("keys generate writes a key file; in AWS the rotate-keys function keeps the secret".into());
     };
     if path.exists() {

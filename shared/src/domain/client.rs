@@ -1,7 +1,7 @@
 //! OAuth clients as registered (`tokenctl client add`). Secrets appear only hashed.
 
 use crate::domain::Scope;
-use crate::ids::ClientId;
+use crate::ids::{ClientEpoch, ClientId};
 use crate::secrets::ClientSecretHash;
 use std::collections::BTreeSet;
 use std::fmt;
@@ -54,6 +54,8 @@ pub struct ClientLifetimes {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClientRecord {
     pub id: ClientId,
+    /// This registration of the id: kept by a replacement, new after a removal.
+    pub epoch: ClientEpoch,
     pub secret_hash: ClientSecretHash,
     pub grant_types: BTreeSet<GrantType>,
     pub scopes: Scope,

@@ -2,7 +2,7 @@
 //! one client, rotated generation by generation), and the rotation of a family.
 
 use crate::domain::Scope;
-use crate::ids::{ClientId, FamilyId, Sid, Subject};
+use crate::ids::{ClientEpoch, ClientId, FamilyId, Sid, Subject};
 use crate::time::UnixTime;
 use std::collections::BTreeSet;
 
@@ -47,6 +47,8 @@ pub struct FamilyRecord {
     /// The user's login name: the key of the user item a refresh re-checks (disabled?).
     pub username: String,
     pub client_id: ClientId,
+    /// The client's registration at login: a family never outlives it.
+    pub client_epoch: ClientEpoch,
     pub scope: Scope,
     /// The only generation whose refresh token is live.
     pub generation: u32,

@@ -17,4 +17,4 @@ pub use delivery::{DeliveryRecord, DeliveryStatus};
 pub use login::{FamilyRecord, FamilyStatus, LoginGuard, Rotation, RotationKind, RotationOutcome, SessionRecord};
 pub use revocation::{Marker, RevocationCause, RevocationQuery, RevocationReason, RevocationStatus};
 pub use scope::{InvalidScope, Scope};
-pub use user::UserRecord;
+pub use user::{UserProfile, UserRecord};

@@ -1,7 +1,7 @@
 //! The denylist: revocation markers, the query a token check makes, and its answer
 //! (docs/ARCHITECTURE.md §3 and §4).
 
-use crate::ids::{FamilyId, Jti, Sid, Subject};
+use crate::ids::{ClientId, FamilyId, Jti, Sid, Subject};
 use crate::time::UnixTime;
 
 /// Why something was revoked: stored on family and session markers, and logged.
@@ -73,10 +73,17 @@ pub enum Marker {
         not_before: UnixTime,
         expires_at: UnixTime,
     },
+    /// The client was removed: everything issued to it before `not_before` is dead.
+    Client {
+        client_id: ClientId,
+        not_before: UnixTime,
+        expires_at: UnixTime,
+    },
 }
 
 /// What a token check asks the denylist: one strongly consistent batch read of at most
-/// four markers, plus the user for refresh-token introspection.
+/// five markers (token, family, session, subject, client), plus the user for
+/// refresh-token introspection.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RevocationQuery {
     pub jti: Option<Jti>,
@@ -84,8 +91,21 @@ pub struct RevocationQuery {
     pub sid: Option<Sid>,
     /// The subject and the token's issue time: a revoke-all kills what was issued before it.
     pub subject: Option<(Subject, UnixTime)>,
+    /// The client and the token's issue time: a removal kills what was issued before it.
+    pub client: Option<(ClientId, UnixTime)>,
     /// Also refuse if this user is disabled or gone.
     pub username: Option<String>,
+}
+
+impl RevocationQuery {
+    /// The issue time that a line marker (revoke-all, client removal) is compared with.
+    pub fn issued_at(&self, reason: RevocationReason) -> Option<UnixTime> {
+        match reason {
+            RevocationReason::SubjectRevoked => self.subject.as_ref().map(|(_, iat)| *iat),
+            RevocationReason::ClientRemoved => self.client.as_ref().map(|(_, iat)| *iat),
+            _ => None,
+        }
+    }
 }
 
 /// Which entry of the denylist refused a token; when several do, the first in this order.
@@ -95,6 +115,7 @@ pub enum RevocationReason {
     FamilyRevoked,
     SessionRevoked,
     SubjectRevoked,
+    ClientRemoved,
     UserDisabled,
 }
 
@@ -105,6 +126,7 @@ impl RevocationReason {
             Self::FamilyRevoked => "family_revoked",
             Self::SessionRevoked => "session_revoked",
             Self::SubjectRevoked => "subject_revoked",
+            Self::ClientRemoved => "client_removed",
             Self::UserDisabled => "user_disabled",
         }
     }

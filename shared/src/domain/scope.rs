@@ -39,6 +39,11 @@ impl Scope {
         self.0.is_subset(&other.0)
     }
 
+    /// The tokens in both: a grant narrowed to what its client still holds.
+    pub fn intersection(&self, other: &Scope) -> Scope {
+        Scope(self.0.intersection(&other.0).cloned().collect())
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

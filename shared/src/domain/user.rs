@@ -10,3 +10,17 @@ pub struct UserRecord {
     pub password_hash: PasswordHashString,
     pub disabled: bool,
 }
+
+/// What a resource-facing read may learn of a user: never the password hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserProfile {
+    pub username: String,
+    pub sub: Subject,
+    pub disabled: bool,
+}
+
+impl From<&UserRecord> for UserProfile {
+    fn from(user: &UserRecord) -> Self {
+        Self { username: user.username.clone(), sub: user.sub.clone(), disabled: user.disabled }
+    }
+}

@@ -7,6 +7,7 @@ use lambda_http::aws_lambda_events::apigw::{
     ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGatewayV2CustomAuthorizerV2Request,
 };
 use std::collections::HashMap;
+use std::time::Instant;
 
 pub type AuthorizerResponse = ApiGatewayV2CustomAuthorizerSimpleResponse<HashMap<String, String>>;
 
@@ -24,7 +25,11 @@ impl EventHandler for Authorizer {
     type Event = ApiGatewayV2CustomAuthorizerV2Request;
     type Output = AuthorizerResponse;
 
-    async fn handle(&self, request: ApiGatewayV2CustomAuthorizerV2Request) -> Result<AuthorizerResponse, InitError> {
+    async fn handle(
+        &self,
+        request: ApiGatewayV2CustomAuthorizerV2Request,
+        _deadline: Instant,
+    ) -> Result<AuthorizerResponse, InitError> {
         // The identity source (`$request.header.Authorization`) carries the header value;
         // the headers themselves are the fallback.
         let authorization = request

@@ -6,6 +6,7 @@ use crate::lambda::EventHandler;
 use crate::logout::LogoutService;
 use crate::logout::retry::RetryReport;
 use crate::services::{InitError, Services};
+use std::time::Instant;
 
 pub struct LogoutRetry {
     service: LogoutService,
@@ -22,13 +23,17 @@ impl EventHandler for LogoutRetry {
     type Event = serde_json::Value;
     type Output = RetryReport;
 
-    async fn handle(&self, _event: serde_json::Value) -> Result<RetryReport, InitError> {
-        let report = self.service.retry_due().await?;
+    async fn handle(&self, _event: serde_json::Value, deadline: Instant) -> Result<RetryReport, InitError> {
+        let remaining_ms = deadline.saturating_duration_since(Instant::now()).as_millis() as u64;
+        let report = self.service.retry_due(deadline).await?;
         tracing::info!(
             event = "logout_retry.run",
             delivered = report.delivered,
             rescheduled = report.rescheduled,
-            failed = report.failed
+            failed = report.failed,
+            errors = report.errors,
+            deferred = report.deferred,
+            remaining_ms
         );
         Ok(report)
     }

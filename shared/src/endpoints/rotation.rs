@@ -9,6 +9,7 @@ use crate::lambda::EventHandler;
 use crate::services::InitError;
 use crate::time::UnixTime;
 use serde::Deserialize;
+use std::time::Instant;
 
 /// What Secrets Manager sends a rotation function.
 #[derive(Deserialize)]
@@ -26,7 +27,7 @@ pub struct KeyRotation {
 impl KeyRotation {
     pub async fn from_config(config: Config) -> Result<Self, InitError> {
         let rotator = Rotator {
-            client: client(&config).await,
+            client: client(&config.aws).await,
             algorithm: config.signing_algorithm,
             timing: RotationTiming::for_reload_interval(config.key_reload.as_secs()),
         };
@@ -38,7 +39,7 @@ impl EventHandler for KeyRotation {
     type Event = RotationEvent;
     type Output = ();
 
-    async fn handle(&self, event: RotationEvent) -> Result<(), InitError> {
+    async fn handle(&self, event: RotationEvent, _deadline: Instant) -> Result<(), InitError> {
         tracing::info!(event = "keys.rotation_step", step = %event.step, secret_id = %event.secret_id);
         self.rotator.step(&event.step, &event.secret_id, &event.client_request_token, UnixTime::now()).await?;
         Ok(())

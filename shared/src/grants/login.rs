@@ -39,6 +39,7 @@ impl TokenIssuer {
             sub: user.sub.clone(),
             username: user.username.clone(),
             client_id: client.id.clone(),
+            client_epoch: client.epoch.clone(),
             scope: scope.clone(),
             generation: 0,
             created_at: now,

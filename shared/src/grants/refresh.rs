@@ -61,6 +61,11 @@ impl TokenIssuer {
                 tracing::warn!(event = "refresh_token.foreign_client", client_id = %client.id, fid = %family.fid);
                 return Err(OAuthError::invalid_grant(INVALID));
             }
+            // A family belongs to the registration it began under: a client removed and
+            // added again with the same id inherits nothing.
+            if family.client_epoch != client.epoch {
+                return Err(refused(client, &family, "client_re_registered"));
+            }
             let scope = refresh_scope(req, &family, client)?;
             let binding =
                 LoginBinding { sid: family.sid.clone(), fid: family.fid.clone(), auth_time: family.created_at };
@@ -161,7 +166,7 @@ impl TokenIssuer {
             return OAuthError::invalid_grant(INVALID);
         }
         // The marker must outlive every access token this family issued.
-        let marker_expires_at = self.config.lifetimes.marker_expiry(Covers::Family { client: Some(client) }, now);
+        let marker_expires_at = self.config.lifetimes.marker_expiry(Covers::Family, now);
         let cause = RevocationCause::RefreshTokenReuse;
         match self.families.revoke_family(&family.fid, now, cause, marker_expires_at).await {
             Ok(()) => {
@@ -179,10 +184,11 @@ fn refused(client: &ClientRecord, family: &FamilyRecord, reason: &'static str) -
 }
 
 /// RFC 6749 §6: a refresh may narrow the scope, never widen it; and the client must
-/// still hold every scope it asks for.
+/// still hold every scope it asks for. Without a `scope`, the grant's scope narrowed to
+/// what the client holds today (a client whose scopes were narrowed narrows its families).
 fn refresh_scope(req: &OAuthRequest, family: &FamilyRecord, client: &ClientRecord) -> Result<Scope, OAuthError> {
     let scope = match req.param("scope") {
-        None => family.scope.clone(),
+        None => return Ok(family.scope.intersection(&client.scopes)),
         Some(raw) => Scope::parse(raw).map_err(|_| OAuthError::invalid_scope("the scope is malformed"))?,
     };
     if !scope.is_subset_of(&family.scope) {

@@ -44,6 +44,7 @@ async fn fixture_configured(grants: &[GrantType], lifetimes: ClientLifetimes, co
     store
         .put_client(&ClientRecord {
             id: ClientId::new("app"),
+            epoch: crate::ids::ClientEpoch::new("app-1"),
             secret_hash: ClientSecretHash::create(&SecretString::new(SECRET)).unwrap(),
             grant_types: grants.iter().copied().collect(),
             scopes: Scope::parse("openid read write").unwrap(),
@@ -304,11 +305,33 @@ mod refresh {
     }
 
     #[tokio::test]
+    async fn a_new_registration_of_the_id_inherits_no_family_and_narrowed_scopes_narrow_families() {
+        let config = Config { client_cache_ttl: std::time::Duration::ZERO, ..kit::config() };
+        let f = fixture_configured(ALL, ClientLifetimes::default(), config).await;
+        let token = login(&f, "openid+read+write").await;
+        // Narrowed: the family's next access token holds only what the client still may.
+        let mut client = f.store.client(&ClientId::new("app")).await.unwrap().unwrap();
+        client.scopes = Scope::parse("openid read").unwrap();
+        f.store.put_client(&client).await.unwrap();
+        let narrowed = refresh(&f, &token).await.unwrap();
+        assert_eq!(narrowed.scope.to_string(), "openid read");
+        // Removed and registered again: same id, new registration; the family is dead.
+        client.epoch = crate::ids::ClientEpoch::random();
+        f.store.put_client(&client).await.unwrap();
+        let next = narrowed.refresh_token.unwrap();
+        assert_eq!(refresh(&f, &next).await.unwrap_err().code, OAuthErrorCode::InvalidGrant);
+        // The new registration's own logins rotate as usual.
+        let fresh = login(&f, "read").await;
+        assert!(refresh(&f, &fresh).await.is_ok());
+    }
+
+    #[tokio::test]
     async fn idle_and_absolute_expiry_are_invalid_grant() {
         let f = fixture_with(ALL, ClientLifetimes { refresh_idle: Some(60), ..Default::default() }).await;
         let now = UnixTime::now();
         let (session, mut family) = kit::session(UnixTime(now.0 - 120), 3600);
         family.client_id = ClientId::new("app");
+        family.client_epoch = crate::ids::ClientEpoch::new("app-1");
         family.username = f.user.username.clone();
         family.sub = f.user.sub.clone();
         f.store.begin_session(&session, &family).await.unwrap();

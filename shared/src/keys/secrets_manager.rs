@@ -8,7 +8,7 @@
 
 use super::rotation::{FINISH_WINDOW_SECONDS, RotationTiming, rotate};
 use super::{KeyError, KeySet, KeySetDocument, KeySource};
-use crate::config::Config;
+use crate::config::AwsSettings;
 use crate::domain::SigningAlgorithm;
 use crate::time::UnixTime;
 use async_trait::async_trait;
@@ -18,10 +18,10 @@ use aws_sdk_secretsmanager::error::DisplayErrorContext;
 const CURRENT: &str = "AWSCURRENT";
 const PENDING: &str = "AWSPENDING";
 
-pub async fn client(config: &Config) -> Client {
-    let shared = crate::store::dynamo::sdk_config().await;
+pub async fn client(aws: &AwsSettings) -> Client {
+    let shared = crate::store::dynamo::sdk_config(aws).await;
     let mut builder = aws_sdk_secretsmanager::config::Builder::from(&shared);
-    if let Some(endpoint) = &config.secrets_manager_endpoint {
+    if let Some(endpoint) = &aws.secrets_manager_endpoint {
         builder = builder.endpoint_url(endpoint);
     }
     Client::from_conf(builder.build())
@@ -33,8 +33,8 @@ pub struct SecretKeySource {
 }
 
 impl SecretKeySource {
-    pub async fn connect(config: &Config, secret_id: &str) -> Self {
-        Self { client: client(config).await, secret_id: secret_id.to_string() }
+    pub async fn connect(aws: &AwsSettings, secret_id: &str) -> Self {
+        Self { client: client(aws).await, secret_id: secret_id.to_string() }
     }
 }
 

@@ -92,7 +92,9 @@ impl LogoutService {
         let refresh = RefreshToken::decode(token, keys.refresh_mac_key())
             .map_err(|_| OAuthError::invalid_grant("the refresh token is invalid"))?;
         match self.store.family(&refresh.family).await? {
-            Some(family) if family.client_id == caller.id => Ok(self.store.session(&family.sid).await?),
+            Some(family) if family.client_id == caller.id && family.client_epoch == caller.epoch => {
+                Ok(self.store.session(&family.sid).await?)
+            }
             _ => Err(OAuthError::invalid_grant("the refresh token is invalid")),
         }
     }
@@ -165,10 +167,7 @@ impl LogoutService {
             revoked_at: now,
             reason: cause,
             // Until the last access token and the family itself could be alive.
-            expires_at: self
-                .config
-                .lifetimes
-                .marker_expiry(Covers::Session { session: &session, clients: &clients }, now),
+            expires_at: self.config.lifetimes.marker_expiry(Covers::Session(&session), now),
         };
         if let Err(err) = self.store.end_session(&session.sid, &marker).await {
             tracing::error!(event = "session.end_failed", sid = %session.sid, error = %err);

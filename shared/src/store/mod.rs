@@ -9,7 +9,7 @@ pub mod dynamo;
 
 use crate::domain::{
     ClientRecord, DeliveryRecord, FamilyRecord, Marker, RevocationCause, RevocationQuery, RevocationStatus, Rotation,
-    RotationOutcome, SessionRecord, UserRecord,
+    RotationOutcome, SessionRecord, UserProfile, UserRecord,
 };
 use crate::ids::{ClientId, FamilyId, Sid, Subject};
 use crate::time::UnixTime;
@@ -52,18 +52,23 @@ pub trait ClientRead: Send + Sync {
 
 #[async_trait]
 pub trait ClientAdmin: ClientRead {
+    /// Register a new client; `Conflict` if the id is taken.
+    async fn create_client(&self, client: &ClientRecord) -> StoreResult<()>;
     /// Create or replace a client.
     async fn put_client(&self, client: &ClientRecord) -> StoreResult<()>;
-    /// Returns whether a client was there to remove.
-    async fn remove_client(&self, id: &ClientId) -> StoreResult<bool>;
+    /// Remove a client and write its revocation marker, in one transaction. Returns
+    /// whether a client was there to remove (if not, nothing is written).
+    async fn remove_client(&self, id: &ClientId, marker: &Marker) -> StoreResult<bool>;
     async fn list_clients(&self) -> StoreResult<Vec<ClientRecord>>;
 }
 
 #[async_trait]
 pub trait UserRead: Send + Sync {
     async fn user(&self, username: &str) -> StoreResult<Option<UserRecord>>;
-    /// The user with this subject identifier (through the `by_subject` index).
-    async fn user_by_subject(&self, sub: &Subject) -> StoreResult<Option<UserRecord>>;
+    /// The profile of the user with this subject identifier (through the `by_subject`
+    /// index): the only user read a resource-facing function makes, and it never reads
+    /// the password hash.
+    async fn user_profile_by_subject(&self, sub: &Subject) -> StoreResult<Option<UserProfile>>;
 }
 
 #[async_trait]

@@ -3,7 +3,7 @@
 //! Each check uses fresh random ids, so the suite can share a table with other tests.
 
 use crate::domain::*;
-use crate::ids::{ClientId, FamilyId, Sid, Subject, random_id};
+use crate::ids::{ClientEpoch, ClientId, FamilyId, Sid, Subject, random_id};
 use crate::secrets::{ClientSecretHash, PasswordHashString, SecretString};
 use crate::store::*;
 use crate::time::UnixTime;
@@ -28,6 +28,7 @@ pub async fn run_all(store: &impl FullStore) {
 pub fn sample_client(id: &str) -> ClientRecord {
     ClientRecord {
         id: ClientId::new(id),
+        epoch: ClientEpoch::random(),
         secret_hash: ClientSecretHash::create(&SecretString::new("behaviour-test-secret-0123456789")).expect("hash"),
         grant_types: [GrantType::ClientCredentials, GrantType::Password].into_iter().collect(),
         scopes: Scope::parse("openid read write").expect("scope"),
@@ -59,9 +60,24 @@ async fn client_round_trip_list_and_remove(store: &impl FullStore) {
     assert_eq!(store.client(&client.id).await.expect("get"), Some(minimal), "put replaces, empty sets survive");
 
     assert!(store.list_clients().await.expect("list").iter().any(|c| c.id == client.id));
-    assert!(store.remove_client(&client.id).await.expect("remove"));
-    assert!(!store.remove_client(&client.id).await.expect("remove again"));
+    assert!(matches!(store.create_client(&client).await, Err(StoreError::Conflict)), "create never replaces");
+
+    let now = UnixTime::now();
+    let marker = Marker::Client { client_id: client.id.clone(), not_before: now.plus(1), expires_at: now.plus(600) };
+    assert!(store.remove_client(&client.id, &marker).await.expect("remove"));
+    let query = |iat| RevocationQuery { client: Some((client.id.clone(), iat)), ..Default::default() };
+    let status = |q: RevocationQuery| async move { store.revocation_status(&q).await.expect("denylist") };
+    assert_eq!(status(query(now)).await, RevocationStatus::Revoked(RevocationReason::ClientRemoved), "issued before");
+    assert_eq!(status(query(now.plus(1))).await, RevocationStatus::Clear, "issued at not_before");
+
+    // Nothing is written when there is no client to remove.
+    let stray_id = ClientId::new(random_id());
+    let stray = Marker::Client { client_id: stray_id.clone(), not_before: now.plus(1), expires_at: now.plus(600) };
+    assert!(!store.remove_client(&client.id, &stray).await.expect("remove again"));
+    let stray_query = RevocationQuery { client: Some((stray_id, now)), ..Default::default() };
+    assert_eq!(status(stray_query).await, RevocationStatus::Clear, "no marker without a removal");
     assert_eq!(store.client(&client.id).await.expect("get"), None);
+    store.create_client(&client).await.expect("the id may be registered again");
 }
 
 async fn unknown_items_are_absent(store: &impl FullStore) {
@@ -240,9 +256,10 @@ async fn expired_items_are_absent_before_ttl_deletes_them(store: &impl FullStore
 
 async fn users_are_found_by_subject_apart_from_sessions(store: &impl FullStore) {
     let family = login(store, UnixTime::now()).await;
-    let user = store.user_by_subject(&family.sub).await.expect("by subject").expect("found");
+    let user = store.user_profile_by_subject(&family.sub).await.expect("by subject").expect("found");
     assert_eq!(user.username, family.username);
-    assert_eq!(store.user_by_subject(&Subject::random()).await.expect("by subject"), None);
+    assert!(!user.disabled);
+    assert_eq!(store.user_profile_by_subject(&Subject::random()).await.expect("by subject"), None);
     let sessions = store.sessions_of(&family.sub).await.expect("sessions");
     assert_eq!(
         sessions.iter().map(|s| s.sid.clone()).collect::<Vec<_>>(),
@@ -261,6 +278,7 @@ async fn denylist_reports_live_markers_and_ignores_expired_ones(store: &impl Ful
         fid: Some(family.fid.clone()),
         sid: Some(family.sid.clone()),
         subject: Some((family.sub.clone(), iat)),
+        client: None,
         username: None,
     };
     let status = |q: RevocationQuery| async move { store.revocation_status(&q).await.expect("denylist") };

@@ -6,7 +6,7 @@ use crate::Services;
 use crate::config::Config;
 use crate::domain::SigningAlgorithm;
 use crate::domain::{ClientLifetimes, ClientRecord, FamilyRecord, FamilyStatus, GrantType, Scope, SessionRecord};
-use crate::ids::{ClientId, FamilyId, Jti, Sid, Subject, random_id};
+use crate::ids::{ClientEpoch, ClientId, FamilyId, Jti, Sid, Subject, random_id};
 use crate::keys::KeyRing;
 use crate::oauth::OAuthRequest;
 use crate::secrets::{ClientSecretHash, SecretString};
@@ -36,6 +36,7 @@ pub fn config() -> Config {
 pub fn client(id: &str, grants: &[GrantType], scope: &str) -> ClientRecord {
     ClientRecord {
         id: ClientId::new(id),
+        epoch: ClientEpoch::random(),
         secret_hash: ClientSecretHash::create(&SecretString::new(CLIENT_SECRET)).expect("a long enough secret"),
         grant_types: grants.iter().copied().collect(),
         scopes: Scope::parse(scope).expect("a valid scope"),
@@ -82,6 +83,7 @@ pub fn session(now: UnixTime, lifetime: u64) -> (SessionRecord, FamilyRecord) {
         sub,
         username: format!("user-{}", random_id()),
         client_id: client,
+        client_epoch: ClientEpoch::random(),
         scope: Scope::parse("openid read").expect("scope"),
         generation: 0,
         created_at: now,

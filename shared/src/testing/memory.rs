@@ -32,6 +32,8 @@ struct Markers {
     sessions: HashMap<Sid, UnixTime>,
     /// `(not_before, expires_at)`
     subjects: HashMap<Subject, (UnixTime, UnixTime)>,
+    /// `(not_before, expires_at)`
+    clients: HashMap<ClientId, (UnixTime, UnixTime)>,
 }
 
 fn live<T>(entry: Option<&T>, expires_at: impl Fn(&T) -> UnixTime, now: UnixTime) -> Option<&T> {
@@ -58,14 +60,29 @@ impl ClientRead for MemoryStore {
 
 #[async_trait]
 impl ClientAdmin for MemoryStore {
+    async fn create_client(&self, client: &ClientRecord) -> StoreResult<()> {
+        client.validate().map_err(|e| StoreError::Rejected(e.to_string()))?;
+        let mut inner = self.lock()?;
+        if inner.clients.contains_key(&client.id) {
+            return Err(StoreError::Conflict);
+        }
+        inner.clients.insert(client.id.clone(), client.clone());
+        Ok(())
+    }
+
     async fn put_client(&self, client: &ClientRecord) -> StoreResult<()> {
         client.validate().map_err(|e| StoreError::Rejected(e.to_string()))?;
         self.lock()?.clients.insert(client.id.clone(), client.clone());
         Ok(())
     }
 
-    async fn remove_client(&self, id: &ClientId) -> StoreResult<bool> {
-        Ok(self.lock()?.clients.remove(id).is_some())
+    async fn remove_client(&self, id: &ClientId, marker: &Marker) -> StoreResult<bool> {
+        let mut inner = self.lock()?;
+        if inner.clients.remove(id).is_none() {
+            return Ok(false);
+        }
+        put(&mut inner.markers, marker);
+        Ok(true)
     }
 
     async fn list_clients(&self) -> StoreResult<Vec<ClientRecord>> {
@@ -81,8 +98,8 @@ impl UserRead for MemoryStore {
         Ok(self.lock()?.users.get(username).cloned())
     }
 
-    async fn user_by_subject(&self, sub: &Subject) -> StoreResult<Option<UserRecord>> {
-        Ok(self.lock()?.users.values().find(|u| &u.sub == sub).cloned())
+    async fn user_profile_by_subject(&self, sub: &Subject) -> StoreResult<Option<UserProfile>> {
+        Ok(self.lock()?.users.values().find(|u| &u.sub == sub).map(UserProfile::from))
     }
 }
 
@@ -93,15 +110,20 @@ impl RevocationRead for MemoryStore {
         let inner = self.lock()?;
         let m = &inner.markers;
         let marked = |expires_at: Option<&UnixTime>| live(expires_at, |e| *e, now).is_some();
-        let subject_revoked = query.subject.as_ref().is_some_and(|(sub, issued_at)| {
-            live(m.subjects.get(sub), |(_, exp)| *exp, now).is_some_and(|(not_before, _)| issued_at < not_before)
-        });
+        let line_crossed = |line: Option<&(UnixTime, UnixTime)>, issued_at: &UnixTime| {
+            live(line, |(_, exp)| *exp, now).is_some_and(|(not_before, _)| issued_at < not_before)
+        };
+        let subject_revoked =
+            query.subject.as_ref().is_some_and(|(sub, issued_at)| line_crossed(m.subjects.get(sub), issued_at));
+        let client_removed =
+            query.client.as_ref().is_some_and(|(id, issued_at)| line_crossed(m.clients.get(id), issued_at));
         let user_refused = query.username.as_ref().is_some_and(|name| inner.users.get(name).is_none_or(|u| u.disabled));
         let found = [
             (query.jti.as_ref().is_some_and(|jti| marked(m.tokens.get(jti))), RevocationReason::TokenRevoked),
             (query.fid.as_ref().is_some_and(|fid| marked(m.families.get(fid))), RevocationReason::FamilyRevoked),
             (query.sid.as_ref().is_some_and(|sid| marked(m.sessions.get(sid))), RevocationReason::SessionRevoked),
             (subject_revoked, RevocationReason::SubjectRevoked),
+            (client_removed, RevocationReason::ClientRemoved),
             (user_refused, RevocationReason::UserDisabled),
         ];
         Ok(RevocationStatus::from_reasons(found.into_iter().filter(|(hit, _)| *hit).map(|(_, reason)| reason)))
@@ -210,26 +232,32 @@ impl FamilyWrite for MemoryStore {
 #[async_trait]
 impl MarkerWrite for MemoryStore {
     async fn put_marker(&self, marker: &Marker) -> StoreResult<()> {
-        let markers = &mut self.lock()?.markers;
-        match marker {
-            Marker::Token { jti, expires_at } => {
-                markers.tokens.insert(jti.clone(), *expires_at);
-            }
-            Marker::Family { fid, expires_at, .. } => {
-                markers.families.insert(fid.clone(), *expires_at);
-            }
-            Marker::Session { sid, expires_at, .. } => {
-                markers.sessions.insert(sid.clone(), *expires_at);
-            }
-            Marker::Subject { sub, not_before, expires_at } => {
-                // A later revoke-all never moves the line back.
-                let entry = markers.subjects.entry(sub.clone()).or_insert((*not_before, *expires_at));
-                if *not_before >= entry.0 {
-                    *entry = (*not_before, *expires_at);
-                }
+        put(&mut self.lock()?.markers, marker);
+        Ok(())
+    }
+}
+
+fn put(markers: &mut Markers, marker: &Marker) {
+    match marker {
+        Marker::Token { jti, expires_at } => {
+            markers.tokens.insert(jti.clone(), *expires_at);
+        }
+        Marker::Family { fid, expires_at, .. } => {
+            markers.families.insert(fid.clone(), *expires_at);
+        }
+        Marker::Session { sid, expires_at, .. } => {
+            markers.sessions.insert(sid.clone(), *expires_at);
+        }
+        Marker::Subject { sub, not_before, expires_at } => {
+            // A later revoke-all never moves the line back.
+            let entry = markers.subjects.entry(sub.clone()).or_insert((*not_before, *expires_at));
+            if *not_before >= entry.0 {
+                *entry = (*not_before, *expires_at);
             }
         }
-        Ok(())
+        Marker::Client { client_id, not_before, expires_at } => {
+            markers.clients.insert(client_id.clone(), (*not_before, *expires_at));
+        }
     }
 }
 
@@ -274,7 +302,7 @@ impl DeliveryStore for MemoryStore {
     }
 
     async fn delivery(&self, id: &str) -> StoreResult<Option<DeliveryRecord>> {
-        Ok(self.lock()?.deliveries.get(id).cloned())
+        Ok(live(self.lock()?.deliveries.get(id), |d| d.expires_at, UnixTime::now()).cloned())
     }
 
     async fn due_deliveries(&self, now: UnixTime, limit: usize) -> StoreResult<Vec<DeliveryRecord>> {
@@ -282,7 +310,9 @@ impl DeliveryStore for MemoryStore {
             .lock()?
             .deliveries
             .values()
-            .filter(|d| d.status == DeliveryStatus::Pending && d.next_attempt_at <= now)
+            .filter(|d| {
+                d.status == DeliveryStatus::Pending && d.next_attempt_at <= now && !d.expires_at.has_passed(now)
+            })
             .cloned()
             .collect();
         due.sort_by_key(|d| (d.next_attempt_at, d.id.clone()));

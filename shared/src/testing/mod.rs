@@ -3,10 +3,15 @@
 //!
 //! * `kit`: one configuration, one way to make a client, a session or a token's claims;
 //! * `memory`: the in-memory twin of the DynamoDB store;
-//! * `counting`: a store wrapper counting round trips, for the budgets;
-//! * `behaviour`: the behaviour every store must show.
+//! * `decorated`: one delegating store wrapper with a hook per call; `counting` (round
+//!   trips, for the budgets) and `faults` (injected failures) are its hooks;
+//! * `behaviour`: the behaviour every store must show;
+//! * `rp`: a relying party on loopback for back-channel logout.
 
 pub mod behaviour;
 pub mod counting;
+pub mod decorated;
+pub mod faults;
 pub mod kit;
 pub mod memory;
+pub mod rp;

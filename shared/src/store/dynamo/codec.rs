@@ -3,9 +3,9 @@
 
 use crate::domain::{
     ClientLifetimes, ClientRecord, DeliveryRecord, DeliveryStatus, FamilyRecord, FamilyStatus, GrantType, Marker,
-    Scope, SessionRecord, UserRecord,
+    Scope, SessionRecord, UserProfile, UserRecord,
 };
-use crate::ids::{ClientId, FamilyId, Jti, Sid, Subject};
+use crate::ids::{ClientEpoch, ClientId, FamilyId, Jti, Sid, Subject};
 use crate::secrets::{ClientSecretHash, PasswordHashString};
 use crate::store::{StoreError, StoreResult};
 use crate::time::UnixTime;
@@ -17,8 +17,20 @@ pub(crate) const EXPIRES_AT: &str = "expires_at";
 const MARKER_SK: &str = "REVOKED";
 pub(crate) const USER_INDEX_SK: &str = "USER";
 pub(crate) const SESSION_INDEX_PREFIX: &str = "SESSION#";
-/// Pending deliveries share one index partition, sorted by their next attempt.
-pub(crate) const PENDING_DELIVERIES: &str = "DELIVERY#PENDING";
+/// Pending deliveries are spread over this many index partitions (by a hash of their
+/// id), each sorted by next attempt, so that no partition is hot when many RPs are down.
+pub(crate) const PENDING_SHARDS: u32 = 16;
+
+/// The index partition of a pending delivery.
+pub(crate) fn pending_shard(id: &str) -> String {
+    // FNV-1a: stable across processes and versions, unlike the std hasher.
+    let hash = id.bytes().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    pending_partition(hash % PENDING_SHARDS)
+}
+
+pub(crate) fn pending_partition(shard: u32) -> String {
+    format!("DELIVERY#PENDING#{shard:02}")
+}
 
 /// The index sort key of a pending delivery: zero-padded time first, so that a range
 /// query `<= due_key(now)` finds exactly the due ones.
@@ -29,6 +41,24 @@ pub(crate) fn delivery_index_key(next_attempt_at: UnixTime, id: &str) -> String 
 /// Sorts after every `delivery_index_key` of second `now` ('$' follows '#').
 pub(crate) fn due_key(now: UnixTime) -> String {
     format!("{:012}$", now.0)
+}
+
+/// What the denylist check reads of each item: its key, its expiry, a line's
+/// `not_before`, a user's `disabled`. The IAM policies of the resource-facing functions
+/// allow exactly these attributes.
+pub(crate) const DENYLIST_PROJECTION: &str = "#pk, #expires_at, #not_before, #disabled";
+/// What a user profile read returns: never the password hash.
+pub(crate) const PROFILE_PROJECTION: &str = "#username, #sub, #disabled";
+/// What a read of a subject's sessions returns (the index also holds the user item).
+pub(crate) const SESSION_PROJECTION: &str = "#sid, #sub, #client_ids, #auth_time, #expires_at";
+
+/// The names behind a projection's `#name` placeholders (some are DynamoDB reserved
+/// words); exactly those, since DynamoDB refuses a name the expressions do not use.
+pub(crate) fn projection_names(projection: &str) -> HashMap<String, String> {
+    projection
+        .split(", ")
+        .map(|placeholder| (placeholder.to_string(), placeholder.trim_start_matches('#').to_string()))
+        .collect()
 }
 
 pub(crate) struct Key {
@@ -60,6 +90,9 @@ impl Key {
     }
     pub fn subject_marker(sub: &Subject) -> Self {
         Self { pk: format!("REVOKED#SUB#{sub}"), sk: MARKER_SK }
+    }
+    pub fn client_marker(id: &ClientId) -> Self {
+        Self { pk: format!("REVOKED#CLIENT#{id}"), sk: MARKER_SK }
     }
     pub fn delivery(id: &str) -> Self {
         Self { pk: format!("DELIVERY#{id}"), sk: "DELIVERY" }
@@ -160,6 +193,7 @@ impl Item {
     pub fn from_client(c: &ClientRecord) -> Self {
         let mut item = Self::keyed(Key::client(&c.id));
         item.set("client_id", s(c.id.as_str()))
+            .set("epoch", s(c.epoch.as_str()))
             .set("secret_hash", s(c.secret_hash.stored()))
             .set("grant_types", list(c.grant_types.iter().map(|g| g.as_str())))
             .set("scopes", s(c.scopes.to_string()))
@@ -182,6 +216,7 @@ impl Item {
             .collect::<StoreResult<_>>()?;
         Ok(ClientRecord {
             id: ClientId::new(self.req_s("client_id")?),
+            epoch: ClientEpoch::new(self.req_s("epoch")?),
             secret_hash: ClientSecretHash::from_stored(self.req_s("secret_hash")?),
             grant_types,
             scopes: self.scope("scopes")?,
@@ -220,6 +255,14 @@ impl Item {
         })
     }
 
+    pub fn to_user_profile(&self) -> StoreResult<UserProfile> {
+        Ok(UserProfile {
+            username: self.req_s("username")?,
+            sub: Subject::new(self.req_s("sub")?),
+            disabled: self.req_bool("disabled")?,
+        })
+    }
+
     pub fn from_session(x: &SessionRecord) -> Self {
         let mut item = Self::keyed(Key::session(&x.sid));
         item.set("sid", s(x.sid.as_str()))
@@ -250,6 +293,7 @@ impl Item {
             .set("sub", s(f.sub.as_str()))
             .set("username", s(&f.username))
             .set("client_id", s(f.client_id.as_str()))
+            .set("client_epoch", s(f.client_epoch.as_str()))
             .set("scope", s(f.scope.to_string()))
             .set("generation", n(u64::from(f.generation)))
             .set("created_at", n(f.created_at.0))
@@ -267,6 +311,7 @@ impl Item {
             sub: Subject::new(self.req_s("sub")?),
             username: self.req_s("username")?,
             client_id: ClientId::new(self.req_s("client_id")?),
+            client_epoch: ClientEpoch::new(self.req_s("client_epoch")?),
             scope: self.scope("scope")?,
             generation,
             created_at: UnixTime(self.req_n("created_at")?),
@@ -301,6 +346,10 @@ impl Item {
                 item = Self::keyed(Key::subject_marker(sub));
                 item.set("not_before", n(not_before.0)).set(EXPIRES_AT, n(expires_at.0));
             }
+            Marker::Client { client_id, not_before, expires_at } => {
+                item = Self::keyed(Key::client_marker(client_id));
+                item.set("not_before", n(not_before.0)).set(EXPIRES_AT, n(expires_at.0));
+            }
         }
         item
     }
@@ -321,7 +370,7 @@ impl Item {
             .set(EXPIRES_AT, n(d.expires_at.0))
             .set_opt("last_error", d.last_error.as_deref().map(s));
         if d.status == DeliveryStatus::Pending {
-            item.set("gsi1pk", s(PENDING_DELIVERIES)).set("gsi1sk", s(delivery_index_key(d.next_attempt_at, &d.id)));
+            item.set("gsi1pk", s(pending_shard(&d.id))).set("gsi1sk", s(delivery_index_key(d.next_attempt_at, &d.id)));
         }
         item
     }

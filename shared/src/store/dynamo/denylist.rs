@@ -2,7 +2,7 @@
 //! revoke a token (docs/ARCHITECTURE.md §4). A marker past its `expires_at` is ignored, since
 //! TTL deletes within days, not seconds.
 
-use super::codec::{Item, Key};
+use super::codec::{self, Item, Key};
 use super::{DynamoStore, built, unavailable};
 use crate::domain::{RevocationQuery, RevocationReason, RevocationStatus};
 use crate::store::{RevocationRead, StoreResult};
@@ -32,6 +32,9 @@ impl RevocationRead for DynamoStore {
         if let Some((sub, _)) = &query.subject {
             keys.push((Key::subject_marker(sub), SubjectRevoked));
         }
+        if let Some((client_id, _)) = &query.client {
+            keys.push((Key::client_marker(client_id), ClientRemoved));
+        }
         if let Some(username) = &query.username {
             keys.push((Key::user(username), UserDisabled));
         }
@@ -43,8 +46,14 @@ impl RevocationRead for DynamoStore {
         let requested: Vec<HashMap<String, AttributeValue>> = keys.into_iter().map(|(key, _)| key.into_map()).collect();
 
         let mut found: Vec<Item> = Vec::new();
-        let mut pending =
-            Some(built(KeysAndAttributes::builder().set_keys(Some(requested)).consistent_read(true).build())?);
+        let mut pending = Some(built(
+            KeysAndAttributes::builder()
+                .set_keys(Some(requested))
+                .consistent_read(true)
+                .projection_expression(codec::DENYLIST_PROJECTION)
+                .set_expression_attribute_names(Some(codec::projection_names(codec::DENYLIST_PROJECTION)))
+                .build(),
+        )?);
         for _ in 0..MAX_ROUNDS {
             let Some(batch) = pending.take() else { break };
             let out =
@@ -69,8 +78,9 @@ impl RevocationRead for DynamoStore {
                     item.disabled()?
                 }
                 _ if item.expires_at()?.is_some_and(|at| at.has_passed(now)) => false,
-                SubjectRevoked => {
-                    let issued_at = query.subject.as_ref().map(|(_, iat)| *iat).unwrap_or(UnixTime(0));
+                // A line: what was issued before `not_before` is dead.
+                SubjectRevoked | ClientRemoved => {
+                    let issued_at = query.issued_at(reason).unwrap_or(UnixTime(0));
                     item.not_before()?.is_some_and(|not_before| issued_at < not_before)
                 }
                 TokenRevoked | FamilyRevoked | SessionRevoked => true,

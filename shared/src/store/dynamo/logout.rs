@@ -26,6 +26,31 @@ impl SessionEnd for DynamoStore {
     }
 }
 
+impl DynamoStore {
+    async fn due_in_shard(&self, shard: u32, now: UnixTime, limit: usize) -> StoreResult<Vec<DeliveryRecord>> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(super::schema::SUBJECT_INDEX)
+            .key_condition_expression("gsi1pk = :pending AND gsi1sk <= :due")
+            .expression_attribute_values(":pending", AttributeValue::S(codec::pending_partition(shard)))
+            .expression_attribute_values(":due", AttributeValue::S(codec::due_key(now)))
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let mut due = Vec::new();
+        for item in out.items.unwrap_or_default().into_iter().map(Item) {
+            // Expired items are absent (TTL is lazy), like every other read.
+            if !item.expires_at()?.is_some_and(|at| at.has_passed(now)) {
+                due.push(item.to_delivery()?);
+            }
+        }
+        Ok(due)
+    }
+}
+
 #[async_trait]
 impl DeliveryStore for DynamoStore {
     async fn save_delivery(&self, delivery: &DeliveryRecord) -> StoreResult<()> {
@@ -40,23 +65,19 @@ impl DeliveryStore for DynamoStore {
     }
 
     async fn delivery(&self, id: &str) -> StoreResult<Option<DeliveryRecord>> {
-        self.get(Key::delivery(id)).await?.map(|item| item.to_delivery()).transpose()
+        self.get_live(Key::delivery(id)).await?.map(|item| item.to_delivery()).transpose()
     }
 
+    /// One query per shard of the pending index, all at once; the oldest `limit` of them.
     async fn due_deliveries(&self, now: UnixTime, limit: usize) -> StoreResult<Vec<DeliveryRecord>> {
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(super::schema::SUBJECT_INDEX)
-            .key_condition_expression("gsi1pk = :pending AND gsi1sk <= :due")
-            .expression_attribute_values(":pending", AttributeValue::S(codec::PENDING_DELIVERIES.into()))
-            .expression_attribute_values(":due", AttributeValue::S(codec::due_key(now)))
-            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
-            .send()
-            .await
-            .map_err(unavailable)?;
-        out.items.unwrap_or_default().into_iter().map(|item| Item(item).to_delivery()).collect()
+        let shards = (0..codec::PENDING_SHARDS).map(|shard| self.due_in_shard(shard, now, limit));
+        let mut due = Vec::new();
+        for shard in futures::future::join_all(shards).await {
+            due.extend(shard?);
+        }
+        due.sort_by(|a, b| (a.next_attempt_at, &a.id).cmp(&(b.next_attempt_at, &b.id)));
+        due.truncate(limit);
+        Ok(due)
     }
 
     async fn claim_delivery(&self, delivery: &DeliveryRecord, lease_until: UnixTime) -> StoreResult<bool> {

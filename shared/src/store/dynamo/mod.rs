@@ -9,12 +9,13 @@ mod rotation;
 pub mod schema;
 
 use super::*;
-use crate::config::Config;
-use crate::domain::{ClientRecord, FamilyRecord, SessionRecord, UserRecord};
+use crate::config::AwsSettings;
+use crate::domain::{ClientRecord, FamilyRecord, Marker, SessionRecord, UserProfile, UserRecord};
 use crate::time::UnixTime;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use codec::{Item, Key};
 use std::time::Duration;
 
@@ -27,13 +28,13 @@ pub struct DynamoStore {
 impl DynamoStore {
     /// Build the SDK client once per cold start. The endpoint override exists for a local
     /// DynamoDB-compatible server; it is configuration, not a separate code path.
-    pub async fn connect(config: &Config) -> Self {
-        let shared = sdk_config().await;
+    pub async fn connect(aws: &AwsSettings) -> Self {
+        let shared = sdk_config(aws).await;
         let mut builder = aws_sdk_dynamodb::config::Builder::from(&shared);
-        if let Some(endpoint) = &config.dynamodb_endpoint {
+        if let Some(endpoint) = &aws.dynamodb_endpoint {
             builder = builder.endpoint_url(endpoint);
         }
-        Self { client: Client::from_conf(builder.build()), table: config.table_name.clone() }
+        Self { client: Client::from_conf(builder.build()), table: aws.table_name.clone() }
     }
 
     pub fn from_client(client: Client, table: impl Into<String>) -> Self {
@@ -72,14 +73,15 @@ impl DynamoStore {
 }
 
 /// The AWS SDK configuration (region, credentials, timeouts), resolved once per
-/// process and shared by every client.
-pub async fn sdk_config() -> aws_config::SdkConfig {
+/// process and shared by every client. The local stack gets static credentials and a
+/// fixed region, so nothing waits on instance metadata.
+pub async fn sdk_config(aws: &AwsSettings) -> aws_config::SdkConfig {
     use aws_config::meta::region::RegionProviderChain;
     use aws_config::timeout::TimeoutConfig;
     static SHARED: tokio::sync::OnceCell<aws_config::SdkConfig> = tokio::sync::OnceCell::const_new();
+    let local = aws.local;
     SHARED
-        .get_or_init(|| async {
-            let region = RegionProviderChain::default_provider().or_else("us-east-1");
+        .get_or_init(|| async move {
             // Bounded waits: an unreachable store must turn into a fail-closed answer
             // well inside the Lambda timeout, not a hung invocation.
             let timeouts = TimeoutConfig::builder()
@@ -87,10 +89,25 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
                 .operation_attempt_timeout(Duration::from_secs(2))
                 .operation_timeout(Duration::from_secs(5))
                 .build();
-            aws_config::from_env().region(region).timeout_config(timeouts).load().await
+            let loader = aws_config::from_env().timeout_config(timeouts);
+            if local {
+                let credentials =
+                    aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "local stack");
+                return loader.region("us-east-1").credentials_provider(credentials).load().await;
+            }
+            loader.region(RegionProviderChain::default_provider().or_else("us-east-1")).load().await
         })
         .await
         .clone()
+}
+
+/// Whether AWS credentials can be found: the admin CLI asks first, so that a missing
+/// credential is one clear sentence rather than a failed request after a long wait.
+pub async fn credentials_available(aws: &AwsSettings) -> bool {
+    use aws_sdk_dynamodb::config::ProvideCredentials;
+    let config = sdk_config(aws).await;
+    let Some(provider) = config.credentials_provider() else { return false };
+    matches!(tokio::time::timeout(Duration::from_secs(5), provider.provide_credentials()).await, Ok(Ok(_)))
 }
 
 /// A request the SDK's builder refused: our own code built it wrong, so it is reported
@@ -105,6 +122,15 @@ where
     R: std::fmt::Debug + Send + Sync + 'static,
 {
     StoreError::Unavailable(DisplayErrorContext(&err).to_string())
+}
+
+/// Whether a transaction was cancelled because one of its conditions did not hold.
+fn lost_condition<R>(err: &SdkError<TransactWriteItemsError, R>) -> bool {
+    matches!(
+        err.as_service_error(),
+        Some(TransactWriteItemsError::TransactionCanceledException(cancel))
+            if cancel.cancellation_reasons().iter().any(|r| r.code() == Some("ConditionalCheckFailed"))
+    )
 }
 
 /// A put that must not overwrite: ids are random, but a collision must never replace a
@@ -141,17 +167,32 @@ impl ClientAdmin for DynamoStore {
         Ok(())
     }
 
-    async fn remove_client(&self, id: &ClientId) -> StoreResult<bool> {
-        let out = self
+    async fn create_client(&self, client: &ClientRecord) -> StoreResult<()> {
+        client.validate().map_err(|e| StoreError::Rejected(e.to_string()))?;
+        self.conditional_put(Item::from_client(client), "attribute_not_exists(pk)").await
+    }
+
+    async fn remove_client(&self, id: &ClientId, marker: &Marker) -> StoreResult<bool> {
+        let delete = built(
+            Delete::builder()
+                .table_name(&self.table)
+                .set_key(Some(Key::client(id).into_map()))
+                .condition_expression("attribute_exists(pk)")
+                .build(),
+        )?;
+        let mark = built(Put::builder().table_name(&self.table).set_item(Some(Item::from_marker(marker).0)).build())?;
+        let result = self
             .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(Key::client(id).into_map()))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().delete(delete).build())
+            .transact_items(TransactWriteItem::builder().put(mark).build())
             .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(out.attributes.is_some_and(|a| !a.is_empty()))
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if lost_condition(&err) => Ok(false),
+            Err(err) => Err(unavailable(err)),
+        }
     }
 
     async fn list_clients(&self) -> StoreResult<Vec<ClientRecord>> {
@@ -190,19 +231,22 @@ impl UserRead for DynamoStore {
         self.get(Key::user(username)).await?.map(|item| item.to_user()).transpose()
     }
 
-    async fn user_by_subject(&self, sub: &Subject) -> StoreResult<Option<UserRecord>> {
+    async fn user_profile_by_subject(&self, sub: &Subject) -> StoreResult<Option<UserProfile>> {
         let out = self
             .client
             .query()
             .table_name(&self.table)
             .index_name(schema::SUBJECT_INDEX)
             .key_condition_expression("gsi1pk = :pk AND gsi1sk = :user")
+            // Only the profile: the IAM policy of the functions that read it allows no more.
+            .projection_expression(codec::PROFILE_PROJECTION)
+            .set_expression_attribute_names(Some(codec::projection_names(codec::PROFILE_PROJECTION)))
             .expression_attribute_values(":pk", AttributeValue::S(format!("SUB#{sub}")))
             .expression_attribute_values(":user", AttributeValue::S(codec::USER_INDEX_SK.into()))
             .send()
             .await
             .map_err(unavailable)?;
-        out.items.unwrap_or_default().into_iter().next().map(|item| Item(item).to_user()).transpose()
+        out.items.unwrap_or_default().into_iter().next().map(|item| Item(item).to_user_profile()).transpose()
     }
 }
 
@@ -249,15 +293,8 @@ impl SessionWrite for DynamoStore {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(err) => {
-                use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-                let lost_condition = matches!(
-                    err.as_service_error(),
-                    Some(TransactWriteItemsError::TransactionCanceledException(cancel))
-                        if cancel.cancellation_reasons().iter().any(|r| r.code() == Some("ConditionalCheckFailed"))
-                );
-                if lost_condition { Err(StoreError::Conflict) } else { Err(unavailable(err)) }
-            }
+            Err(err) if lost_condition(&err) => Err(StoreError::Conflict),
+            Err(err) => Err(unavailable(err)),
         }
     }
 }
@@ -281,6 +318,8 @@ impl SessionRead for DynamoStore {
                 .table_name(&self.table)
                 .index_name(schema::SUBJECT_INDEX)
                 .key_condition_expression("gsi1pk = :pk AND begins_with(gsi1sk, :session)")
+                .projection_expression(codec::SESSION_PROJECTION)
+                .set_expression_attribute_names(Some(codec::projection_names(codec::SESSION_PROJECTION)))
                 .expression_attribute_values(":pk", AttributeValue::S(format!("SUB#{sub}")))
                 .expression_attribute_values(":session", AttributeValue::S(codec::SESSION_INDEX_PREFIX.into()))
                 .set_exclusive_start_key(start)

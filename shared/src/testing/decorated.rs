@@ -1,0 +1,174 @@
+//! A store wrapped by a [`Hook`] that sees every call before it reaches the store: the
+//! counting wrapper (round trips, for the budgets) and the fault injector (errors and
+//! lost answers, for the property tests) are two hooks on this one delegation.
+
+use crate::domain::*;
+use crate::ids::{ClientId, FamilyId, Sid, Subject};
+use crate::store::*;
+use crate::time::UnixTime;
+use async_trait::async_trait;
+use std::sync::Arc;
+
+/// What happens to one call.
+pub enum Injected {
+    /// The store answers.
+    Proceed,
+    /// The call fails before the store sees it (nothing happens).
+    Fail(StoreError),
+    /// The store applies the call, but its answer is lost: the caller sees this error
+    /// (a timeout after the write committed).
+    FailAfter(StoreError),
+}
+
+pub trait Hook: Send + Sync {
+    /// Called before every store call, with the trait method's name.
+    fn before(&self, op: &'static str) -> Injected;
+}
+
+pub struct Decorated<S, H> {
+    pub(crate) inner: Arc<S>,
+    pub(crate) hook: H,
+}
+
+impl<S, H: Hook> Decorated<S, H> {
+    async fn call<T>(&self, op: &'static str, call: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
+        match self.hook.before(op) {
+            Injected::Proceed => call.await,
+            Injected::Fail(err) => Err(err),
+            Injected::FailAfter(err) => {
+                call.await?;
+                Err(err)
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl<H: Hook, S: ClientRead> ClientRead for Decorated<S, H> {
+    async fn client(&self, id: &ClientId) -> StoreResult<Option<ClientRecord>> {
+        self.call("client", self.inner.client(id)).await
+    }
+}
+
+#[async_trait]
+impl<H: Hook, S: ClientAdmin> ClientAdmin for Decorated<S, H> {
+    async fn create_client(&self, client: &ClientRecord) -> StoreResult<()> {
+        self.call("create_client", self.inner.create_client(client)).await
+    }
+
+    async fn put_client(&self, client: &ClientRecord) -> StoreResult<()> {
+        self.call("put_client", self.inner.put_client(client)).await
+    }
+
+    async fn remove_client(&self, id: &ClientId, marker: &Marker) -> StoreResult<bool> {
+        self.call("remove_client", self.inner.remove_client(id, marker)).await
+    }
+
+    async fn list_clients(&self) -> StoreResult<Vec<ClientRecord>> {
+        self.call("list_clients", self.inner.list_clients()).await
+    }
+}
+
+#[async_trait]
+impl<H: Hook, S: UserRead> UserRead for Decorated<S, H> {
+    async fn user(&self, username: &str) -> StoreResult<Option<UserRecord>> {
+        self.call("user", self.inner.user(username)).await
+    }
+
+    async fn user_profile_by_subject(&self, sub: &Subject) -> StoreResult<Option<UserProfile>> {
+        self.call("user_profile_by_subject", self.inner.user_profile_by_subject(sub)).await
+    }
+}
+
+#[async_trait]
+impl<H: Hook, S: UserAdmin> UserAdmin for Decorated<S, H> {
+    async fn create_user(&self, user: &UserRecord) -> StoreResult<()> {
+        self.call("create_user", self.inner.create_user(user)).await
+    }
+
+    async fn replace_user(&self, user: &UserRecord) -> StoreResult<()> {
+        self.call("replace_user", self.inner.replace_user(user)).await
+    }
+}
+
+#[async_trait]
+impl<H: Hook, S: RevocationRead> RevocationRead for Decorated<S, H> {
+    async fn revocation_status(&self, query: &RevocationQuery) -> StoreResult<RevocationStatus> {
+        self.call("revocation_status", self.inner.revocation_status(query)).await
+    }
+}
+
+#[async_trait]
+impl<H: Hook, S: SessionWrite> SessionWrite for Decorated<S, H> {
+    async fn begin_session(&self, session: &SessionRecord, family: &FamilyRecord) -> StoreResult<()> {
+        self.call("begin_session", self.inner.begin_session(session, family)).await
+    }
+}
+
+#[async_trait]
+impl<H: Hook, S: SessionRead> SessionRead for Decorated<S, H> {
+    async fn session(&self, sid: &Sid) -> StoreResult<Option<SessionRecord>> {
+        self.call("session", self.inner.session(sid)).await
+    }
+
+    async fn sessions_of(&self, sub: &Subject) -> StoreResult<Vec<SessionRecord>> {
+        self.call("sessions_of", self.inner.sessions_of(sub)).await
+    }
+}
+
+#[async_trait]
+impl<H: Hook, S: SessionEnd> SessionEnd for Decorated<S, H> {
+    async fn end_session(&self, sid: &Sid, marker: &Marker) -> StoreResult<()> {
+        self.call("end_session", self.inner.end_session(sid, marker)).await
+    }
+}
+
+#[async_trait]
+impl<H: Hook, S: FamilyRead> FamilyRead for Decorated<S, H> {
+    async fn family(&self, fid: &FamilyId) -> StoreResult<Option<FamilyRecord>> {
+        self.call("family", self.inner.family(fid)).await
+    }
+}
+
+#[async_trait]
+impl<H: Hook, S: FamilyWrite> FamilyWrite for Decorated<S, H> {
+    async fn rotate(&self, rotation: &Rotation) -> StoreResult<RotationOutcome> {
+        self.call("rotate", self.inner.rotate(rotation)).await
+    }
+
+    async fn revoke_family(
+        &self,
+        fid: &FamilyId,
+        revoked_at: UnixTime,
+        reason: RevocationCause,
+        marker_expires_at: UnixTime,
+    ) -> StoreResult<()> {
+        self.call("revoke_family", self.inner.revoke_family(fid, revoked_at, reason, marker_expires_at)).await
+    }
+}
+
+#[async_trait]
+impl<H: Hook, S: MarkerWrite> MarkerWrite for Decorated<S, H> {
+    async fn put_marker(&self, marker: &Marker) -> StoreResult<()> {
+        self.call("put_marker", self.inner.put_marker(marker)).await
+    }
+}
+
+#[async_trait]
+impl<H: Hook, S: DeliveryStore> DeliveryStore for Decorated<S, H> {
+    async fn save_delivery(&self, delivery: &DeliveryRecord) -> StoreResult<()> {
+        self.call("save_delivery", self.inner.save_delivery(delivery)).await
+    }
+
+    async fn delivery(&self, id: &str) -> StoreResult<Option<DeliveryRecord>> {
+        self.call("delivery", self.inner.delivery(id)).await
+    }
+
+    async fn due_deliveries(&self, now: UnixTime, limit: usize) -> StoreResult<Vec<DeliveryRecord>> {
+        self.call("due_deliveries", self.inner.due_deliveries(now, limit)).await
+    }
+
+    async fn claim_delivery(&self, delivery: &DeliveryRecord, lease_until: UnixTime) -> StoreResult<bool> {
+        self.call("claim_delivery", self.inner.claim_delivery(delivery, lease_until)).await
+    }
+}
