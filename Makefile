@@ -1,5 +1,5 @@
 # The two commands of the README contract, plus helpers.
-.PHONY: dev test build check-template bench fmt lint
+.PHONY: dev test build check-template bench fmt lint cost-table
 
 ## The whole stack locally: moto, table, keys, demo client and user, cargo lambda watch.
 dev:
@@ -20,6 +20,10 @@ check-template:
 ## Every benchmark of docs/BENCHMARKS.md; the report goes to target/bench-report.md.
 bench:
 	@bash infra/bench/run-all.sh
+
+## Regenerate the cost table of docs/deployment.md from the metered store calls.
+cost-table:
+	COST_TABLE_WRITE=1 cargo test -p tests --test cost_table
 
 fmt:
 	cargo fmt --all

@@ -123,11 +123,17 @@ async fn a_step_with_a_token_that_is_not_pending_is_refused() {
     assert!(rotator.step("rotateEverything", &secret, "t", UnixTime::now()).await.is_err());
 }
 
-/// GIVEN a secret holding a key set, WHEN Secrets Manager fails every read of the current
-/// version during `createSecret`, THEN the step fails, nothing is staged, and the next
-/// rotation keeps every key and the refresh MAC key (nothing starts over).
-#[tokio::test]
-async fn a_failed_read_during_create_fails_the_step_and_keeps_every_key() {
+/// A new secret, as the template makes it, after its first rotation.
+struct Rotated {
+    config: Config,
+    sm: aws_sdk_secretsmanager::Client,
+    secret: String,
+    timing: RotationTiming,
+    rotator: Rotator,
+    now: UnixTime,
+}
+
+async fn rotated_secret() -> Rotated {
     let config = config();
     let sm = client(&config.aws).await;
     let secret = format!("keys-{}", random_id());
@@ -136,6 +142,15 @@ async fn a_failed_read_during_create_fails_the_step_and_keeps_every_key() {
     let rotator = Rotator { client: sm.clone(), algorithm: SigningAlgorithm::Es256, timing };
     let now = UnixTime::now();
     rotate(&rotator, &secret, now).await;
+    Rotated { config, sm, secret, timing, rotator, now }
+}
+
+/// GIVEN a secret holding a key set, WHEN Secrets Manager fails every read of the current
+/// version during `createSecret`, THEN the step fails, nothing is staged, and the next
+/// rotation keeps every key and the refresh MAC key (nothing starts over).
+#[tokio::test]
+async fn a_failed_read_during_create_fails_the_step_and_keeps_every_key() {
+    let Rotated { config, sm, secret, timing, rotator, now } = rotated_secret().await;
     let before: KeySetDocument = SecretKeySource::connect(&config.aws, &secret).await.load().await.unwrap();
 
     let moto = std::env::var("DYNAMODB_ENDPOINT").expect("moto");
@@ -176,14 +191,7 @@ async fn a_failed_read_during_create_fails_the_step_and_keeps_every_key() {
 /// retire times that hold from its own completion.
 #[tokio::test]
 async fn a_rotation_resumed_too_late_is_refused_at_finish_and_the_next_one_starts_afresh() {
-    let config = config();
-    let sm = client(&config.aws).await;
-    let secret = format!("keys-{}", random_id());
-    sm.create_secret().name(&secret).secret_string("{}").send().await.expect("create secret");
-    let timing = RotationTiming::for_reload_interval(300);
-    let rotator = Rotator { client: sm.clone(), algorithm: SigningAlgorithm::Es256, timing };
-    let now = UnixTime::now();
-    rotate(&rotator, &secret, now).await;
+    let Rotated { config, sm, secret, timing, rotator, now } = rotated_secret().await;
     let source = SecretKeySource::connect(&config.aws, &secret).await;
     let active_before = KeySet::from_document(&source.load().await.unwrap()).unwrap().signing_key().kid.clone();
 

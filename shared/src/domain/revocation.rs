@@ -98,6 +98,15 @@ pub struct RevocationQuery {
 }
 
 impl RevocationQuery {
+    /// How many items the check reads.
+    pub fn items(&self) -> usize {
+        [self.jti.is_some(), self.fid.is_some(), self.sid.is_some(), self.subject.is_some()]
+            .into_iter()
+            .chain([self.client.is_some(), self.username.is_some()])
+            .filter(|present| *present)
+            .count()
+    }
+
     /// The issue time that a line marker (revoke-all, client removal) is compared with.
     pub fn issued_at(&self, reason: RevocationReason) -> Option<UnixTime> {
         match reason {

@@ -1,13 +1,12 @@
 //! `POST /oauth2/introspect` (RFC 7662).
 
 use super::FromServices;
-use crate::http::Endpoint;
-use crate::http::response::{no_store_json, oauth_request};
+use crate::http::FormEndpoint;
+use crate::http::response::no_store_json;
 use crate::introspection::Introspector;
 use crate::oauth::{OAuthError, OAuthRequest};
 use crate::services::{InitError, Services};
-use lambda_http::http::Method;
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Response};
 use serde_json::Value;
 
 pub struct Introspect {
@@ -20,15 +19,8 @@ impl FromServices for Introspect {
     }
 }
 
-impl Endpoint for Introspect {
-    type Input = OAuthRequest;
+impl FormEndpoint for Introspect {
     type Output = Value;
-    type Error = OAuthError;
-    const METHODS: &'static [Method] = &[Method::POST];
-
-    fn parse(&self, req: &Request) -> Result<OAuthRequest, OAuthError> {
-        oauth_request(req)
-    }
 
     async fn call(&self, request: OAuthRequest) -> Result<Value, OAuthError> {
         self.introspector.introspect(&request).await

@@ -2,13 +2,12 @@
 //! relying party (OIDC Back-Channel Logout).
 
 use super::FromServices;
-use crate::http::Endpoint;
-use crate::http::response::{no_store_json, oauth_request};
+use crate::http::FormEndpoint;
+use crate::http::response::no_store_json;
 use crate::logout::{LogoutService, LogoutSummary};
 use crate::oauth::{OAuthError, OAuthRequest};
 use crate::services::{InitError, Services};
-use lambda_http::http::Method;
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Response};
 
 pub struct Logout {
     service: LogoutService,
@@ -20,15 +19,8 @@ impl FromServices for Logout {
     }
 }
 
-impl Endpoint for Logout {
-    type Input = OAuthRequest;
+impl FormEndpoint for Logout {
     type Output = LogoutSummary;
-    type Error = OAuthError;
-    const METHODS: &'static [Method] = &[Method::POST];
-
-    fn parse(&self, req: &Request) -> Result<OAuthRequest, OAuthError> {
-        oauth_request(req)
-    }
 
     async fn call(&self, request: OAuthRequest) -> Result<LogoutSummary, OAuthError> {
         self.service.logout(&request).await

@@ -1,13 +1,12 @@
 //! `POST /oauth2/revoke` (RFC 7009).
 
 use super::FromServices;
-use crate::http::Endpoint;
-use crate::http::response::{empty_no_store, oauth_request};
+use crate::http::FormEndpoint;
+use crate::http::response::empty_no_store;
 use crate::oauth::{OAuthError, OAuthRequest};
 use crate::revocation::Revoker;
 use crate::services::{InitError, Services};
-use lambda_http::http::Method;
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Response};
 
 pub struct Revoke {
     revoker: Revoker,
@@ -19,15 +18,8 @@ impl FromServices for Revoke {
     }
 }
 
-impl Endpoint for Revoke {
-    type Input = OAuthRequest;
+impl FormEndpoint for Revoke {
     type Output = ();
-    type Error = OAuthError;
-    const METHODS: &'static [Method] = &[Method::POST];
-
-    fn parse(&self, req: &Request) -> Result<OAuthRequest, OAuthError> {
-        oauth_request(req)
-    }
 
     async fn call(&self, request: OAuthRequest) -> Result<(), OAuthError> {
         self.revoker.revoke(&request).await

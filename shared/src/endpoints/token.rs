@@ -4,12 +4,11 @@
 use super::FromServices;
 use crate::domain::GrantType;
 use crate::grants::{REFRESH_ENDPOINT_GRANTS, SUPPORTED_GRANTS, TokenIssuer, TokenResponse};
-use crate::http::Endpoint;
-use crate::http::response::{no_store_json, oauth_request};
+use crate::http::FormEndpoint;
+use crate::http::response::no_store_json;
 use crate::oauth::{OAuthError, OAuthRequest};
 use crate::services::{InitError, Services};
-use lambda_http::http::Method;
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Response};
 
 pub struct TokenEndpoint<const REFRESH_ONLY: bool> {
     issuer: TokenIssuer,
@@ -28,15 +27,8 @@ impl<const REFRESH_ONLY: bool> FromServices for TokenEndpoint<REFRESH_ONLY> {
     }
 }
 
-impl<const REFRESH_ONLY: bool> Endpoint for TokenEndpoint<REFRESH_ONLY> {
-    type Input = OAuthRequest;
+impl<const REFRESH_ONLY: bool> FormEndpoint for TokenEndpoint<REFRESH_ONLY> {
     type Output = TokenResponse;
-    type Error = OAuthError;
-    const METHODS: &'static [Method] = &[Method::POST];
-
-    fn parse(&self, req: &Request) -> Result<OAuthRequest, OAuthError> {
-        oauth_request(req)
-    }
 
     async fn call(&self, request: OAuthRequest) -> Result<TokenResponse, OAuthError> {
         self.issuer.token_for(&request, Self::GRANTS).await

@@ -7,6 +7,7 @@
 
 pub mod response;
 
+use crate::oauth::{OAuthError, OAuthRequest};
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 
@@ -29,6 +30,33 @@ pub trait Endpoint: Send + Sync {
     fn parse(&self, req: &Request) -> Result<Self::Input, Self::Error>;
     fn call(&self, input: Self::Input) -> impl Future<Output = Result<Self::Output, Self::Error>> + Send;
     fn respond(&self, output: Self::Output) -> Response<Body>;
+}
+
+/// An OAuth endpoint that takes a form POST (RFC 6749 §3.2): token, refresh, revoke,
+/// introspect, logout. The parse, the method and the error mapping are the same for all.
+pub trait FormEndpoint: Send + Sync {
+    type Output: Send;
+    fn call(&self, request: OAuthRequest) -> impl Future<Output = Result<Self::Output, OAuthError>> + Send;
+    fn respond(&self, output: Self::Output) -> Response<Body>;
+}
+
+impl<T: FormEndpoint> Endpoint for T {
+    type Input = OAuthRequest;
+    type Output = T::Output;
+    type Error = OAuthError;
+    const METHODS: &'static [Method] = &[Method::POST];
+
+    fn parse(&self, req: &Request) -> Result<OAuthRequest, OAuthError> {
+        response::oauth_request(req)
+    }
+
+    fn call(&self, request: OAuthRequest) -> impl Future<Output = Result<T::Output, OAuthError>> + Send {
+        FormEndpoint::call(self, request)
+    }
+
+    fn respond(&self, output: T::Output) -> Response<Body> {
+        FormEndpoint::respond(self, output)
+    }
 }
 
 /// Serve one request: method check, parse, call, respond.

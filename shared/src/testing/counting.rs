@@ -3,7 +3,7 @@
 //! unprocessed keys within one call), so the count is the round-trip count the budgets in
 //! docs/ARCHITECTURE.md §5 speak of; it is deterministic, so tests may assert it.
 
-use super::decorated::{Decorated, Hook, Injected};
+use super::decorated::{Call, Decorated, Hook, Injected};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 pub struct CallCount(AtomicUsize);
 
 impl Hook for CallCount {
-    fn before(&self, _op: &'static str) -> Injected {
+    fn before(&self, _call: Call) -> Injected {
         self.0.fetch_add(1, Ordering::SeqCst);
         Injected::Proceed
     }

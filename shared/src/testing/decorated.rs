@@ -20,9 +20,18 @@ pub enum Injected {
     FailAfter(StoreError),
 }
 
+/// One store call as a hook sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct Call {
+    /// The store trait method's name.
+    pub op: &'static str,
+    /// How many items a batch read asks for (1 for anything else).
+    pub items: usize,
+}
+
 pub trait Hook: Send + Sync {
-    /// Called before every store call, with the trait method's name.
-    fn before(&self, op: &'static str) -> Injected;
+    /// Called before every store call.
+    fn before(&self, call: Call) -> Injected;
 }
 
 pub struct Decorated<S, H> {
@@ -32,7 +41,16 @@ pub struct Decorated<S, H> {
 
 impl<S, H: Hook> Decorated<S, H> {
     async fn call<T>(&self, op: &'static str, call: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
-        match self.hook.before(op) {
+        self.call_items(op, 1, call).await
+    }
+
+    async fn call_items<T>(
+        &self,
+        op: &'static str,
+        items: usize,
+        call: impl Future<Output = StoreResult<T>>,
+    ) -> StoreResult<T> {
+        match self.hook.before(Call { op, items }) {
             Injected::Proceed => call.await,
             Injected::Fail(err) => Err(err),
             Injected::FailAfter(err) => {
@@ -94,7 +112,7 @@ impl<H: Hook, S: UserAdmin> UserAdmin for Decorated<S, H> {
 #[async_trait]
 impl<H: Hook, S: RevocationRead> RevocationRead for Decorated<S, H> {
     async fn revocation_status(&self, query: &RevocationQuery) -> StoreResult<RevocationStatus> {
-        self.call("revocation_status", self.inner.revocation_status(query)).await
+        self.call_items("revocation_status", query.items(), self.inner.revocation_status(query)).await
     }
 }
 

@@ -6,9 +6,11 @@
 //! * `decorated`: one delegating store wrapper with a hook per call; `counting` (round
 //!   trips, for the budgets) and `faults` (injected failures) are its hooks;
 //! * `behaviour`: the behaviour every store must show;
+//! * `costs`: DynamoDB capacity per call, for the cost table;
 //! * `rp`: a relying party on loopback for back-channel logout.
 
 pub mod behaviour;
+pub mod costs;
 pub mod counting;
 pub mod decorated;
 pub mod faults;
