@@ -6,7 +6,7 @@
 //! command uses ([`Vars`]), so that, say, `tokenctl client list` needs no key source.
 
 use crate::domain::SigningAlgorithm;
-use crate::policy::{Lifetimes, MAX_TOKEN_LIFETIME};
+use crate::policy::{Lifetimes, MAX_FAMILY_LIFETIME, MAX_TOKEN_LIFETIME};
 use std::path::PathBuf;
 use std::time::Duration;
 use url::Url;
@@ -155,6 +155,16 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
         }
     }
 
+    /// A number of seconds (or milliseconds) with an upper bound: values from the
+    /// environment take part in time arithmetic, which must not overflow.
+    fn bounded(&self, name: &'static str, default: u64, max: u64) -> Result<u64, ConfigError> {
+        let value = self.seconds(name, default)?;
+        if value > max {
+            return Err(invalid(name, format!("may not exceed {max}")));
+        }
+        Ok(value)
+    }
+
     fn url(&self, name: &'static str) -> Result<Option<String>, ConfigError> {
         self.get(name).map(|raw| validate_url(name, &raw).map(|_| raw)).transpose()
     }
@@ -177,7 +187,7 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
     }
 
     pub fn client_cache_ttl(&self) -> Result<Duration, ConfigError> {
-        Ok(Duration::from_secs(self.seconds("CLIENT_CACHE_TTL_SECONDS", 60)?))
+        Ok(Duration::from_secs(self.bounded("CLIENT_CACHE_TTL_SECONDS", 60, 3600)?))
     }
 
     pub fn lifetimes(&self) -> Result<Lifetimes, ConfigError> {
@@ -194,8 +204,12 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
         let lifetimes = Lifetimes {
             access_token: token("ACCESS_TOKEN_TTL_SECONDS", defaults.access_token)?,
             id_token: token("ID_TOKEN_TTL_SECONDS", defaults.id_token)?,
-            refresh_absolute: self.seconds("REFRESH_TOKEN_TTL_SECONDS", defaults.refresh_absolute)?,
-            refresh_idle: self.seconds("REFRESH_IDLE_TTL_SECONDS", defaults.refresh_idle)?,
+            refresh_absolute: self.bounded(
+                "REFRESH_TOKEN_TTL_SECONDS",
+                defaults.refresh_absolute,
+                MAX_FAMILY_LIFETIME,
+            )?,
+            refresh_idle: self.bounded("REFRESH_IDLE_TTL_SECONDS", defaults.refresh_idle, MAX_FAMILY_LIFETIME)?,
             refresh_grace: self.seconds("REFRESH_GRACE_SECONDS", defaults.refresh_grace)?,
         };
         lifetimes.validate().map_err(|reason| invalid(reason.variable(), reason.to_string()))?;
@@ -216,12 +230,14 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
 
     /// Everything a function reads.
     pub fn config(&self) -> Result<Config, ConfigError> {
-        let millis = |name, default| self.seconds(name, default).map(Duration::from_millis);
+        // A minute at most for one RP and for a whole logout call: the functions' own
+        // Lambda timeouts are sized from these (docs/operations.md, time budgets).
+        let millis = |name, default| self.bounded(name, default, 60_000).map(Duration::from_millis);
         let logout = LogoutSettings {
             rp_timeout: millis("LOGOUT_RP_TIMEOUT_MS", 2_000)?,
             deadline: millis("LOGOUT_DEADLINE_MS", 5_000)?,
-            retry_base: self.seconds("LOGOUT_RETRY_BASE_SECONDS", 30)?.max(1),
-            retry_max_age: self.seconds("LOGOUT_RETRY_MAX_AGE_SECONDS", 24 * 3600)?,
+            retry_base: self.bounded("LOGOUT_RETRY_BASE_SECONDS", 30, 3600)?.max(1),
+            retry_max_age: self.bounded("LOGOUT_RETRY_MAX_AGE_SECONDS", 24 * 3600, 30 * 24 * 3600)?,
         };
         let signing_algorithm = match self.get("SIGNING_ALG") {
             None => SigningAlgorithm::Es256,
@@ -231,7 +247,7 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
             aws: self.aws()?,
             issuer: self.issuer()?,
             key_source: self.key_source()?,
-            key_reload: Duration::from_secs(self.seconds("KEY_RELOAD_SECONDS", 300)?.max(1)),
+            key_reload: Duration::from_secs(self.bounded("KEY_RELOAD_SECONDS", 300, 3600)?.max(1)),
             signing_algorithm,
             lifetimes: self.lifetimes()?,
             client_cache_ttl: self.client_cache_ttl()?,
@@ -352,6 +368,22 @@ mod tests {
             assert!(matches!(&err, ConfigError::Invalid { name: n, .. } if *n == name), "{name}={value}: {err}");
         }
         assert_eq!(with(&[("ACCESS_TOKEN_TTL_SECONDS", "86400")]).unwrap().lifetimes.access_token, 86_400);
+    }
+
+    #[test]
+    fn durations_from_the_environment_are_bounded() {
+        for name in [
+            "LOGOUT_RP_TIMEOUT_MS",
+            "LOGOUT_DEADLINE_MS",
+            "LOGOUT_RETRY_BASE_SECONDS",
+            "LOGOUT_RETRY_MAX_AGE_SECONDS",
+            "KEY_RELOAD_SECONDS",
+            "CLIENT_CACHE_TTL_SECONDS",
+            "REFRESH_TOKEN_TTL_SECONDS",
+        ] {
+            let err = with(&[(name, "18446744073709551615")]).unwrap_err();
+            assert!(matches!(&err, ConfigError::Invalid { name: n, .. } if *n == name), "{name}: {err}");
+        }
     }
 
     #[test]

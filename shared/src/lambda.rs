@@ -65,8 +65,7 @@ const UNKNOWN_DEADLINE_BUDGET: Duration = Duration::from_secs(30);
 /// The invocation's deadline (milliseconds since the epoch) as an instant.
 fn deadline(epoch_millis: u64) -> Instant {
     let now_millis = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
-    match epoch_millis.checked_sub(now_millis) {
-        Some(remaining) if remaining > 0 => Instant::now() + Duration::from_millis(remaining),
-        _ => Instant::now() + UNKNOWN_DEADLINE_BUDGET,
-    }
+    let now = Instant::now();
+    let remaining = epoch_millis.checked_sub(now_millis).filter(|ms| *ms > 0).map(Duration::from_millis);
+    remaining.and_then(|left| now.checked_add(left)).unwrap_or(now + UNKNOWN_DEADLINE_BUDGET)
 }

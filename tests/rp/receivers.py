@@ -4,6 +4,7 @@ Each argument starts one receiver on its own loopback port:
   ok            answers 200
   slow:MS       answers 200 after MS milliseconds
   flaky:N       answers 503 to the first N requests, then 200
+  retryafter:V  answers 503 with `Retry-After: V` (whatever V is: huge, negative, a date)
   MODE@PORT     any of the above on a fixed port (an RP that "comes back up")
 
 Every POST /logout/<client_id> is validated with PyJWT, an implementation independent of
@@ -94,9 +95,15 @@ class Receiver(BaseHTTPRequestHandler):
         if not record["valid"]:
             return self.reply(400, b'{"error":"invalid_request"}')
         if mode == "slow":
-            time.sleep(arg / 1000)
-        if mode == "flaky" and seen <= arg:
+            time.sleep(int(arg) / 1000)
+        if mode == "flaky" and seen <= int(arg):
             return self.reply(503)
+        if mode == "retryafter":
+            self.send_response(503)
+            self.send_header("Retry-After", arg)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         self.reply(200)
 
 
@@ -105,7 +112,7 @@ def start(spec):
     name, _, arg = mode.partition(":")
     server = ThreadingHTTPServer(("127.0.0.1", int(port or 0)), Receiver)
     server.daemon_threads = True
-    server.mode = (name, int(arg or 0))
+    server.mode = (name, arg or "0")
     server.received, server.lock = [], threading.Lock()
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server.server_address[1]

@@ -146,6 +146,49 @@ async fn logout_everywhere_fans_out_in_parallel_retries_and_records_the_down_rp(
     assert_eq!(valid_for(&received, &sids[3], user.sub.as_str()), 1, "{received:?}");
 }
 
+/// An RP asking for an absurd wait (`Retry-After` near u64::MAX, a date, garbage) gets
+/// the backoff bounds: the logout answers, every RP's outcome is recorded, and tokenctl's
+/// revoke-all (the same path) exits normally.
+#[tokio::test]
+async fn a_hostile_retry_after_is_clamped_and_nothing_is_lost() {
+    let stack = Stack::from_env();
+    let rps = Receivers::start(
+        &stack,
+        &["retryafter:18446744073709551615", "retryafter:Wed, 21 Oct 2999 07:28:00 GMT", "retryafter:-5", "ok"],
+    );
+    let clients = [
+        rp_client(rps.ports[0]).await,
+        rp_client(rps.ports[1]).await,
+        rp_client(rps.ports[2]).await,
+        rp_client(rps.ports[3]).await,
+    ];
+    let admin = seed_rp_client(true, None).await;
+    let user = seed_user(false).await;
+    for client in &clients {
+        password_login(&stack, client, &user, "openid").await;
+    }
+    let reply = stack.logout(&admin, &[("sub", user.sub.as_str())]).await;
+    assert_eq!(reply.status, 200, "{}", reply.json);
+    let statuses: Vec<&str> =
+        reply.json["deliveries"].as_array().unwrap().iter().map(|d| d["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == "pending").count(), 3, "{}", reply.json);
+    assert_eq!(statuses.iter().filter(|s| **s == "delivered").count(), 1, "{}", reply.json);
+    let store = stack_store().await;
+    let now = UnixTime::now();
+    for client in &clients[..3] {
+        let pending = find_delivery(&store, client).await;
+        assert_eq!(pending.status, DeliveryStatus::Pending);
+        assert!(pending.next_attempt_at <= now.plus(3600 + 60), "scheduled within an hour: {pending:?}");
+    }
+
+    // The same fan-out from the admin CLI.
+    let again = seed_user(false).await;
+    password_login(&stack, &clients[0], &again, "openid").await;
+    let tokenctl = std::env::var("TOKENCTL").expect("TOKENCTL");
+    let out = std::process::Command::new(tokenctl).args(["user", "revoke-all", &again.username]).output().unwrap();
+    assert!(out.status.success(), "tokenctl: {}", String::from_utf8_lossy(&out.stderr));
+}
+
 #[tokio::test]
 async fn an_rp_that_stays_down_is_given_up_after_the_maximum_age() {
     let stack = Stack::from_env();

@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! `rotate-keys`: the Secrets Manager rotation function for the signing keys
 //! (createSecret, setSecret, testSecret, finishSecret). A new key is published in the
 //! JWKS a whole rotation period before it signs; a retired key stays until every token

@@ -10,7 +10,7 @@ use crate::time::UnixTime;
 use crate::tokens::logout;
 use reqwest::StatusCode;
 use reqwest::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
 /// Where one logout token goes.
@@ -46,6 +46,8 @@ pub struct Notifier {
 
 /// First in-line retry delay; it doubles per attempt within the call's deadline.
 const INLINE_BACKOFF: Duration = Duration::from_millis(100);
+/// The longest wait an RP's `Retry-After` can ask for: the durable retry's longest backoff.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 /// In-line attempts per RP before the durable retry takes over: enough to ride out a
 /// blip, few enough not to hammer an RP that is down.
 const MAX_INLINE_ATTEMPTS: u32 = 3;
@@ -98,11 +100,12 @@ impl Notifier {
             };
             // Only retry in line if the wait and another full attempt fit the deadline;
             // otherwise the durable retry takes over.
-            if attempts >= MAX_INLINE_ATTEMPTS || Instant::now() + wait + self.rp_timeout > deadline {
+            let next_attempt_ends = Instant::now().checked_add(wait.saturating_add(self.rp_timeout));
+            if attempts >= MAX_INLINE_ATTEMPTS || next_attempt_ends.is_none_or(|end| end > deadline) {
                 return Outcome { delivered: false, attempts, last_error: Some(error) };
             }
             tokio::time::sleep(wait).await;
-            backoff *= 2;
+            backoff = backoff.saturating_mul(2);
         }
     }
 }
@@ -114,10 +117,24 @@ fn classify(status: StatusCode, retry_after: Option<&str>) -> Result<(), Attempt
         return Ok(());
     }
     if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::REQUEST_TIMEOUT {
-        let retry_after = retry_after.and_then(|v| v.trim().parse::<u64>().ok()).map(Duration::from_secs);
+        let retry_after = retry_after.and_then(|v| parse_retry_after(v, SystemTime::now()));
         return Err(AttemptError::Retryable { reason: format!("HTTP {}", status.as_u16()), retry_after });
     }
     Err(AttemptError::Permanent(format!("HTTP {}", status.as_u16())))
+}
+
+/// `Retry-After` (RFC 9110 §10.2.3): delay-seconds or an HTTP-date, clamped to at most
+/// [`MAX_RETRY_AFTER`]. Anything else (a sign, a fraction, garbage) is no advice at all,
+/// and the backoff applies.
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // Digits only: the number may still overflow; then it is "very long".
+        let seconds = value.parse::<u64>().unwrap_or(u64::MAX);
+        return Some(Duration::from_secs(seconds).min(MAX_RETRY_AFTER));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO).min(MAX_RETRY_AFTER))
 }
 
 fn describe(err: &reqwest::Error) -> String {
@@ -141,6 +158,23 @@ impl AttemptError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn any_retry_after_is_clamped_to_the_backoff_bounds() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let parse = |v: &str| parse_retry_after(v, now);
+        assert_eq!(parse("3"), Some(Duration::from_secs(3)));
+        for huge in ["18446744073709551615", "99999999999999999999999", "3601"] {
+            assert_eq!(parse(huge), Some(MAX_RETRY_AFTER), "{huge}");
+        }
+        for garbage in ["-1", "+5", "1.5", "soon", "", "0x10", "１"] {
+            assert_eq!(parse(garbage), None, "{garbage:?}");
+        }
+        let date = |secs: u64| httpdate::fmt_http_date(SystemTime::UNIX_EPOCH + Duration::from_secs(secs));
+        assert_eq!(parse(&date(1_800_000_060)), Some(Duration::from_secs(60)));
+        assert_eq!(parse(&date(1_700_000_000)), Some(Duration::ZERO), "a date in the past: now");
+        assert_eq!(parse(&date(4_000_000_000)), Some(MAX_RETRY_AFTER));
+    }
 
     #[test]
     fn answers_are_classified_per_the_spec() {

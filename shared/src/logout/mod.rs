@@ -29,6 +29,14 @@ use serde::Serialize;
 use std::sync::Arc;
 use tokio::time::Instant;
 
+/// The wait an RP asked for with `Retry-After` (already clamped), in seconds.
+fn asked_wait(error: &Option<AttemptError>) -> u64 {
+    match error {
+        Some(AttemptError::Retryable { retry_after: Some(wait), .. }) => wait.as_secs(),
+        _ => 0,
+    }
+}
+
 #[derive(Debug, Serialize, PartialEq, Eq)]
 pub struct LogoutSummary {
     pub sessions_ended: Vec<String>,
@@ -245,8 +253,9 @@ impl LogoutService {
             uri: target.uri.clone(),
             created_at: now,
             attempts: outcome.attempts,
-            // The first durable retry comes `retry_base` later; then it doubles.
-            next_attempt_at: now.plus(settings.retry_base),
+            // The first durable retry comes `retry_base` later (or when the RP asked, within
+            // the backoff bounds); then it doubles.
+            next_attempt_at: now.plus(settings.retry_base.max(asked_wait(&outcome.last_error))),
             last_error: outcome.last_error.as_ref().map(|e| e.reason().to_string()),
             status,
             expires_at: now.plus(settings.retry_max_age + retry::AUDIT_RETENTION),

@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 
 /// Settled deliveries stay a week for audit before TTL removes them.
 pub const AUDIT_RETENTION: u64 = 7 * 24 * 3600;
-/// Backoff never exceeds an hour between attempts.
-const MAX_BACKOFF: u64 = 3600;
+/// Backoff never exceeds an hour between attempts, whatever an RP asks for.
+const MAX_BACKOFF: u64 = super::delivery::MAX_RETRY_AFTER.as_secs();
 /// Deliveries taken per run; the schedule brings the next batch.
 const BATCH: usize = 200;
 /// Deliveries attempted at once: enough to keep a run short when RPs are slow, few
@@ -99,7 +99,7 @@ impl LogoutService {
         if !self.store.claim_delivery(&delivery, now.plus(self.lease())).await? {
             return Ok(DeliveryStatus::Pending);
         }
-        delivery.attempts += 1;
+        delivery.attempts = delivery.attempts.saturating_add(1);
         // Only the currently registered URI is ever used.
         let registered = self.clients.get(&delivery.client_id).await?.and_then(|c| c.backchannel_logout_uri);
         let Some(uri) = registered else {

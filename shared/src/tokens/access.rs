@@ -160,6 +160,19 @@ mod tests {
     }
 
     #[test]
+    fn a_token_past_its_exp_is_expired_without_leeway() {
+        let keys = keys(SigningAlgorithm::Es256);
+        let now = UnixTime::now();
+        let mut late = claims(UnixTime(now.0 - 606));
+        late.exp = UnixTime(now.0 - 6);
+        let token = mint(&keys, &late).unwrap();
+        assert_eq!(verify_access_token(&keys, &token, ISS, None, now), Err(TokenError::Expired));
+        let mut last_second = claims(UnixTime(now.0 - 599));
+        last_second.exp = now.plus(1);
+        assert!(verify_access_token(&keys, &mint(&keys, &last_second).unwrap(), ISS, None, now).is_ok());
+    }
+
+    #[test]
     fn alg_none_and_tampered_payload_are_rejected() {
         let keys = keys(SigningAlgorithm::Es256);
         let now = UnixTime::now();

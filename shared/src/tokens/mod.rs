@@ -7,7 +7,6 @@ pub mod logout;
 pub mod refresh;
 
 use crate::keys::KeySet;
-use crate::policy::LEEWAY_SECONDS;
 use crate::time::UnixTime;
 use jsonwebtoken::{Header, Validation, decode, decode_header, encode};
 use serde::Serialize;
@@ -77,7 +76,10 @@ pub(crate) fn verify<T: DeserializeOwned>(
         return Err(TokenError::BadSignature);
     }
     let mut validation = Validation::new(key.algorithm);
-    validation.leeway = LEEWAY_SECONDS;
+    // Our own tokens, checked by our own functions on the same clock: no leeway. A token
+    // past its `exp` is not active (RFC 7662 §2.2), not even by a few seconds. (Markers
+    // and retired keys still allow `LEEWAY_SECONDS` for resource servers' clocks.)
+    validation.leeway = 0;
     validation.validate_nbf = true;
     validation.validate_exp = expect.check_expiry;
     validation.set_issuer(&[expect.issuer]);
@@ -90,7 +92,7 @@ pub(crate) fn verify<T: DeserializeOwned>(
     // so that callers with an explicit clock (tests, benchmarks) get the same answer.
     let data = decode::<serde_json::Value>(token, &key.key, &validation).map_err(map_jwt_error)?;
     let exp = data.claims.get("exp").and_then(|v| v.as_u64()).ok_or(TokenError::InvalidClaims)?;
-    if expect.check_expiry && exp.saturating_add(LEEWAY_SECONDS) <= expect.now.0 {
+    if expect.check_expiry && exp <= expect.now.0 {
         return Err(TokenError::Expired);
     }
     serde_json::from_value(data.claims).map_err(|_| TokenError::InvalidClaims)

@@ -44,9 +44,13 @@ impl RefreshToken {
         };
         let well_formed_fid =
             fid.len() == FAMILY_ID_LEN && fid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        let digits_only =
-            !generation.is_empty() && generation.len() <= 10 && generation.bytes().all(|b| b.is_ascii_digit());
-        if !well_formed_fid || !digits_only {
+        // One spelling per generation: decimal digits, no sign, no whitespace, no leading
+        // zero (so `fid.00.mac` is not a second name for `fid.0.mac`).
+        let canonical = !generation.is_empty()
+            && generation.len() <= 10
+            && generation.bytes().all(|b| b.is_ascii_digit())
+            && (generation == "0" || !generation.starts_with('0'));
+        if !well_formed_fid || !canonical {
             return Err(InvalidRefreshToken);
         }
         let generation: Generation = generation.parse().map_err(|_| InvalidRefreshToken)?;
@@ -80,6 +84,23 @@ mod tests {
         let encoded = token.encode(&key);
         assert_eq!(RefreshToken::decode(&encoded, &key), Ok(token.clone()));
         assert_eq!(token.successor().unwrap().generation, 1);
+    }
+
+    #[test]
+    fn a_generation_has_exactly_one_spelling() {
+        let key = key();
+        let fid = FamilyId::random();
+        // Validly MAC'ed tokens whose generation is spelled another way.
+        let signed = |generation: &str| {
+            let message = format!("{fid}.{generation}");
+            format!("{message}.{}", URL_SAFE_NO_PAD.encode(hmac::sign(&key, message.as_bytes()).as_ref()))
+        };
+        for other in ["00", "01", "007", "+1", "-0", " 1", "1 ", "0x1", "１"] {
+            assert_eq!(RefreshToken::decode(&signed(other), &key), Err(InvalidRefreshToken), "{other:?}");
+        }
+        for canonical in ["0", "1", "10", "4294967295"] {
+            assert!(RefreshToken::decode(&signed(canonical), &key).is_ok(), "{canonical:?}");
+        }
     }
 
     #[test]
