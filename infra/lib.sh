@@ -144,6 +144,10 @@ DYNAMODB_ENDPOINT=http://127.0.0.1:$moto_port
 ISSUER=http://127.0.0.1:$watch_port
 KEY_SOURCE=file:$keys
 EXPECTED_AUDIENCE=https://api.example.com
+# moto applies requests one at a time: under a test suite's load a call waits longer
+# than DynamoDB would make it.
+STORE_ATTEMPT_TIMEOUT_MS=5000
+STORE_OPERATION_TIMEOUT_MS=10000
 RUST_LOG=${RUST_LOG:-info}
 ${EXTRA_ENV:-}
 ENV

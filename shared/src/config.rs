@@ -47,6 +47,41 @@ pub struct AwsSettings {
     /// The local stack (`tokenctl` without `TABLE_NAME`): static credentials and region,
     /// never the AWS credential chain (which would wait on instance metadata).
     pub local: bool,
+    pub timeouts: StoreTimeouts,
+}
+
+/// How long one AWS call may take, and how often it is tried: each function's are sized
+/// so that it answers (deny, or 503) well inside its Lambda timeout (docs/operations.md,
+/// "Time budgets"; the template sets them per function).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StoreTimeouts {
+    /// `STORE_CONNECT_TIMEOUT_MS`
+    pub connect: Duration,
+    /// One attempt (`STORE_ATTEMPT_TIMEOUT_MS`).
+    pub attempt: Duration,
+    /// All attempts of one call together (`STORE_OPERATION_TIMEOUT_MS`).
+    pub operation: Duration,
+    /// Attempts per call, the first included (`STORE_MAX_ATTEMPTS`).
+    pub max_attempts: u32,
+}
+
+impl StoreTimeouts {
+    /// How long a service may go on retrying one logical write (a rotation that lost a
+    /// race, a revocation that lost to a rotation) before it answers.
+    pub fn retry_window(&self) -> Duration {
+        self.operation * 2
+    }
+}
+
+impl Default for StoreTimeouts {
+    fn default() -> Self {
+        Self {
+            connect: Duration::from_millis(1_000),
+            attempt: Duration::from_millis(1_000),
+            operation: Duration::from_millis(2_500),
+            max_attempts: 2,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -175,7 +210,25 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
             dynamodb_endpoint: self.url("DYNAMODB_ENDPOINT")?,
             secrets_manager_endpoint: self.url("SECRETS_MANAGER_ENDPOINT")?,
             local: self.local,
+            timeouts: self.store_timeouts()?,
         })
+    }
+
+    pub fn store_timeouts(&self) -> Result<StoreTimeouts, ConfigError> {
+        let defaults = StoreTimeouts::default();
+        let millis = |name, default: Duration| {
+            self.bounded(name, default.as_millis() as u64, 60_000).map(|ms| Duration::from_millis(ms.max(1)))
+        };
+        let timeouts = StoreTimeouts {
+            connect: millis("STORE_CONNECT_TIMEOUT_MS", defaults.connect)?,
+            attempt: millis("STORE_ATTEMPT_TIMEOUT_MS", defaults.attempt)?,
+            operation: millis("STORE_OPERATION_TIMEOUT_MS", defaults.operation)?,
+            max_attempts: self.bounded("STORE_MAX_ATTEMPTS", u64::from(defaults.max_attempts), 5)?.max(1) as u32,
+        };
+        if timeouts.attempt > timeouts.operation {
+            return Err(invalid("STORE_ATTEMPT_TIMEOUT_MS", "may not exceed STORE_OPERATION_TIMEOUT_MS".into()));
+        }
+        Ok(timeouts)
     }
 
     pub fn issuer(&self) -> Result<String, ConfigError> {

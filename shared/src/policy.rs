@@ -58,8 +58,10 @@ impl Default for Lifetimes {
 pub enum Covers<'a> {
     /// One access token, whose own `exp` is known.
     Token { exp: UnixTime },
-    /// Every access token issued from one family.
-    Family,
+    /// Every access token issued from one family, and the family itself until its own
+    /// end (`None` when it is gone): a marker that outlives the family keeps refusing it
+    /// even if its item was never marked revoked (a lost transaction).
+    Family { family_expires_at: Option<UnixTime> },
     /// Every token and family of this session.
     Session(&'a SessionRecord),
     /// Everything a subject was issued before the marker's line.
@@ -127,7 +129,7 @@ impl Lifetimes {
         let longest_access_token = now.plus(MAX_TOKEN_LIFETIME + LEEWAY_SECONDS);
         match covers {
             Covers::Token { exp } => exp.plus(LEEWAY_SECONDS),
-            Covers::Family => longest_access_token,
+            Covers::Family { family_expires_at } => longest_access_token.max(family_expires_at.unwrap_or(now)),
             // The session's families rotate until it expires; its access tokens live on.
             Covers::Session(session) => session.expires_at.max(longest_access_token),
             Covers::Subject => now.plus(MAX_FAMILY_LIFETIME.max(self.refresh_absolute) + LEEWAY_SECONDS),
@@ -236,7 +238,9 @@ mod tests {
         let now = UnixTime::now();
         let short = Lifetimes { access_token: 60, ..Default::default() };
         let longest = now.plus(MAX_TOKEN_LIFETIME + LEEWAY_SECONDS);
-        assert_eq!(short.marker_expiry(Covers::Family, now), longest);
+        assert_eq!(short.marker_expiry(Covers::Family { family_expires_at: None }, now), longest);
+        let family_end = now.plus(MAX_FAMILY_LIFETIME);
+        assert_eq!(short.marker_expiry(Covers::Family { family_expires_at: Some(family_end) }, now), family_end);
         let (session, _) = kit::session(now, 60);
         assert_eq!(short.marker_expiry(Covers::Session(&session), now), longest);
         let (long_session, _) = kit::session(now, MAX_FAMILY_LIFETIME);

@@ -4,16 +4,18 @@
 //! (docs/ARCHITECTURE.md §3, semantics 1 and 2).
 
 use crate::config::Config;
-use crate::domain::{ClientRecord, FamilyStatus, Marker, RevocationCause};
+use crate::domain::{ClientRecord, FamilyRevocation, FamilyStatus, Marker, RevocationCause};
+use crate::ids::FamilyId;
 use crate::keys::{KeyRing, KeySet};
 use crate::oauth::client_auth::ClientDirectory;
 use crate::oauth::{OAuthError, OAuthErrorCode, OAuthRequest};
-use crate::policy::Covers;
-use crate::store::{FamilyWrite, MarkerWrite};
+use crate::policy::{Covers, Lifetimes};
+use crate::store::{FamilyWrite, MarkerWrite, StoreError};
 use crate::time::UnixTime;
 use crate::tokens::access::{is_our_other_jwt, verify_access_token_even_expired};
 use crate::tokens::refresh::RefreshToken;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// The kinds of token this server revokes, in the order a `token_type_hint` asks to try.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,7 +106,11 @@ impl Revoker {
         let Ok(refresh) = RefreshToken::decode(token, keys.refresh_mac_key()) else {
             return Ok(Found::NotThisKind);
         };
+        let cause = RevocationCause::RevokedByClient;
         let Some(family) = self.families.family(&refresh.family).await? else {
+            // The family is gone (expired): its refresh tokens are dead, but access tokens
+            // issued from it just before may not be. The MAC proved the token ours.
+            self.family_revoker().revoke(&refresh.family, None, cause).await?;
             return Ok(Found::Handled);
         };
         if family.client_id != client.id {
@@ -113,13 +119,82 @@ impl Revoker {
         if family.status == FamilyStatus::Revoked {
             return Ok(Found::Handled);
         }
-        let now = UnixTime::now();
-        let marker_expires_at = self.config.lifetimes.marker_expiry(Covers::Family, now);
-        let cause = RevocationCause::RevokedByClient;
-        self.families.revoke_family(&family.fid, now, cause, marker_expires_at).await?;
+        self.family_revoker().revoke(&family.fid, Some(family.expires_at), cause).await?;
         tracing::info!(event = "refresh_family.revoked", reason = cause.as_str(), client_id = %client.id,
             sub = %family.sub, fid = %family.fid);
         Ok(Found::Handled)
+    }
+}
+
+/// Transactions a concurrent refresh cancels are tried this often (within the retry
+/// window) before the marker alone stands in for the whole revocation.
+const FAMILY_REVOCATION_ATTEMPTS: u32 = 3;
+/// And the marker alone this often.
+const MARKER_ATTEMPTS: u32 = 2;
+
+/// Revokes families so that a revocation is never lost (docs/ARCHITECTURE.md §3.2,
+/// §3.5, §3.7): the family update and its marker in one transaction, tried again when a
+/// concurrent transaction (a refresh racing this very revocation: a thief and its victim)
+/// cancels it; should that keep failing, the marker alone, which every rotation checks
+/// atomically and which outlives the family.
+pub(crate) struct FamilyRevoker<'a> {
+    pub families: &'a dyn FamilyWrite,
+    pub markers: &'a dyn MarkerWrite,
+    pub lifetimes: &'a Lifetimes,
+    /// No transaction is tried after this; the marker alone is (the caller's request
+    /// budget, `StoreTimeouts::retry_window` from its start).
+    pub deadline: Instant,
+}
+
+impl FamilyRevoker<'_> {
+    /// Returns an error only if not even the marker could be written.
+    pub async fn revoke(
+        &self,
+        fid: &FamilyId,
+        family_expires_at: Option<UnixTime>,
+        cause: RevocationCause,
+    ) -> Result<(), StoreError> {
+        let now = UnixTime::now();
+        let expires_at = self.lifetimes.marker_expiry(Covers::Family { family_expires_at }, now);
+        let mut pause = Duration::from_millis(20);
+        for _ in 0..FAMILY_REVOCATION_ATTEMPTS {
+            if Instant::now() >= self.deadline {
+                break;
+            }
+            match self.families.revoke_family(fid, now, cause, expires_at).await {
+                Ok(FamilyRevocation::Revoked) => return Ok(()),
+                Ok(FamilyRevocation::FamilyAbsent) => break,
+                Err(StoreError::Conflict | StoreError::Unavailable(_)) => {
+                    tokio::time::sleep(pause).await;
+                    pause *= 2;
+                }
+                Err(err) => return Err(err),
+            }
+        }
+        let marker = Marker::Family { fid: fid.clone(), revoked_at: now, reason: cause, expires_at };
+        let mut last = None;
+        for _ in 0..MARKER_ATTEMPTS {
+            match self.markers.put_marker(&marker).await {
+                Ok(()) => {
+                    tracing::warn!(event = "refresh_family.revoked_by_marker", fid = %fid, reason = cause.as_str());
+                    return Ok(());
+                }
+                Err(err) => last = Some(err),
+            }
+            tokio::time::sleep(pause).await;
+        }
+        Err(last.unwrap_or_else(|| StoreError::Unavailable("the family marker could not be written".into())))
+    }
+}
+
+impl Revoker {
+    fn family_revoker(&self) -> FamilyRevoker<'_> {
+        FamilyRevoker {
+            families: &*self.families,
+            markers: &*self.markers,
+            lifetimes: &self.config.lifetimes,
+            deadline: Instant::now() + self.config.aws.timeouts.retry_window(),
+        }
     }
 }
 

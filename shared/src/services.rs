@@ -68,6 +68,7 @@ impl Services {
             users: self.store.clone(),
             sessions: self.store.clone(),
             families: self.store.clone(),
+            markers: self.store.clone(),
         }
     }
 

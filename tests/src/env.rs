@@ -41,9 +41,18 @@ pub fn secrets_config() -> Config {
     .expect("the stack's configuration")
 }
 
-/// The race tests' own DynamoDB (see infra/test.sh).
+/// The race tests' own DynamoDB (see infra/test.sh), with time budgets for an emulator
+/// that applies requests one at a time: fifty concurrent transactions queue there for
+/// seconds, where DynamoDB would run them side by side.
 pub fn race_config() -> Config {
-    config_at(&required_env("RACE_DYNAMODB_ENDPOINT"))
+    let endpoint = required_env("RACE_DYNAMODB_ENDPOINT");
+    Config::from_lookup(move |name| match name {
+        "DYNAMODB_ENDPOINT" => Some(endpoint.clone()),
+        "STORE_ATTEMPT_TIMEOUT_MS" => Some("20000".into()),
+        "STORE_OPERATION_TIMEOUT_MS" => Some("40000".into()),
+        _ => std::env::var(name).ok(),
+    })
+    .expect("the stack's configuration")
 }
 
 /// A table of its own, for store tests that must not see other tests' items.

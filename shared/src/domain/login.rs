@@ -106,7 +106,19 @@ pub enum RotationOutcome {
     UserRefused,
     SubjectRevoked,
     SessionRevoked,
+    /// The family's denylist marker exists: a revocation whose family update was lost
+    /// (a cancelled transaction) still stops the family.
+    FamilyRevoked,
     /// DynamoDB cancelled the transaction because another one touched the same items;
     /// nothing was written and the caller may start over.
     Contended,
+}
+
+/// What a family revocation's one transaction did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FamilyRevocation {
+    /// The family item is revoked and its marker written.
+    Revoked,
+    /// There is no family item (expired, or TTL removed it): nothing was written.
+    FamilyAbsent,
 }

@@ -14,7 +14,9 @@ mod user;
 pub use algorithm::SigningAlgorithm;
 pub use client::{ClientLifetimes, ClientRecord, GrantType};
 pub use delivery::{DeliveryRecord, DeliveryStatus};
-pub use login::{FamilyRecord, FamilyStatus, LoginGuard, Rotation, RotationKind, RotationOutcome, SessionRecord};
+pub use login::{
+    FamilyRecord, FamilyRevocation, FamilyStatus, LoginGuard, Rotation, RotationKind, RotationOutcome, SessionRecord,
+};
 pub use revocation::{Marker, RevocationCause, RevocationQuery, RevocationReason, RevocationStatus};
 pub use scope::{InvalidScope, Scope};
 pub use user::{UserProfile, UserRecord};

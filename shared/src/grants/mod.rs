@@ -16,7 +16,7 @@ use crate::keys::{KeyRing, KeySet};
 use crate::oauth::client_auth::ClientDirectory;
 use crate::oauth::{OAuthError, OAuthErrorCode, OAuthRequest};
 use crate::policy::Lifetimes;
-use crate::store::{FamilyWrite, SessionWrite, UserRead};
+use crate::store::{FamilyWrite, MarkerWrite, SessionWrite, UserRead};
 use crate::time::UnixTime;
 use crate::tokens::access::{self, AccessTokenClaims};
 use serde::Serialize;
@@ -43,6 +43,7 @@ pub struct TokenIssuer {
     pub(crate) users: Arc<dyn UserRead>,
     pub(crate) sessions: Arc<dyn SessionWrite>,
     pub(crate) families: Arc<dyn FamilyWrite>,
+    pub(crate) markers: Arc<dyn MarkerWrite>,
 }
 
 /// The login an access token belongs to, for user grants.

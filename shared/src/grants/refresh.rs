@@ -10,14 +10,15 @@
 
 use super::{LoginBinding, TokenIssuer, TokenResponse};
 use crate::domain::{
-    ClientRecord, FamilyRecord, FamilyStatus, LoginGuard, RevocationCause, Rotation, RotationKind, RotationOutcome,
-    Scope,
+    ClientRecord, FamilyRecord, LoginGuard, RevocationCause, Rotation, RotationKind, RotationOutcome, Scope,
 };
 use crate::keys::KeySet;
 use crate::oauth::{OAuthError, OAuthRequest};
-use crate::policy::{Covers, FamilyState};
+use crate::policy::FamilyState;
+use crate::revocation::FamilyRevoker;
 use crate::time::UnixTime;
 use crate::tokens::refresh::RefreshToken;
+use std::time::Instant;
 
 /// How often a refresh starts over after DynamoDB cancelled its transaction for a
 /// conflicting concurrent one (nothing was written; the next read sees the winner).
@@ -48,7 +49,13 @@ impl TokenIssuer {
         })?;
         let successor = token.successor().ok_or(OAuthError::invalid_grant(INVALID))?;
 
+        // Each attempt is two store calls; a new one starts only inside the retry window,
+        // so the function answers well inside its Lambda timeout (docs/operations.md).
+        let deadline = Instant::now() + self.config.aws.timeouts.retry_window();
         for _ in 0..MAX_ATTEMPTS {
+            if Instant::now() >= deadline {
+                break;
+            }
             let now = UnixTime::now();
             let Some(family) = self.families.family(&token.family).await? else {
                 tracing::info!(event = "refresh_token.invalid", client_id = %client.id, fid = %token.family,
@@ -83,7 +90,7 @@ impl TokenIssuer {
 
             let kind = match self.judge(client, &family, token.generation, now) {
                 Verdict::Rotate(kind) => kind,
-                Verdict::Reuse => return Err(self.reuse_detected(client, &family, token.generation, now).await),
+                Verdict::Reuse => return Err(self.reuse_detected(client, &family, token.generation, deadline).await),
                 Verdict::Refuse(reason) => return Err(refused(client, &family, reason)),
             };
             let rotation = Rotation { family: family.fid.clone(), kind, now, guard: LoginGuard::of(&family) };
@@ -106,7 +113,7 @@ impl TokenIssuer {
                                 sub = %current.sub, fid = %current.fid, generation = successor.generation, jti = %jti);
                             Ok(respond())
                         }
-                        Verdict::Reuse => Err(self.reuse_detected(client, &current, token.generation, now).await),
+                        Verdict::Reuse => Err(self.reuse_detected(client, &current, token.generation, deadline).await),
                         // The family looks as expected, yet the write failed: it expired in
                         // between. Nothing was reused.
                         Verdict::Rotate(RotationKind::Advance { .. }) => {
@@ -119,6 +126,7 @@ impl TokenIssuer {
                 RotationOutcome::UserRefused => return Err(refused(client, &family, "user_disabled_or_gone")),
                 RotationOutcome::SubjectRevoked => return Err(refused(client, &family, "subject_revoked")),
                 RotationOutcome::SessionRevoked => return Err(refused(client, &family, "session_revoked")),
+                RotationOutcome::FamilyRevoked => return Err(refused(client, &family, "family_revoked")),
                 RotationOutcome::Contended => continue,
             }
         }
@@ -158,17 +166,19 @@ impl TokenIssuer {
         client: &ClientRecord,
         family: &FamilyRecord,
         presented: u32,
-        now: UnixTime,
+        deadline: Instant,
     ) -> OAuthError {
         tracing::warn!(event = "refresh_token.reuse_detected", client_id = %client.id, sub = %family.sub,
             sid = %family.sid, fid = %family.fid, presented_generation = presented, current_generation = family.generation);
-        if family.status == FamilyStatus::Revoked {
-            return OAuthError::invalid_grant(INVALID);
-        }
-        // The marker must outlive every access token this family issued.
-        let marker_expires_at = self.config.lifetimes.marker_expiry(Covers::Family, now);
         let cause = RevocationCause::RefreshTokenReuse;
-        match self.families.revoke_family(&family.fid, now, cause, marker_expires_at).await {
+        let revoker = FamilyRevoker {
+            families: &*self.families,
+            markers: &*self.markers,
+            lifetimes: &self.config.lifetimes,
+            deadline,
+        };
+        let revoked = revoker.revoke(&family.fid, Some(family.expires_at), cause).await;
+        match revoked {
             Ok(()) => {
                 tracing::warn!(event = "refresh_family.revoked", reason = cause.as_str(), fid = %family.fid, sub = %family.sub);
                 OAuthError::invalid_grant(INVALID)

@@ -365,6 +365,41 @@ mod refresh {
         assert!(refresh(&f, &token).await.is_ok(), "the owner can still use it");
     }
 
+    /// A thief and its victim refresh at the same moment: the reuse is detected, but the
+    /// revoking transaction keeps losing to the concurrent rotation. The revocation is not
+    /// lost: the family's marker stands in, and no rotation gets past it.
+    #[tokio::test]
+    async fn a_revocation_whose_transaction_keeps_losing_still_stops_the_family() {
+        use crate::domain::RevocationQuery;
+        use crate::store::{RevocationRead, StoreError};
+        use crate::testing::decorated::Injected;
+        use crate::testing::faults::Faulty;
+        let f = fixture_with(ALL, ClientLifetimes { refresh_grace: Some(0), ..Default::default() }).await;
+        let faulty = Arc::new(Faulty::with_plan(f.store.clone(), |op| match op {
+            "revoke_family" => Injected::Fail(StoreError::Conflict),
+            _ => Injected::Proceed,
+        }));
+        let issuer = kit::services_with(f.services.config().clone(), faulty).token_issuer();
+        let issuer = TokenIssuer { keys: f.services.keys().clone(), ..issuer };
+        let call = |token: String| {
+            let issuer = &issuer;
+            async move { issuer.token(&with_client(&format!("grant_type=refresh_token&refresh_token={token}"))).await }
+        };
+        let stolen = login(&f, "read").await;
+        let victims = call(stolen.clone()).await.unwrap();
+        // The thief presents the rotated token: reuse.
+        assert_eq!(call(stolen.clone()).await.unwrap_err().code, OAuthErrorCode::InvalidGrant);
+        // The victim's successor never rotates again, and the family's tokens are denied.
+        let successor = victims.refresh_token.unwrap();
+        assert_eq!(call(successor).await.unwrap_err().code, OAuthErrorCode::InvalidGrant);
+        let fid = family_of(&f, &stolen);
+        let query = RevocationQuery { fid: Some(fid), ..Default::default() };
+        assert!(matches!(
+            f.store.revocation_status(&query).await.unwrap(),
+            crate::domain::RevocationStatus::Revoked(_)
+        ));
+    }
+
     /// docs/ARCHITECTURE.md §5: a refresh costs at most two round trips; bad tokens cost none.
     #[tokio::test]
     async fn round_trips_per_refresh_are_within_budget() {

@@ -8,8 +8,8 @@
 pub mod dynamo;
 
 use crate::domain::{
-    ClientRecord, DeliveryRecord, FamilyRecord, Marker, RevocationCause, RevocationQuery, RevocationStatus, Rotation,
-    RotationOutcome, SessionRecord, UserProfile, UserRecord,
+    ClientRecord, DeliveryRecord, FamilyRecord, FamilyRevocation, Marker, RevocationCause, RevocationQuery,
+    RevocationStatus, Rotation, RotationOutcome, SessionRecord, UserProfile, UserRecord,
 };
 use crate::ids::{ClientId, FamilyId, Sid, Subject};
 use crate::time::UnixTime;
@@ -97,15 +97,18 @@ pub trait FamilyWrite: FamilyRead {
     /// The conditional write that makes races impossible (docs/ARCHITECTURE.md §3.7): the
     /// family update and the login guard checks commit together or not at all.
     async fn rotate(&self, rotation: &Rotation) -> StoreResult<RotationOutcome>;
-    /// Mark the family revoked and write its denylist marker, so that neither its
-    /// refresh token nor any access token issued from it is honoured again.
+    /// Mark the family revoked and write its denylist marker in one transaction, so that
+    /// neither its refresh token nor any access token issued from it is honoured again.
+    /// `Conflict` when a concurrent transaction cancelled it (nothing was written): the
+    /// caller retries, and falls back on the marker alone, which rotation also refuses
+    /// (`revocation::revoke_family` does all of that).
     async fn revoke_family(
         &self,
         fid: &FamilyId,
         revoked_at: UnixTime,
         reason: RevocationCause,
         marker_expires_at: UnixTime,
-    ) -> StoreResult<()>;
+    ) -> StoreResult<FamilyRevocation>;
 }
 
 /// The denylist check behind introspection, the authorizer and userinfo.

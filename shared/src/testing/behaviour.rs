@@ -200,18 +200,31 @@ async fn rotation_is_refused_for_disabled_users_and_revoked_subjects_or_sessions
 async fn revoked_family_never_rotates_again(store: &impl FullStore) {
     let now = UnixTime::now();
     let family = login(store, now).await;
-    store.revoke_family(&family.fid, now, RevocationCause::RevokedByClient, now.plus(600)).await.expect("revoke");
+    let revoked = store.revoke_family(&family.fid, now, RevocationCause::RevokedByClient, now.plus(600)).await;
+    assert_eq!(revoked.expect("revoke"), FamilyRevocation::Revoked);
     let RotationOutcome::FamilyChanged(Some(current)) = store.rotate(&advance(&family, 0, now)).await.expect("rotate")
     else {
         panic!("a revoked family is reported as changed");
     };
     assert_eq!(current.status, FamilyStatus::Revoked);
     assert_eq!(store.family(&family.fid).await.expect("read").expect("kept").status, FamilyStatus::Revoked);
-    // Revoking a family that no longer exists still succeeds (its marker is written).
-    store
-        .revoke_family(&FamilyId::random(), now, RevocationCause::RevokedByClient, now.plus(600))
-        .await
-        .expect("revoke unknown");
+    // A family that does not exist is reported absent, and nothing is written.
+    let unknown = FamilyId::random();
+    let absent = store.revoke_family(&unknown, now, RevocationCause::RevokedByClient, now.plus(600)).await;
+    assert_eq!(absent.expect("revoke unknown"), FamilyRevocation::FamilyAbsent);
+    let query = RevocationQuery { fid: Some(unknown), ..Default::default() };
+    assert_eq!(store.revocation_status(&query).await.expect("denylist"), RevocationStatus::Clear, "no marker");
+
+    // A family whose revocation got only as far as its marker never rotates either.
+    let marked = login(store, now).await;
+    let marker = Marker::Family {
+        fid: marked.fid.clone(),
+        revoked_at: now,
+        reason: RevocationCause::RefreshTokenReuse,
+        expires_at: now.plus(600),
+    };
+    store.put_marker(&marker).await.expect("marker");
+    assert_eq!(store.rotate(&advance(&marked, 0, now)).await.expect("rotate"), RotationOutcome::FamilyRevoked);
 }
 
 async fn user_create_is_exclusive_and_replace_needs_existing(store: &impl FullStore) {

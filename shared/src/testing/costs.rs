@@ -36,8 +36,9 @@ pub fn units_of(call: Call) -> Units {
         "begin_session" => (1, 0.0, 5.0),
         // Marker put + session delete, and the session's index entry.
         "end_session" => (1, 0.0, 5.0),
-        // Family update + three condition checks (user, subject line, session marker).
-        "rotate" => (1, 0.0, 8.0),
+        // Family update + four condition checks (user, subject line, session marker,
+        // family marker).
+        "rotate" => (1, 0.0, 10.0),
         // Family update + marker put.
         "revoke_family" | "remove_client" => (1, 0.0, 4.0),
         _ => (1, 0.0, 0.0),

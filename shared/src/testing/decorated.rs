@@ -160,7 +160,7 @@ impl<H: Hook, S: FamilyWrite> FamilyWrite for Decorated<S, H> {
         revoked_at: UnixTime,
         reason: RevocationCause,
         marker_expires_at: UnixTime,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<FamilyRevocation> {
         self.call("revoke_family", self.inner.revoke_family(fid, revoked_at, reason, marker_expires_at)).await
     }
 }

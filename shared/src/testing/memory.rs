@@ -206,6 +206,9 @@ impl FamilyWrite for MemoryStore {
         if live(markers.sessions.get(&guard.sid), |exp| *exp, now).is_some() {
             return Ok(RotationOutcome::SessionRevoked);
         }
+        if live(markers.families.get(&rotation.family), |exp| *exp, now).is_some() {
+            return Ok(RotationOutcome::FamilyRevoked);
+        }
         if let (RotationKind::Advance { from }, Some(f)) = (rotation.kind, inner.families.get_mut(&rotation.family)) {
             f.generation = from + 1;
             f.rotated_at = now;
@@ -219,13 +222,15 @@ impl FamilyWrite for MemoryStore {
         _revoked_at: UnixTime,
         _reason: RevocationCause,
         marker_expires_at: UnixTime,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<FamilyRevocation> {
         let mut inner = self.lock()?;
-        if let Some(family) = inner.families.get_mut(fid) {
-            family.status = FamilyStatus::Revoked;
+        let now = UnixTime::now();
+        match inner.families.get_mut(fid).filter(|family| !family.expires_at.has_passed(now)) {
+            Some(family) => family.status = FamilyStatus::Revoked,
+            None => return Ok(FamilyRevocation::FamilyAbsent),
         }
         inner.markers.families.insert(fid.clone(), marker_expires_at);
-        Ok(())
+        Ok(FamilyRevocation::Revoked)
     }
 }
 

@@ -10,10 +10,13 @@ use crate::time::UnixTime;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
-/// A batch that DynamoDB only partly answers (throttling) is asked again for the rest;
-/// after this many rounds the check fails closed.
-const MAX_ROUNDS: usize = 4;
+/// A batch that DynamoDB only partly answers (throttling) is asked again for the rest,
+/// after a pause that doubles, as long as the store's budget for one call allows; then
+/// the check fails closed.
+const MAX_ROUNDS: usize = 3;
+const FIRST_PAUSE: Duration = Duration::from_millis(25);
 
 #[async_trait]
 impl RevocationRead for DynamoStore {
@@ -54,8 +57,18 @@ impl RevocationRead for DynamoStore {
                 .set_expression_attribute_names(Some(codec::projection_names(codec::DENYLIST_PROJECTION)))
                 .build(),
         )?);
-        for _ in 0..MAX_ROUNDS {
+        let started = Instant::now();
+        let mut pause = FIRST_PAUSE;
+        for round in 0..MAX_ROUNDS {
             let Some(batch) = pending.take() else { break };
+            if round > 0 {
+                if started.elapsed() + pause >= self.budget {
+                    pending = Some(batch);
+                    break;
+                }
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+            }
             let out =
                 self.client.batch_get_item().request_items(&self.table, batch).send().await.map_err(unavailable)?;
             if let Some(mut responses) = out.responses {

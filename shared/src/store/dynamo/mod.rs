@@ -23,6 +23,8 @@ use std::time::Duration;
 pub struct DynamoStore {
     client: Client,
     table: String,
+    /// How long one logical read may go on asking (a batch's unprocessed keys).
+    budget: Duration,
 }
 
 impl DynamoStore {
@@ -34,11 +36,15 @@ impl DynamoStore {
         if let Some(endpoint) = &aws.dynamodb_endpoint {
             builder = builder.endpoint_url(endpoint);
         }
-        Self { client: Client::from_conf(builder.build()), table: aws.table_name.clone() }
+        Self {
+            client: Client::from_conf(builder.build()),
+            table: aws.table_name.clone(),
+            budget: aws.timeouts.operation,
+        }
     }
 
     pub fn from_client(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self { client, table: table.into(), budget: crate::config::StoreTimeouts::default().operation }
     }
 
     pub fn sdk_client(&self) -> &Client {
@@ -80,16 +86,21 @@ pub async fn sdk_config(aws: &AwsSettings) -> aws_config::SdkConfig {
     use aws_config::timeout::TimeoutConfig;
     static SHARED: tokio::sync::OnceCell<aws_config::SdkConfig> = tokio::sync::OnceCell::const_new();
     let local = aws.local;
+    let budget = aws.timeouts;
     SHARED
         .get_or_init(|| async move {
             // Bounded waits: an unreachable store must turn into a fail-closed answer
             // well inside the Lambda timeout, not a hung invocation.
             let timeouts = TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(1))
-                .operation_attempt_timeout(Duration::from_secs(2))
-                .operation_timeout(Duration::from_secs(5))
+                .connect_timeout(budget.connect)
+                .operation_attempt_timeout(budget.attempt)
+                .operation_timeout(budget.operation)
                 .build();
-            let loader = aws_config::from_env().timeout_config(timeouts);
+            let retries = aws_config::retry::RetryConfig::standard()
+                .with_max_attempts(budget.max_attempts)
+                .with_initial_backoff(Duration::from_millis(50))
+                .with_max_backoff(Duration::from_millis(500));
+            let loader = aws_config::from_env().timeout_config(timeouts).retry_config(retries);
             if local {
                 let credentials =
                     aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "local stack");

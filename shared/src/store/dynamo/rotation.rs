@@ -8,9 +8,11 @@
 
 use super::codec::{Item, Key, n, s};
 use super::{DynamoStore, built, unavailable};
-use crate::domain::{FamilyRecord, FamilyStatus, Marker, RevocationCause, Rotation, RotationKind, RotationOutcome};
+use crate::domain::{
+    FamilyRecord, FamilyRevocation, FamilyStatus, Marker, RevocationCause, Rotation, RotationKind, RotationOutcome,
+};
 use crate::ids::FamilyId;
-use crate::store::{FamilyRead, FamilyWrite, MarkerWrite, StoreResult};
+use crate::store::{FamilyRead, FamilyWrite, MarkerWrite, StoreError, StoreResult};
 use crate::time::UnixTime;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -24,6 +26,7 @@ const FAMILY: usize = 0;
 const USER: usize = 1;
 const SUBJECT: usize = 2;
 const SESSION: usize = 3;
+const FAMILY_MARKER: usize = 4;
 
 fn values(pairs: &[(&str, AttributeValue)]) -> HashMap<String, AttributeValue> {
     pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
@@ -120,6 +123,14 @@ impl FamilyWrite for DynamoStore {
                 Key::session_marker(&guard.sid),
                 "attribute_not_exists(pk) OR expires_at <= :now",
                 &[],
+                &[(":now", now.clone())],
+            )?,
+            // A revocation whose family update was lost left its marker: it still stops
+            // the family, atomically with this write (docs/ARCHITECTURE.md §3.7).
+            self.check(
+                Key::family_marker(&rotation.family),
+                "attribute_not_exists(pk) OR expires_at <= :now",
+                &[],
                 &[(":now", now)],
             )?,
         ];
@@ -152,6 +163,9 @@ impl FamilyWrite for DynamoStore {
         if failed(SESSION) {
             return Ok(RotationOutcome::SessionRevoked);
         }
+        if failed(FAMILY_MARKER) {
+            return Ok(RotationOutcome::FamilyRevoked);
+        }
         if reasons.iter().any(|r| r.code() == Some("TransactionConflict")) {
             return Ok(RotationOutcome::Contended);
         }
@@ -164,7 +178,7 @@ impl FamilyWrite for DynamoStore {
         revoked_at: UnixTime,
         reason: RevocationCause,
         marker_expires_at: UnixTime,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<FamilyRevocation> {
         let marker = Marker::Family { fid: fid.clone(), revoked_at, reason, expires_at: marker_expires_at };
         let mark = TransactWriteItem::builder()
             .put(built(Put::builder().table_name(&self.table).set_item(Some(Item::from_marker(&marker).0)).build())?)
@@ -174,8 +188,8 @@ impl FamilyWrite for DynamoStore {
                 .table_name(&self.table)
                 .set_key(Some(Key::family(fid).into_map()))
                 .update_expression("SET #status = :revoked, revoked_at = :at, revoke_reason = :reason")
-                // Never create a family item out of nothing.
-                .condition_expression("attribute_exists(pk)")
+                // Never create a family item out of nothing; an expired one is absent.
+                .condition_expression("attribute_exists(pk) AND expires_at > :at")
                 .expression_attribute_names("#status", "status")
                 .set_expression_attribute_values(Some(values(&[
                     (":revoked", s(FamilyStatus::Revoked.as_str())),
@@ -191,15 +205,19 @@ impl FamilyWrite for DynamoStore {
             .transact_items(mark)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            // The family item is gone (TTL): its refresh tokens are dead already, but its
-            // access tokens may not be, so the marker is still written.
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_transaction_canceled_exception()) => {
-                self.put_marker(&marker).await
-            }
-            Err(err) => Err(unavailable(err)),
-        }
+        let err = match result {
+            Ok(_) => return Ok(FamilyRevocation::Revoked),
+            Err(err) => err,
+        };
+        let Some(TransactWriteItemsError::TransactionCanceledException(cancel)) = err.as_service_error() else {
+            return Err(unavailable(err));
+        };
+        // The update's condition failed: there is no family item (nothing was written).
+        // Any other cancellation (a conflict with a rotation, throttling) wrote nothing
+        // either, and is the caller's to retry.
+        let family_absent =
+            cancel.cancellation_reasons().first().and_then(|r| r.code()) == Some("ConditionalCheckFailed");
+        if family_absent { Ok(FamilyRevocation::FamilyAbsent) } else { Err(StoreError::Conflict) }
     }
 }
 
