@@ -159,7 +159,7 @@ impl Lifetimes {
 /// A client registration that breaks an invariant.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum InvalidClient {
-    #[error("a client id must be non-empty, without ':' '#' or control characters")]
+    #[error("a client id must be 1 to 256 bytes, without ':' '#' or control characters")]
     Id,
     #[error("the back-channel logout URI: {0}")]
     BackchannelLogoutUri(String),
@@ -171,11 +171,30 @@ pub enum InvalidClient {
     Grace,
 }
 
+/// Identifiers that arrive from outside end up in DynamoDB keys (at most 2048 bytes):
+/// anything longer than this, or with control characters, is refused at the wire, before
+/// any store call.
+pub const MAX_IDENTIFIER_BYTES: usize = 256;
+
+/// A client id: what `tokenctl` registers and what client authentication accepts.
+pub fn valid_client_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= MAX_IDENTIFIER_BYTES && !id.contains([':', '#']) && !id.chars().any(char::is_control)
+}
+
+/// A subject identifier as a client may name it (an admin logout's `sub`).
+pub fn valid_subject(sub: &str) -> bool {
+    !sub.is_empty() && sub.len() <= MAX_IDENTIFIER_BYTES && !sub.chars().any(|c| c.is_control() || c.is_whitespace())
+}
+
+/// An identifier this server made (`sid`, `jti`, `fid`): 128 random bits, base64url.
+pub fn valid_random_id(id: &str) -> bool {
+    id.len() == 22 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 impl ClientRecord {
     /// The invariants every writer of a client checks (the store and the CLI).
     pub fn validate(&self) -> Result<(), InvalidClient> {
-        let id = self.id.as_str();
-        if id.is_empty() || id.contains([':', '#']) || id.chars().any(char::is_control) {
+        if !valid_client_id(self.id.as_str()) {
             return Err(InvalidClient::Id);
         }
         if let Some(uri) = &self.backchannel_logout_uri {
@@ -194,6 +213,22 @@ impl ClientRecord {
         }
         Ok(())
     }
+}
+
+/// A username that breaks the rules (checked when a user is added, and at the wire).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("a username must be 1 to {MAX_USERNAME_BYTES} bytes, without control characters or surrounding spaces")]
+pub struct InvalidUsername;
+
+/// Usernames live in a DynamoDB key (at most 2048 bytes): far below that.
+pub const MAX_USERNAME_BYTES: usize = 256;
+
+pub fn validate_username(username: &str) -> Result<(), InvalidUsername> {
+    let ok = !username.is_empty()
+        && username.len() <= MAX_USERNAME_BYTES
+        && username.trim() == username
+        && !username.chars().any(char::is_control);
+    if ok { Ok(()) } else { Err(InvalidUsername) }
 }
 
 /// A back-channel logout URI: `https`, or `http` to loopback (local development and tests).

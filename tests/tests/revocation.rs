@@ -309,3 +309,39 @@ async fn a_family_marker_outlives_tokens_issued_under_a_longer_lifetime_than_tod
     assert!(expires_at >= exp + shared::policy::LEEWAY_SECONDS, "marker until {expires_at}, token until {exp}");
     assert_exactly_inactive(&stack.introspect(&client, login.str("access_token")).await, "the day-long token");
 }
+
+/// Disabling a user revokes like revoke-all: introspection, the authorizer and userinfo
+/// all refuse their live token at once; enabling lets new logins work again.
+#[tokio::test]
+async fn disabling_a_user_revokes_their_live_tokens_everywhere() {
+    let stack = Stack::from_env();
+    let client = seed_client(USER_GRANTS, "openid profile read", Some(API)).await;
+    let rs = resource_server().await;
+    let user = seed_user(false).await;
+    let login = password_login(&stack, &client, &user, "openid profile read").await;
+    let access = login.str("access_token").to_string();
+    assert_eq!(stack.introspect(&rs, &access).await.json["active"], true);
+
+    let tokenctl = std::env::var("TOKENCTL").expect("TOKENCTL");
+    let out = std::process::Command::new(&tokenctl).args(["user", "disable", &user.username]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    assert_exactly_inactive(&stack.introspect(&rs, &access).await, "after disable");
+    assert_denied(&stack.authorize(Some(&format!("Bearer {access}"))).await, "after disable");
+    assert_eq!(stack.userinfo(Some(&access)).await.status, 401);
+    let refused = stack
+        .post_form(
+            "/oauth2/token",
+            &client,
+            &[("grant_type", "password"), ("username", &user.username), ("password", &user.password)],
+        )
+        .await;
+    assert_eq!(refused.json["error"], "invalid_grant");
+
+    let out = std::process::Command::new(&tokenctl).args(["user", "enable", &user.username]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // The revoke line is the next whole second (claims have one-second resolution).
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let again = password_login(&stack, &client, &user, "openid read").await;
+    assert_eq!(stack.introspect(&rs, again.str("access_token")).await.json["active"], true);
+}

@@ -111,7 +111,8 @@ enum UserCommand {
     /// Log a user out everywhere: every session, refresh token and access token issued
     /// until now dies, and every relying party is notified
     RevokeAll { username: String },
-    /// Refuse every new login and refresh of a user
+    /// Refuse every new login of a user, and revoke everything issued to them until now
+    /// (as revoke-all: every session ends, every relying party is told)
     Disable { username: String },
     /// Allow a disabled user again
     Enable { username: String },
@@ -278,9 +279,7 @@ async fn user<F: Fn(&str) -> Option<String>>(vars: &Vars<F>, cmd: UserCommand) -
     let hash = |p: &SecretString| PasswordHashString::create(p).map_err(|e| e.to_string());
     match cmd {
         UserCommand::Add { username, password } => {
-            if username.is_empty() || username.chars().any(char::is_control) {
-                return Err("a username must be non-empty, without control characters".into());
-            }
+            shared::policy::validate_username(&username).map_err(|e| e.to_string())?;
             let password = password_from(password)?;
             let user = UserRecord {
                 username: username.clone(),
@@ -309,8 +308,13 @@ async fn user<F: Fn(&str) -> Option<String>>(vars: &Vars<F>, cmd: UserCommand) -
             let user = existing_user(&store, &username).await?;
             revoke_all(vars, &user, RevocationCause::AdminRevokeAll).await
         }
-        UserCommand::Disable { username } => set_disabled(&store, &username, true).await,
-        UserCommand::Enable { username } => set_disabled(&store, &username, false).await,
+        UserCommand::Disable { username } => {
+            let user = set_disabled(&store, &username, true).await?;
+            // Disabled means revoked, like revoke-all: from now on introspection, the
+            // authorizer and userinfo all refuse the user's tokens, and their RPs are told.
+            revoke_all(vars, &user, RevocationCause::UserDisabled).await
+        }
+        UserCommand::Enable { username } => set_disabled(&store, &username, false).await.map(|_| ()),
     }
 }
 
@@ -339,11 +343,11 @@ async fn existing_user(store: &DynamoStore, username: &str) -> Result<UserRecord
     store.user(username).await.map_err(store_err)?.ok_or_else(|| format!("no user {username}"))
 }
 
-async fn set_disabled(store: &DynamoStore, username: &str, disabled: bool) -> CmdResult {
+async fn set_disabled(store: &DynamoStore, username: &str, disabled: bool) -> Result<UserRecord, String> {
     let user = UserRecord { disabled, ..existing_user(store, username).await? };
     store.replace_user(&user).await.map_err(store_err)?;
     println!("user {username} {}", if disabled { "disabled" } else { "enabled" });
-    Ok(())
+    Ok(user)
 }
 
 fn keys_generate(source: &KeySourceConfig, alg: SigningAlgorithm, force: bool, if_missing: bool) -> CmdResult {

@@ -19,16 +19,19 @@ pub enum RevocationCause {
     PasswordChange,
     /// `tokenctl user revoke-all`.
     AdminRevokeAll,
+    /// `tokenctl user disable`.
+    UserDisabled,
 }
 
 impl RevocationCause {
-    const ALL: [Self; 6] = [
+    const ALL: [Self; 7] = [
         Self::RevokedByClient,
         Self::RefreshTokenReuse,
         Self::Logout,
         Self::AdminLogout,
         Self::PasswordChange,
         Self::AdminRevokeAll,
+        Self::UserDisabled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -39,6 +42,7 @@ impl RevocationCause {
             Self::AdminLogout => "admin_logout",
             Self::PasswordChange => "password_change",
             Self::AdminRevokeAll => "admin_revoke_all",
+            Self::UserDisabled => "user_disabled",
         }
     }
 

@@ -18,6 +18,11 @@ impl TokenIssuer {
     ) -> Result<TokenResponse, OAuthError> {
         let username = req.required("username", "username is required")?;
         let password = req.secret_param("password").ok_or(OAuthError::invalid_request("password is required"))?;
+        // A username no user can have costs and reads like an unknown one, with no read.
+        if crate::policy::validate_username(username).is_err() {
+            PasswordHashString::verify_against_dummy(&password);
+            return Err(bad_credentials(client, "unknown_user"));
+        }
         let user = match self.users.user(username).await? {
             Some(user) if user.password_hash.verify(&password) => user,
             Some(_) => return Err(bad_credentials(client, "wrong_password")),

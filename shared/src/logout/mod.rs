@@ -15,7 +15,7 @@ pub mod retry;
 
 use crate::config::Config;
 use crate::domain::{ClientRecord, DeliveryRecord, DeliveryStatus, Marker, RevocationCause, SessionRecord};
-use crate::ids::{Sid, Subject, random_id};
+use crate::ids::{ClientId, Sid, Subject, random_id};
 use crate::keys::{KeyRing, KeySet};
 use crate::oauth::client_auth::ClientDirectory;
 use crate::oauth::{OAuthError, OAuthErrorCode, OAuthRequest};
@@ -24,6 +24,7 @@ use crate::store::{LogoutStore, StoreError};
 use crate::time::UnixTime;
 use crate::tokens::refresh::RefreshToken;
 use delivery::{AttemptError, Notifier, Target};
+use futures::FutureExt;
 use futures::future::join_all;
 use serde::Serialize;
 use std::sync::Arc;
@@ -41,6 +42,13 @@ fn asked_wait(error: &Option<AttemptError>) -> u64 {
 pub struct LogoutSummary {
     pub sessions_ended: Vec<String>,
     pub deliveries: Vec<DeliveryReport>,
+}
+
+/// An RP of an ended session.
+enum Recipient {
+    Known(Target),
+    /// Its registration could not be read: the error.
+    Unresolved(Target, String),
 }
 
 #[derive(Debug, Serialize, PartialEq, Eq)]
@@ -74,6 +82,9 @@ impl LogoutService {
             return Ok(self.end_sessions(&keys, session.into_iter().collect(), RevocationCause::Logout).await?);
         }
         if let Some(sid) = req.param("sid") {
+            if !crate::policy::valid_random_id(sid) {
+                return Err(OAuthError::invalid_request("unknown session"));
+            }
             return match self.store.session(&Sid::new(sid)).await? {
                 Some(session) if session.client_ids.contains(&caller.id) => {
                     Ok(self.end_sessions(&keys, vec![session], RevocationCause::Logout).await?)
@@ -87,7 +98,11 @@ impl LogoutService {
                 "only admin clients may end every session of a subject",
             ));
         }
-        let sub = Subject::new(req.param("sub").unwrap_or_default());
+        let sub = req.param("sub").unwrap_or_default();
+        if !crate::policy::valid_subject(sub) {
+            return Err(OAuthError::invalid_request("the subject is malformed"));
+        }
+        let sub = Subject::new(sub);
         Ok(self.revoke_all_with(&keys, &sub, RevocationCause::AdminLogout).await?)
     }
 
@@ -147,28 +162,35 @@ impl LogoutService {
     ) -> Result<LogoutSummary, StoreError> {
         let deadline = Instant::now() + self.config.logout.deadline;
         let ended = join_all(sessions.into_iter().map(|session| self.end_session(session, cause))).await;
-        let (mut sessions_ended, mut targets, mut failed) = (Vec::new(), Vec::new(), 0);
+        let (mut sessions_ended, mut recipients, mut first_failure) = (Vec::new(), Vec::new(), None);
         for result in ended {
             match result {
-                Some((sid, session_targets)) => {
+                Ok((sid, session_recipients)) => {
                     sessions_ended.push(sid);
-                    targets.extend(session_targets);
+                    recipients.extend(session_recipients);
                 }
-                None => failed += 1,
+                Err(err) => first_failure = first_failure.or(Some(err)),
             }
         }
         // All RPs at once: the call takes as long as the slowest RP, not the sum.
-        let deliveries = join_all(targets.into_iter().map(|target| self.notify(keys, target, deadline))).await;
-        if failed > 0 {
-            return Err(StoreError::Unavailable(format!("{failed} session(s) could not be ended")));
+        let deliveries = join_all(recipients.into_iter().map(|recipient| match recipient {
+            Recipient::Known(target) => self.notify(keys, target, deadline).boxed(),
+            Recipient::Unresolved(target, error) => self.defer(target, error).boxed(),
+        }))
+        .await;
+        match first_failure {
+            Some(err) => Err(err),
+            None => Ok(LogoutSummary { sessions_ended, deliveries }),
         }
-        Ok(LogoutSummary { sessions_ended, deliveries })
     }
 
-    /// End one session; returns its id and the RPs to tell, or `None` if it could not
-    /// be ended (logged; its RPs are then not told anything untrue).
-    async fn end_session(&self, session: SessionRecord, cause: RevocationCause) -> Option<(String, Vec<Target>)> {
-        let clients = self.clients_of(&session).await;
+    /// End one session; returns its id and the RPs to tell, or the error if it could not
+    /// be ended (its RPs are then not told anything untrue).
+    async fn end_session(
+        &self,
+        session: SessionRecord,
+        cause: RevocationCause,
+    ) -> Result<(String, Vec<Recipient>), StoreError> {
         let now = UnixTime::now();
         let marker = Marker::Session {
             sid: session.sid.clone(),
@@ -178,37 +200,45 @@ impl LogoutService {
             expires_at: self.config.lifetimes.marker_expiry(Covers::Session(&session), now),
         };
         if let Err(err) = self.store.end_session(&session.sid, &marker).await {
-            tracing::error!(event = "session.end_failed", sid = %session.sid, error = %err);
-            return None;
+            tracing::error!(event = "session.end_failed", sid = %session.sid);
+            return Err(err);
         }
         tracing::warn!(event = "session.ended", sid = %session.sid, sub = %session.sub, reason = cause.as_str());
-        let targets = clients
-            .into_iter()
-            .filter_map(|client| {
-                Some(Target {
-                    uri: client.backchannel_logout_uri?,
-                    client_id: client.id,
-                    sid: session.sid.clone(),
-                    sub: session.sub.clone(),
-                })
-            })
-            .collect();
-        Some((session.sid.to_string(), targets))
+        Ok((session.sid.to_string(), self.recipients(&session).await))
     }
 
-    async fn clients_of(&self, session: &SessionRecord) -> Vec<ClientRecord> {
+    /// Every client of the session that is an RP. One whose record cannot be read now is
+    /// still an RP: it gets a pending delivery, which `logout-retry` resolves against its
+    /// registration later, so no RP of an ended session is ever left out.
+    async fn recipients(&self, session: &SessionRecord) -> Vec<Recipient> {
         let lookups = join_all(session.client_ids.iter().map(|id| self.clients.get(id))).await;
+        let target = |client_id: &ClientId, uri: String| Target {
+            client_id: client_id.clone(),
+            uri,
+            sid: session.sid.clone(),
+            sub: session.sub.clone(),
+        };
         lookups
             .into_iter()
             .zip(&session.client_ids)
             .filter_map(|(found, id)| match found {
-                Ok(client) => client,
-                Err(err) => {
-                    tracing::error!(event = "store.error", client_id = %id, error = %err);
-                    None
-                }
+                Ok(client) => Some(Recipient::Known(target(id, client?.backchannel_logout_uri?))),
+                Err(err) => Some(Recipient::Unresolved(target(id, String::new()), err.to_string())),
             })
             .collect()
+    }
+
+    /// A recipient whose registration could not be read: recorded as pending.
+    async fn defer(&self, target: Target, error: String) -> DeliveryReport {
+        tracing::warn!(event = "backchannel_logout.deferred", client_id = %target.client_id, sid = %target.sid,
+            error = %error, "client lookup failed");
+        let outcome = delivery::Outcome {
+            delivered: false,
+            attempts: 0,
+            last_error: Some(AttemptError::Retryable { reason: "client lookup failed".into(), retry_after: None }),
+        };
+        let status = self.record(&target, &outcome, DeliveryStatus::Pending).await;
+        DeliveryReport { client_id: target.client_id.to_string(), sid: target.sid.to_string(), status, attempts: 0 }
     }
 
     async fn notify(&self, keys: &KeySet, target: Target, deadline: Instant) -> DeliveryReport {
@@ -269,5 +299,55 @@ impl LogoutService {
                 DeliveryStatus::Failed.as_str()
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{ClientRecord, GrantType};
+    use crate::store::{ClientAdmin, DeliveryStore, SessionWrite};
+    use crate::testing::decorated::Injected;
+    use crate::testing::faults::Faulty;
+    use crate::testing::kit;
+    use crate::testing::memory::MemoryStore;
+    use crate::testing::rp::TestRp;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    /// GIVEN a session at two RPs, WHEN one RP's registration cannot be read during the
+    /// logout, THEN that RP still gets a pending delivery (resolved later by
+    /// logout-retry), and the other is told at once: no RP ends in nothing.
+    #[tokio::test]
+    async fn an_rp_whose_registration_cannot_be_read_is_recorded_not_dropped() {
+        let rp = TestRp::start(Duration::ZERO, "200 OK").await;
+        let store = Arc::new(MemoryStore::new());
+        let (mut session, family) = kit::session(UnixTime::now(), 3600);
+        session.client_ids = [ClientId::new("a"), ClientId::new("b")].into_iter().collect();
+        for id in ["a", "b"] {
+            let client =
+                ClientRecord { backchannel_logout_uri: Some(rp.uri()), ..kit::client(id, &[GrantType::Password], "") };
+            store.put_client(&client).await.unwrap();
+        }
+        store.begin_session(&session, &family).await.unwrap();
+        let lookups = Arc::new(AtomicUsize::new(0));
+        let seen = lookups.clone();
+        let faulty = Arc::new(Faulty::with_plan(store.clone(), move |op| {
+            if op == "client" && seen.fetch_add(1, Ordering::SeqCst) == 0 {
+                Injected::Fail(StoreError::Unavailable("throttled".into()))
+            } else {
+                Injected::Proceed
+            }
+        }));
+        let service = kit::services_over(faulty).logout().unwrap();
+        let keys = service.keys.current().await;
+        let summary = service.end_sessions(&keys, vec![session.clone()], RevocationCause::Logout).await.unwrap();
+        let mut statuses: Vec<&str> = summary.deliveries.iter().map(|d| d.status).collect();
+        statuses.sort();
+        assert_eq!(statuses, vec!["delivered", "pending"], "{summary:?}");
+        assert_eq!(rp.received(), 1);
+        let pending = store.due_deliveries(UnixTime::now().plus(3600), 10).await.unwrap();
+        assert_eq!(pending.len(), 1);
+        assert_eq!((pending[0].sid.clone(), pending[0].status), (session.sid.clone(), DeliveryStatus::Pending));
     }
 }

@@ -128,6 +128,11 @@ impl ClientDirectory {
     /// the caller (`invalid_client`); an unreachable store is 503, never a guess.
     pub async fn authenticate(&self, req: &OAuthRequest) -> Result<ClientRecord, OAuthError> {
         let credentials = extract_credentials(req)?;
+        // An id no client can have is refused before any read (it would not fit a key).
+        if !crate::policy::valid_client_id(credentials.id.as_str()) {
+            tracing::warn!(event = "client.auth_failed", reason = "malformed_client_id");
+            return Err(OAuthError::invalid_client());
+        }
         let client = self.get(&credentials.id).await?;
         match client {
             Some(client) if client.secret_hash.verify(&credentials.secret) => Ok(client),

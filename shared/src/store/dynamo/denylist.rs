@@ -3,7 +3,7 @@
 //! TTL deletes within days, not seconds.
 
 use super::codec::{self, Item, Key};
-use super::{DynamoStore, built, unavailable};
+use super::{DynamoStore, built, classify};
 use crate::domain::{RevocationQuery, RevocationReason, RevocationStatus};
 use crate::store::{RevocationRead, StoreResult};
 use crate::time::UnixTime;
@@ -69,8 +69,7 @@ impl RevocationRead for DynamoStore {
                 tokio::time::sleep(pause).await;
                 pause *= 2;
             }
-            let out =
-                self.client.batch_get_item().request_items(&self.table, batch).send().await.map_err(unavailable)?;
+            let out = self.client.batch_get_item().request_items(&self.table, batch).send().await.map_err(classify)?;
             if let Some(mut responses) = out.responses {
                 found.extend(responses.remove(&self.table).unwrap_or_default().into_iter().map(Item));
             }

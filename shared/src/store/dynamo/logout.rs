@@ -1,7 +1,7 @@
 //! Ending sessions and the durable back-channel logout deliveries.
 
 use super::codec::{self, Item, Key, n, s};
-use super::{DynamoStore, built, unavailable};
+use super::{DynamoStore, built, classify};
 use crate::domain::{DeliveryRecord, DeliveryStatus, Marker};
 use crate::ids::Sid;
 use crate::store::{DeliveryStore, SessionEnd, StoreResult};
@@ -21,7 +21,7 @@ impl SessionEnd for DynamoStore {
             .transact_items(TransactWriteItem::builder().delete(delete).build())
             .send()
             .await
-            .map_err(unavailable)?;
+            .map_err(classify)?;
         Ok(())
     }
 }
@@ -39,7 +39,7 @@ impl DynamoStore {
             .limit(i32::try_from(limit).unwrap_or(i32::MAX))
             .send()
             .await
-            .map_err(unavailable)?;
+            .map_err(classify)?;
         let mut due = Vec::new();
         for item in out.items.unwrap_or_default().into_iter().map(Item) {
             // Expired items are absent (TTL is lazy), like every other read.
@@ -60,7 +60,7 @@ impl DeliveryStore for DynamoStore {
             .set_item(Some(Item::from_delivery(delivery).0))
             .send()
             .await
-            .map_err(unavailable)?;
+            .map_err(classify)?;
         Ok(())
     }
 
@@ -99,7 +99,7 @@ impl DeliveryStore for DynamoStore {
         match result {
             Ok(_) => Ok(true),
             Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
-            Err(err) => Err(unavailable(err)),
+            Err(err) => Err(classify(err)),
         }
     }
 }

@@ -13,7 +13,7 @@ use crate::config::AwsSettings;
 use crate::domain::{ClientRecord, FamilyRecord, Marker, SessionRecord, UserProfile, UserRecord};
 use crate::time::UnixTime;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use codec::{Item, Key};
@@ -64,7 +64,7 @@ impl DynamoStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(unavailable)?;
+            .map_err(classify)?;
         Ok(out.item.map(Item))
     }
 
@@ -127,12 +127,20 @@ pub(crate) fn built<T>(result: Result<T, aws_sdk_dynamodb::error::BuildError>) -
     result.map_err(|e| StoreError::Corrupt(format!("request: {e}")))
 }
 
-pub(crate) fn unavailable<E, R>(err: SdkError<E, R>) -> StoreError
+/// An SDK error as the service sees it. DynamoDB refusing the request itself
+/// (`ValidationException`: a key over 2048 bytes, say) is a bug or an input that slipped
+/// past the wire checks, never an outage; throttling, timeouts, 5xx and the network are
+/// the outage callers fail closed on (and operators are paged for).
+pub(crate) fn classify<E, R>(err: SdkError<E, R>) -> StoreError
 where
-    E: std::error::Error + Send + Sync + 'static,
+    E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    StoreError::Unavailable(DisplayErrorContext(&err).to_string())
+    let text = DisplayErrorContext(&err).to_string();
+    match err.as_service_error().and_then(|e| e.code()) {
+        Some("ValidationException" | "SerializationException") => StoreError::Rejected(text),
+        _ => StoreError::Unavailable(text),
+    }
 }
 
 /// Whether a transaction was cancelled because one of its conditions did not hold.
@@ -174,7 +182,7 @@ impl ClientAdmin for DynamoStore {
             .set_item(Some(Item::from_client(client).0))
             .send()
             .await
-            .map_err(unavailable)?;
+            .map_err(classify)?;
         Ok(())
     }
 
@@ -202,7 +210,7 @@ impl ClientAdmin for DynamoStore {
         match result {
             Ok(_) => Ok(true),
             Err(err) if lost_condition(&err) => Ok(false),
-            Err(err) => Err(unavailable(err)),
+            Err(err) => Err(classify(err)),
         }
     }
 
@@ -222,7 +230,7 @@ impl ClientAdmin for DynamoStore {
                 .consistent_read(true)
                 .send()
                 .await
-                .map_err(unavailable)?;
+                .map_err(classify)?;
             for item in out.items.unwrap_or_default() {
                 clients.push(Item(item).to_client()?);
             }
@@ -256,7 +264,7 @@ impl UserRead for DynamoStore {
             .expression_attribute_values(":user", AttributeValue::S(codec::USER_INDEX_SK.into()))
             .send()
             .await
-            .map_err(unavailable)?;
+            .map_err(classify)?;
         out.items.unwrap_or_default().into_iter().next().map(|item| Item(item).to_user_profile()).transpose()
     }
 }
@@ -287,7 +295,7 @@ impl DynamoStore {
             Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
                 Err(StoreError::Conflict)
             }
-            Err(err) => Err(unavailable(err)),
+            Err(err) => Err(classify(err)),
         }
     }
 }
@@ -305,7 +313,7 @@ impl SessionWrite for DynamoStore {
         match result {
             Ok(_) => Ok(()),
             Err(err) if lost_condition(&err) => Err(StoreError::Conflict),
-            Err(err) => Err(unavailable(err)),
+            Err(err) => Err(classify(err)),
         }
     }
 }
@@ -336,7 +344,7 @@ impl SessionRead for DynamoStore {
                 .set_exclusive_start_key(start)
                 .send()
                 .await
-                .map_err(unavailable)?;
+                .map_err(classify)?;
             for item in out.items.unwrap_or_default().into_iter().map(Item) {
                 if !item.expires_at()?.is_some_and(|at| at.has_passed(now)) {
                     sessions.push(item.to_session()?);

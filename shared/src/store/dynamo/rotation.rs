@@ -7,7 +7,7 @@
 //! the family, returns its current state, so a race loser needs no extra read.
 
 use super::codec::{Item, Key, n, s};
-use super::{DynamoStore, built, unavailable};
+use super::{DynamoStore, built, classify};
 use crate::domain::{
     FamilyRecord, FamilyRevocation, FamilyStatus, Marker, RevocationCause, Rotation, RotationKind, RotationOutcome,
 };
@@ -140,7 +140,7 @@ impl FamilyWrite for DynamoStore {
             Err(err) => err,
         };
         let Some(TransactWriteItemsError::TransactionCanceledException(cancel)) = err.as_service_error() else {
-            return Err(unavailable(err));
+            return Err(classify(err));
         };
         let reasons = cancel.cancellation_reasons();
         let failed = |i: usize| reasons.get(i).and_then(|r| r.code()) == Some("ConditionalCheckFailed");
@@ -169,7 +169,7 @@ impl FamilyWrite for DynamoStore {
         if reasons.iter().any(|r| r.code() == Some("TransactionConflict")) {
             return Ok(RotationOutcome::Contended);
         }
-        Err(unavailable(err))
+        Err(classify(err))
     }
 
     async fn revoke_family(
@@ -210,7 +210,7 @@ impl FamilyWrite for DynamoStore {
             Err(err) => err,
         };
         let Some(TransactWriteItemsError::TransactionCanceledException(cancel)) = err.as_service_error() else {
-            return Err(unavailable(err));
+            return Err(classify(err));
         };
         // The update's condition failed: there is no family item (nothing was written).
         // Any other cancellation (a conflict with a rotation, throttling) wrote nothing
@@ -235,7 +235,7 @@ impl MarkerWrite for DynamoStore {
         match put.send().await {
             Ok(_) => Ok(()),
             Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
-            Err(err) => Err(unavailable(err)),
+            Err(err) => Err(classify(err)),
         }
     }
 }

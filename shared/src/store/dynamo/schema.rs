@@ -1,7 +1,7 @@
 //! The table definition, used by `tokenctl table create` and by the tests. The SAM
 //! template declares the same table for AWS.
 
-use super::{built, unavailable};
+use super::{built, classify};
 use crate::store::StoreResult;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
@@ -41,7 +41,7 @@ pub async fn create_table(client: &Client, table: &str) -> StoreResult<bool> {
     let created = match created {
         Ok(_) => true,
         Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => false,
-        Err(err) => return Err(unavailable(err)),
+        Err(err) => return Err(classify(err)),
     };
     if created {
         let ttl =
@@ -52,7 +52,7 @@ pub async fn create_table(client: &Client, table: &str) -> StoreResult<bool> {
             .time_to_live_specification(ttl)
             .send()
             .await
-            .map_err(unavailable)?;
+            .map_err(classify)?;
     }
     Ok(created)
 }
