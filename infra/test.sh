@@ -29,6 +29,7 @@ start_stack race "$WORK" "$(free_port)" - tokens "$KEYS"
 stack_value() { ( load_env_file "$WORK/$1.env"; echo "${!2}" ); }
 load_env_file "$WORK/main.env"
 export E2E_BASE_URL="$ISSUER"
+export E2E_FUNCTION_LOG="$WORK/main-watch.log"
 export OUTAGE_BASE_URL="$(stack_value outage ISSUER)"
 export OUTAGE_DYNAMODB_ENDPOINT="$(stack_value outage DYNAMODB_ENDPOINT)"
 export OUTAGE_MOTO_PGID="$(service_pid outage-moto)"

@@ -39,6 +39,7 @@ async fn main() {
             admin: false,
             backchannel_logout_uri: Some(rp.uri()),
             lifetimes: ClientLifetimes::default(),
+            signing: Default::default(),
         };
         store.put_client(&client).await.expect("client");
         clients.push(client.id);

@@ -77,10 +77,10 @@ fn operations(c: &mut Criterion) {
         let keys = w.keys.snapshot();
         let now = UnixTime::now();
         let claims = access_claims("app", now);
-        let token = mint(&keys, &claims).unwrap();
+        let token = mint(&keys, alg, &claims).unwrap();
 
         let mut group = c.benchmark_group(name);
-        group.bench_function("raw_sign", |b| b.iter(|| mint(&keys, &access_claims("app", now)).unwrap()));
+        group.bench_function("raw_sign", |b| b.iter(|| mint(&keys, alg, &access_claims("app", now)).unwrap()));
         group.bench_function("raw_verify", |b| {
             b.iter(|| verify_access_token(&keys, &token, shared::testing::kit::ISSUER, None, now).unwrap())
         });
@@ -98,7 +98,7 @@ fn operations(c: &mut Criterion) {
         group.bench_function("revoke_access_token", |b| {
             b.to_async(&rt).iter_batched(
                 || {
-                    let token = mint(&keys, &access_claims("app", now)).unwrap();
+                    let token = mint(&keys, alg, &access_claims("app", now)).unwrap();
                     with_client(&format!("token={token}"))
                 },
                 |req| async move { w.revoker.revoke(&req).await.unwrap() },

@@ -2,6 +2,7 @@
 //! rendered once per key set; requests only copy bytes. Only what is implemented is
 //! advertised.
 
+use crate::domain::SigningAlgorithm;
 use crate::grants::SUPPORTED_GRANTS;
 use crate::keys::{KeyRing, KeySet};
 use serde_json::json;
@@ -49,7 +50,8 @@ const CLIENT_AUTH_METHODS: [&str; 2] = ["client_secret_basic", "client_secret_po
 
 impl DiscoveryDocuments {
     pub fn new(issuer: &str, keys: &KeySet) -> Result<Self, serde_json::Error> {
-        let algorithm = keys.signing_key().algorithm;
+        // What a client may register for its ID tokens (RS256 when it registers none).
+        let id_token_algs: Vec<&str> = SigningAlgorithm::PER_CLIENT.iter().rev().map(|alg| alg.as_str()).collect();
         let grants: Vec<&str> = SUPPORTED_GRANTS.iter().map(|g| g.as_str()).collect();
         let metadata = json!({
             "issuer": issuer,
@@ -68,8 +70,11 @@ impl DiscoveryDocuments {
             // No authorization endpoint exists, so no response type is supported
             // (RFC 8414 §2 still requires the member).
             "response_types_supported": [],
+            // The scopes this server gives a meaning to; the API scopes each client
+            // registers are the deployment's own and not advertised (RFC 8414 §2 allows it).
+            "scopes_supported": ["openid", "profile"],
             "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": [algorithm],
+            "id_token_signing_alg_values_supported": id_token_algs,
             "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "sid", "preferred_username"],
         });
         Ok(Self { metadata: serde_json::to_vec(&metadata)?, jwks: serde_json::to_vec(keys.jwks())? })

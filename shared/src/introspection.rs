@@ -161,7 +161,7 @@ mod tests {
         let services = kit::services_over(counting.clone());
         let introspector = services.introspector();
         let claims = kit::access_claims("svc", UnixTime::now());
-        let token = mint(&services.keys().snapshot(), &claims).unwrap();
+        let token = mint(&services.keys().snapshot(), crate::domain::SigningAlgorithm::Es256, &claims).unwrap();
         let request = || kit::form_as("rs", &format!("token={token}"));
         assert_eq!(introspector.introspect(&request()).await.unwrap()["active"], true);
         // The first call also read the caller's client record; warm instances have it cached.

@@ -5,6 +5,7 @@
 //! * `keys`, `tokens`: the key set and the JWTs minted and verified with it;
 //! * `store`: storage behind capability traits, and its DynamoDB implementation;
 //! * `oauth`: the wire layer (request parsing, client authentication, the errors);
+//! * `passwords`: the throttled password check of every user sign-in;
 //! * the services: `grants`, `revocation`, `introspection`, `userinfo`, `authorizer`,
 //!   `logout`, `discovery`, with `verify` behind the resource-facing ones;
 //! * `services` (the one assembly), `http` (the endpoint seam), `endpoints` and `lambda`
@@ -24,6 +25,7 @@ pub mod keys;
 pub mod lambda;
 pub mod logout;
 pub mod oauth;
+pub mod passwords;
 pub mod policy;
 pub mod revocation;
 pub mod secrets;

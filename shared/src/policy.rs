@@ -4,9 +4,10 @@
 //! * lifetime resolution: a client's overrides over the configured defaults;
 //! * how long a revocation marker must live for what it covers;
 //! * whether a refresh family is still live (refresh and introspection agree);
-//! * the invariants of a client registration (`ClientRecord::validate`).
+//! * the invariants of a client registration (`ClientRecord::validate`);
+//! * brute-force throttling: how many failures are free, and the backoff after.
 
-use crate::domain::{ClientRecord, FamilyRecord, FamilyStatus, SessionRecord};
+use crate::domain::{ClientRecord, FamilyRecord, FamilyStatus, SessionRecord, SigningAlgorithm};
 use crate::time::UnixTime;
 use url::Url;
 
@@ -27,6 +28,25 @@ pub const MAX_REFRESH_GRACE: u64 = 120;
 /// How long clients may cache the discovery metadata and the JWKS: a key must be
 /// published at least this long before it signs.
 pub const JWKS_MAX_AGE_SECONDS: u64 = 300;
+
+/// Failed authentications of one username or client id answered as usual in a row;
+/// from then on each failure earns a window in which every attempt is refused unchecked
+/// (HTTP 429), even one with the right secret.
+pub const FREE_FAILURES: u32 = 5;
+
+/// The first window; it doubles with each further failure, up to the cap.
+pub const FIRST_BACKOFF_SECONDS: u64 = 1;
+pub const MAX_BACKOFF_SECONDS: u64 = 15 * 60;
+
+/// A failure count lapses this long after its last failure: once the longest window (and
+/// the second it is rounded up by) is over, so that a window never outlives its count.
+pub const FAILURE_MEMORY_SECONDS: u64 = MAX_BACKOFF_SECONDS + 1;
+
+/// The refusal window that `failures` consecutive failures earn, if any.
+pub fn backoff_after(failures: u32) -> Option<u64> {
+    let beyond = failures.checked_sub(FREE_FAILURES)?;
+    Some(FIRST_BACKOFF_SECONDS.checked_shl(beyond).unwrap_or(u64::MAX).min(MAX_BACKOFF_SECONDS))
+}
 
 /// Token and family lifetimes in seconds: the configured defaults, or (through
 /// [`Lifetimes::for_client`]) what applies to one client.
@@ -169,6 +189,8 @@ pub enum InvalidClient {
     FamilyLifetime,
     #[error("the refresh grace window may not exceed {MAX_REFRESH_GRACE} seconds, nor the refresh idle lifetime")]
     Grace,
+    #[error("a client's tokens may be signed with ES256 or RS256")]
+    Algorithm,
 }
 
 /// Identifiers that arrive from outside end up in DynamoDB keys (at most 2048 bytes):
@@ -205,6 +227,11 @@ impl ClientRecord {
         }
         if self.lifetimes.refresh_absolute.is_some_and(|ttl| ttl > MAX_FAMILY_LIFETIME) {
             return Err(InvalidClient::FamilyLifetime);
+        }
+        let per_client =
+            |alg: Option<SigningAlgorithm>| alg.is_none_or(|alg| SigningAlgorithm::PER_CLIENT.contains(&alg));
+        if !per_client(self.signing.access_token) || !per_client(self.signing.id_token) {
+            return Err(InvalidClient::Algorithm);
         }
         if let Some(grace) = self.lifetimes.refresh_grace
             && (grace > MAX_REFRESH_GRACE || self.lifetimes.refresh_idle.is_some_and(|idle| grace > idle))

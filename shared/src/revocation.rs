@@ -208,7 +208,7 @@ fn foreign(client: &ClientRecord) -> OAuthError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{GrantType, RevocationQuery, RevocationReason, RevocationStatus};
+    use crate::domain::{GrantType, RevocationQuery, RevocationReason, RevocationStatus, SigningAlgorithm};
     use crate::ids::ClientId;
     use crate::store::{ClientAdmin, RevocationRead, SessionWrite};
     use crate::testing::counting::Counting;
@@ -256,7 +256,7 @@ mod tests {
     async fn an_access_token_is_denylisted_until_it_expires() {
         let f = fixture().await;
         let claims = access_token("app");
-        let token = mint(&f.keys, &claims).unwrap();
+        let token = mint(&f.keys, SigningAlgorithm::Es256, &claims).unwrap();
         f.revoker.revoke(&request("app", &token)).await.unwrap();
         let query = RevocationQuery { jti: Some(claims.jti.clone()), ..Default::default() };
         assert_eq!(status(&f, query).await, RevocationStatus::Revoked(RevocationReason::TokenRevoked));
@@ -267,7 +267,7 @@ mod tests {
     async fn another_clients_token_is_refused_and_left_alone() {
         let f = fixture().await;
         let claims = access_token("app");
-        let token = mint(&f.keys, &claims).unwrap();
+        let token = mint(&f.keys, SigningAlgorithm::Es256, &claims).unwrap();
         let err = f.revoker.revoke(&request("other", &token)).await.unwrap_err();
         assert_eq!(err.code, OAuthErrorCode::UnauthorizedClient);
         let query = RevocationQuery { jti: Some(claims.jti), ..Default::default() };

@@ -89,6 +89,12 @@ impl ClientSecretHash {
         };
         salted_sha256(&salt, presented.expose()).as_slice().ct_eq(&expected).into()
     }
+
+    /// The same work as a real check, when there is no client to check against.
+    pub fn verify_against_dummy(presented: &SecretString) {
+        let dummy = Self(format!("sha256${0}${0}", STANDARD_NO_PAD.encode([0u8; 32])));
+        let _ = dummy.verify(presented);
+    }
 }
 
 fn salted_sha256(salt: &[u8], secret: &str) -> Vec<u8> {

@@ -18,6 +18,7 @@ use crate::keys::{FileKeySource, KeyRing, KeySource};
 use crate::logout::LogoutService;
 use crate::logout::delivery::Notifier;
 use crate::oauth::client_auth::ClientDirectory;
+use crate::passwords::PasswordCheck;
 use crate::revocation::Revoker;
 use crate::store::FullStore;
 use crate::store::dynamo::DynamoStore;
@@ -65,7 +66,7 @@ impl Services {
             config: self.config.clone(),
             keys: self.keys.clone(),
             clients: self.clients.clone(),
-            users: self.store.clone(),
+            passwords: PasswordCheck::new(self.store.clone()),
             sessions: self.store.clone(),
             families: self.store.clone(),
             markers: self.store.clone(),

@@ -109,7 +109,7 @@ mod tests {
     async fn a_revoked_token_fails_on_the_next_check_with_one_round_trip() {
         let (checker, keys, store, counting) = setup();
         let claims = claims(Some(Sid::random()));
-        let token = mint(&keys, &claims).unwrap();
+        let token = mint(&keys, SigningAlgorithm::Es256, &claims).unwrap();
         assert!(checker.check_access_token(&keys, &token, Some(&["api".to_string()])).await.is_ok());
         assert_eq!(counting.round_trips(), 1, "one batch read per check");
         store.put_marker(&Marker::Token { jti: claims.jti.clone(), expires_at: claims.exp }).await.unwrap();
@@ -120,7 +120,7 @@ mod tests {
     #[tokio::test]
     async fn an_invalid_token_costs_no_round_trip() {
         let (checker, keys, _, counting) = setup();
-        let token = mint(&keys, &claims(None)).unwrap();
+        let token = mint(&keys, SigningAlgorithm::Es256, &claims(None)).unwrap();
         let wrong_aud = checker.check_access_token(&keys, &token, Some(&["other".to_string()])).await;
         assert!(matches!(wrong_aud, Err(CheckError::Invalid(TokenError::WrongAudience))), "{wrong_aud:?}");
         assert!(matches!(checker.check_access_token(&keys, "nope", None).await, Err(CheckError::Invalid(_))));

@@ -9,7 +9,7 @@ Each argument starts one receiver on its own loopback port:
 
 Every POST /logout/<client_id> is validated with PyJWT, an implementation independent of
 the server's, against the published JWKS (OIDC Back-Channel Logout 1.0 §2.4, §2.6 and
-the errata): signature, iss, aud = <client_id>, typ logout+jwt, the events claim, sid
+the errata): an RS256 signature (the OIDC default), iss, aud = <client_id>, typ logout+jwt, the events claim, sid
 and/or sub, no nonce, iat and exp. An invalid token is answered 400 (§2.8).
 GET /received lists every request seen, with its verdict.
 
@@ -37,7 +37,9 @@ def validate(token, client_id):
     claims = jwt.decode(
         token,
         key.key,
-        algorithms=[key.algorithm_name],
+        # An RP that keeps the OIDC default (Registration §2) accepts RS256 only; the
+        # test clients register no other id_token_signed_response_alg.
+        algorithms=["RS256"],
         issuer=ISSUER,
         audience=client_id,
         options={"require": ["iss", "aud", "iat", "exp", "jti", "events"]},

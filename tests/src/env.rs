@@ -70,3 +70,15 @@ fn store_config(table: &str) -> Config {
     })
     .expect("the stack's configuration")
 }
+
+/// Every event named `event` the stack's functions have logged so far (their JSON log
+/// lines' `fields`), from the log file `make test` names in `E2E_FUNCTION_LOG`.
+pub fn logged_events(event: &str) -> Vec<serde_json::Value> {
+    let path = required_env("E2E_FUNCTION_LOG");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    text.lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .map(|line| line["fields"].clone())
+        .filter(|fields| fields["event"] == event)
+        .collect()
+}

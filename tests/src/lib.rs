@@ -7,12 +7,14 @@
 //! * `seed`: clients and users registered for one test;
 //! * `rp`: relying parties on loopback (PyJWT receivers);
 //! * `apigw`, `lambda_runtime`, `template`, `recorder`: the deployment contract's parts;
-//! * `fault_proxy`: an unreliable AWS in front of moto.
+//! * `fault_proxy`: an unreliable AWS in front of moto, which also records every call;
+//! * `iam`: the IAM check moto does not make, of recorded calls against a policy.
 
 pub mod apigw;
 mod env;
 pub mod fault_proxy;
 mod http;
+pub mod iam;
 pub mod lambda_runtime;
 pub mod recorder;
 mod rp;

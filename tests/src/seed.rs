@@ -5,7 +5,7 @@ use crate::env::stack_store;
 use crate::http::{Reply, Stack, form_escape};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use shared::domain::{ClientLifetimes, ClientRecord, GrantType, Scope, UserRecord};
+use shared::domain::{ClientLifetimes, ClientRecord, ClientSigning, GrantType, Scope, UserRecord};
 use shared::ids::{ClientEpoch, ClientId, Subject, random_id};
 use shared::secrets::{ClientSecretHash, PasswordHashString, SecretString};
 use shared::store::dynamo::DynamoStore;
@@ -43,22 +43,41 @@ pub async fn seed_client_into(
     audience: Option<&str>,
     lifetimes: ClientLifetimes,
 ) -> TestClient {
+    seed_record(store, grants, scope, |record| {
+        record.audience = audience.map(str::to_string);
+        record.lifetimes = lifetimes;
+    })
+    .await
+}
+
+/// A client whose tokens are signed with the algorithms it registered.
+pub async fn seed_signing_client(grants: &[GrantType], scope: &str, signing: ClientSigning) -> TestClient {
+    seed_record(&stack_store().await, grants, scope, |record| record.signing = signing).await
+}
+
+/// Registers a client with fresh credentials; `edit` sets what the test is about.
+async fn seed_record(
+    store: &DynamoStore,
+    grants: &[GrantType],
+    scope: &str,
+    edit: impl FnOnce(&mut ClientRecord),
+) -> TestClient {
     let client = TestClient { id: format!("client-{}", random_id()), secret: format!("secret-{}", random_id()) };
-    store
-        .put_client(&ClientRecord {
-            id: ClientId::new(&client.id),
-            epoch: ClientEpoch::random(),
-            secret_hash: ClientSecretHash::create(&SecretString::new(&client.secret)).expect("hash"),
-            grant_types: grants.iter().copied().collect(),
-            scopes: Scope::parse(scope).expect("scope"),
-            audience: audience.map(str::to_string),
-            may_introspect: false,
-            admin: false,
-            backchannel_logout_uri: None,
-            lifetimes,
-        })
-        .await
-        .expect("seed client");
+    let mut record = ClientRecord {
+        id: ClientId::new(&client.id),
+        epoch: ClientEpoch::random(),
+        secret_hash: ClientSecretHash::create(&SecretString::new(&client.secret)).expect("hash"),
+        grant_types: grants.iter().copied().collect(),
+        scopes: Scope::parse(scope).expect("scope"),
+        audience: None,
+        may_introspect: false,
+        admin: false,
+        backchannel_logout_uri: None,
+        lifetimes: ClientLifetimes::default(),
+        signing: ClientSigning::default(),
+    };
+    edit(&mut record);
+    store.put_client(&record).await.expect("seed client");
     client
 }
 
@@ -106,24 +125,10 @@ pub async fn password_login(stack: &Stack, client: &TestClient, user: &TestUser,
 /// A client for the logout tests: optionally an admin, optionally with a back-channel
 /// logout URI built from its (fresh) client id.
 pub async fn seed_rp_client(admin: bool, logout_uri: Option<&dyn Fn(&str) -> String>) -> TestClient {
-    let client = TestClient { id: format!("client-{}", random_id()), secret: format!("secret-{}", random_id()) };
-    stack_store()
-        .await
-        .put_client(&ClientRecord {
-            id: ClientId::new(&client.id),
-            epoch: ClientEpoch::random(),
-            secret_hash: ClientSecretHash::create(&SecretString::new(&client.secret)).expect("hash"),
-            grant_types: [GrantType::Password, GrantType::RefreshToken, GrantType::ClientCredentials]
-                .into_iter()
-                .collect(),
-            scopes: Scope::parse("openid read").expect("scope"),
-            audience: None,
-            may_introspect: false,
-            admin,
-            backchannel_logout_uri: logout_uri.map(|uri| uri(&client.id)),
-            lifetimes: ClientLifetimes::default(),
-        })
-        .await
-        .expect("seed client");
-    client
+    let grants = [GrantType::Password, GrantType::RefreshToken, GrantType::ClientCredentials];
+    seed_record(&stack_store().await, &grants, "openid read", |record| {
+        record.admin = admin;
+        record.backchannel_logout_uri = logout_uri.map(|uri| uri(record.id.as_str()));
+    })
+    .await
 }

@@ -7,7 +7,8 @@
 //!   Secrets Manager secret in moto), and nothing from the test's own environment leaks
 //!   in: the process starts from an empty environment plus what Lambda itself provides.
 //!   The one local addition is `AWS_ENDPOINT_URL`, the SDK's standard endpoint override,
-//!   pointing every AWS client at moto;
+//!   pointing every AWS client of the process at its own pass-through proxy in front of
+//!   moto (`tests::fault_proxy`), which records every call the function makes;
 //! * each binary runs under a Lambda Runtime API emulation (`tests::lambda_runtime`);
 //! * the stack is brought up in deployment order: the secret starts as the template's
 //!   placeholder, the immediate first rotation (`rotate-keys`, all four steps) makes the
@@ -15,6 +16,10 @@
 //!
 //! A function added to the template without a scenario here, or a route nobody calls,
 //! fails the test; so does a variable whose value the renderer cannot bind.
+//!
+//! moto enforces no IAM, so in the end every recorded call of every function is checked
+//! against that function's own `Policies` statements in the template (`tests::iam`): a
+//! call no statement allows, which AWS would refuse, fails the test.
 
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{DecodingKey, Validation};
@@ -28,6 +33,8 @@ use shared::time::UnixTime;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use tests::apigw::{HttpAnswer, authorizer_event, http_event};
+use tests::fault_proxy::FaultProxy;
+use tests::iam::{self, Denied, Tables};
 use tests::lambda_runtime::{LambdaProcess, Launch};
 use tests::recorder::LogoutRecorder;
 use tests::template::{Bindings, Event, Function, Template};
@@ -58,13 +65,24 @@ fn bin_dir() -> PathBuf {
     std::env::var_os("FUNCTION_BIN_DIR").map(PathBuf::from).unwrap_or_else(|| workspace().join("target/debug"))
 }
 
+/// A started function and the proxy all its AWS calls go through.
+struct Running {
+    process: LambdaProcess,
+    aws: FaultProxy,
+}
+
 /// One deployment: its table and secret in moto, the template rendered against them, and
 /// the running functions.
 struct Deployment {
     store: DynamoStore,
     secret_arn: String,
     functions: Vec<Function>,
-    running: HashMap<String, LambdaProcess>,
+    /// The key schema of the template's table, to find the partition key of each call.
+    tables: Tables,
+    running: HashMap<String, Running>,
+    /// moto, behind each function's proxy.
+    moto: String,
+    /// What Lambda itself puts in every function's environment.
     lambda_env: BTreeMap<String, String>,
     logs: PathBuf,
     /// Routes of the template that the scenarios have called: all must be, in the end.
@@ -96,11 +114,14 @@ impl Deployment {
         bindings.parameters.insert("ExpectedAudience".into(), AUDIENCE.into());
         bindings.resources.insert("TokensTable".into(), table.clone());
         bindings.resources.insert("KeySecret".into(), secret_arn.clone());
+        bindings.attributes.insert("TokensTable.Arn".into(), iam::table_arn(&table));
         let template = Template::load(&workspace().join("template.yaml")).expect("template");
         let functions = template.functions(&bindings).unwrap_or_else(|e| panic!("rendering the template: {e}"));
+        let schema = template.key_schema("TokensTable").unwrap_or_else(|e| panic!("the table's key schema: {e}"));
+        let tables = Tables::from([(table.clone(), schema)]);
 
-        // What Lambda itself puts in every function's environment, plus the SDK's endpoint
-        // override: the only local addition.
+        // What Lambda itself puts in every function's environment (`start` adds the SDK's
+        // endpoint override, the only local addition).
         let lambda_env = BTreeMap::from(
             [
                 ("AWS_REGION", "us-east-1"),
@@ -108,7 +129,6 @@ impl Deployment {
                 ("AWS_ACCESS_KEY_ID", "ASIACONTRACTTEST"),
                 ("AWS_SECRET_ACCESS_KEY", "contract-test"),
                 ("AWS_SESSION_TOKEN", "contract-test-session"),
-                ("AWS_ENDPOINT_URL", endpoint.as_str()),
                 ("PATH", "/usr/local/bin:/usr/bin:/bin"),
                 ("LANG", "en_US.UTF-8"),
             ]
@@ -116,15 +136,30 @@ impl Deployment {
         );
         let logs = std::env::temp_dir().join(format!("contract-{}", random_id()));
         std::fs::create_dir_all(&logs).expect("log dir");
-        Self { store, secret_arn, functions, running: HashMap::new(), lambda_env, logs, called: BTreeSet::new() }
+        Self {
+            store,
+            secret_arn,
+            functions,
+            tables,
+            running: HashMap::new(),
+            moto: endpoint,
+            lambda_env,
+            logs,
+            called: BTreeSet::new(),
+        }
     }
 
     fn function(&self, binary: &str) -> &Function {
         self.functions.iter().find(|f| f.binary == binary).unwrap_or_else(|| panic!("no function {binary}"))
     }
 
+    /// Start `binary` with a proxy of its own in front of moto, so that its calls are
+    /// told apart from every other function's.
     async fn start(&mut self, binary: &str) {
         let function = self.function(binary).clone();
+        let aws = FaultProxy::pass_through(&self.moto).await;
+        let mut lambda_env = self.lambda_env.clone();
+        lambda_env.insert("AWS_ENDPOINT_URL".into(), aws.endpoint());
         let launch = Launch {
             name: &function.logical_id,
             binary: &bin_dir().join(&function.binary),
@@ -133,12 +168,28 @@ impl Deployment {
             timeout: function.timeout,
             log: self.logs.join(format!("{binary}.log")),
         };
-        let process = LambdaProcess::start(launch, &self.lambda_env).await.unwrap_or_else(|e| panic!("{e}"));
-        self.running.insert(binary.to_string(), process);
+        let process = LambdaProcess::start(launch, &lambda_env).await.unwrap_or_else(|e| panic!("{e}"));
+        self.running.insert(binary.to_string(), Running { process, aws });
     }
 
     fn process(&self, binary: &str) -> &LambdaProcess {
-        self.running.get(binary).unwrap_or_else(|| panic!("{binary} is not running"))
+        &self.running.get(binary).unwrap_or_else(|| panic!("{binary} is not running")).process
+    }
+
+    /// Every call of every function that its own policy statements do not allow, by
+    /// function. A function that made no call at all fails: its calls would have gone
+    /// around its proxy, unchecked (every function reads the key secret).
+    fn denied_calls(&self) -> Vec<Denied> {
+        let mut binaries: Vec<&String> = self.running.keys().collect();
+        binaries.sort();
+        let mut denied = Vec::new();
+        for binary in binaries {
+            let function = self.function(binary);
+            let calls = self.running[binary].aws.calls();
+            assert!(!calls.is_empty(), "{binary}: no AWS call went through its proxy");
+            denied.extend(iam::denied(&function.logical_id, &function.statements, &calls, &self.tables));
+        }
+        denied
     }
 
     /// The function's route for `method`, as the template declares it.
@@ -148,7 +199,7 @@ impl Deployment {
             .events
             .iter()
             .filter_map(|e| match e {
-                Event::Http { method: m, path } if m.eq_ignore_ascii_case(method) => Some(path),
+                Event::Http { method: m, path, .. } if m.eq_ignore_ascii_case(method) => Some(path),
                 _ => None,
             })
             .collect();
@@ -167,14 +218,42 @@ impl Deployment {
         headers: &[(&str, &str)],
         body: &str,
     ) -> HttpAnswer {
-        let declared =
-            self.function(binary).events.contains(&Event::Http { method: method.to_string(), path: path.to_string() });
-        assert!(declared, "{binary} does not serve {method} {path} in the template");
+        let authorizer = self
+            .function(binary)
+            .events
+            .iter()
+            .find_map(|e| match e {
+                Event::Http { method: m, path: p, authorizer } if m == method && p == path => Some(authorizer.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("{binary} does not serve {method} {path} in the template"));
         self.called.insert((method.to_string(), path.to_string()));
+        if authorizer.is_some()
+            && let Some(refusal) = self.api_gateway_authorizer(headers).await
+        {
+            return refusal;
+        }
         let answer = self.process(binary).call(http_event(method, path, headers, body)).await;
         let answer = HttpAnswer::from_lambda(&answer);
         assert!(answer.status < 500, "{binary} {method} {path}: {answer:?}\n{}", self.process(binary).output());
         answer
+    }
+
+    /// What API Gateway answers itself on a route with the Lambda authorizer (simple
+    /// responses): 401 without the identity source, 403 when the authorizer refuses;
+    /// `None` lets the request through to the function.
+    async fn api_gateway_authorizer(&self, headers: &[(&str, &str)]) -> Option<HttpAnswer> {
+        let refusal = |status, message: &str| HttpAnswer {
+            status,
+            headers: json!({"content-type": "application/json"}),
+            body: json!({ "message": message }).to_string(),
+        };
+        let Some((_, authorization)) = headers.iter().find(|(name, _)| name.eq_ignore_ascii_case("authorization"))
+        else {
+            return Some(refusal(401, "Unauthorized"));
+        };
+        let decision = self.process("authorizer").call(authorizer_event(Some(authorization))).await;
+        (decision["isAuthorized"] != true).then(|| refusal(403, "Forbidden"))
     }
 
     async fn form(&mut self, binary: &str, client: &TestClient, form: &[(&str, &str)]) -> HttpAnswer {
@@ -264,6 +343,22 @@ async fn every_function_starts_and_answers_with_the_environment_the_template_ren
     d.store.put_client(&registered).await.unwrap();
     let user = seed_user_into(&d.store, false).await;
 
+    // Brute-force throttling counts failures at every function that authenticates
+    // clients, and a success ends the run: each under the function's own IAM policy.
+    let impostor = TestClient { id: client.id.clone(), secret: "a wrong guess".into() };
+    assert_eq!(d.form("issue", &impostor, &[("grant_type", "client_credentials")]).await.status, 401);
+    for binary in ["refresh", "revoke", "introspect", "logout"] {
+        let ghost = TestClient { id: format!("ghost-{}", random_id()), secret: "guess".into() };
+        let form: &[(&str, &str)] = if binary == "refresh" {
+            &[("grant_type", "refresh_token"), ("refresh_token", "x")]
+        } else {
+            &[("token", "x")]
+        };
+        assert_eq!(d.form(binary, &ghost, form).await.status, 401, "{binary}");
+    }
+    let wrong_password = [("grant_type", "password"), ("username", user.username.as_str()), ("password", "guess")];
+    assert_eq!(d.form("issue", &client, &wrong_password).await.status, 400);
+
     let cc = d.form("issue", &client, &[("grant_type", "client_credentials"), ("scope", "read")]).await;
     assert_eq!(cc.status, 200, "{}", cc.body);
     assert_eq!(cc.header("cache-control"), Some("no-store"));
@@ -306,6 +401,13 @@ async fn every_function_starts_and_answers_with_the_environment_the_template_ren
     assert_eq!(revoked.status, 200, "{}", revoked.body);
     assert_eq!(d.form("introspect", &client, &[("token", &access)]).await.json(), json!({"active": false}));
     assert_eq!(d.authorize(&access).await["isAuthorized"], false);
+    // Userinfo answers a revoked token itself, with the RFC 6750 challenge clients parse
+    // (API Gateway's own 403 would carry none).
+    let path = d.route("userinfo", "GET");
+    let info = d.http("userinfo", "GET", &path, &[("authorization", &bearer)], "").await;
+    let challenge = info.headers["www-authenticate"].as_str().unwrap_or_default();
+    assert_eq!(info.status, 401, "{}", info.body);
+    assert!(challenge.starts_with("Bearer") && challenge.contains("error=\"invalid_token\""), "{challenge:?}");
 
     // logout: the session ends and its RP gets a verifiable logout token.
     let ended = d.form("logout", &client, &[("refresh_token", rotated["refresh_token"].as_str().unwrap())]).await;
@@ -352,12 +454,23 @@ async fn every_function_starts_and_answers_with_the_environment_the_template_ren
     // Every route the template declares was called, and every function is still up.
     for function in &d.functions {
         for event in &function.events {
-            if let Event::Http { method, path } = event {
+            if let Event::Http { method, path, .. } = event {
                 assert!(d.called.contains(&(method.clone(), path.clone())), "{method} {path} was never called");
             }
         }
     }
-    for (binary, process) in d.running.iter_mut() {
-        assert!(process.is_running(), "{binary} exited");
+    for (binary, running) in d.running.iter_mut() {
+        assert!(running.process.is_running(), "{binary} exited");
     }
+
+    // Every AWS call each function made is one its policy in the template allows.
+    let denied = d.denied_calls();
+    let lines: Vec<String> = denied.iter().map(Denied::to_string).collect();
+    assert!(
+        denied.is_empty(),
+        "{} AWS calls that no statement of the function's Policies in template.yaml allows \
+         (AWS would refuse them; moto does not check):\n{}",
+        denied.len(),
+        lines.join("\n")
+    );
 }

@@ -28,6 +28,8 @@ async fn both_metadata_documents_advertise_exactly_what_exists() {
         (m["backchannel_logout_supported"].as_bool(), m["backchannel_logout_session_supported"].as_bool()),
         (Some(true), Some(true))
     );
+    assert_eq!(m["scopes_supported"], serde_json::json!(["openid", "profile"]));
+    assert_eq!(m["id_token_signing_alg_values_supported"], serde_json::json!(["RS256", "ES256"]));
     for not_yet in ["authorization_endpoint", "end_session_endpoint"] {
         assert!(m.get(not_yet).is_none(), "{not_yet} is advertised but not implemented");
     }

@@ -32,7 +32,14 @@ async fn rotate(rotator: &Rotator, secret: &str, now: UnixTime) {
 
 fn token(keys: &KeySet, now: UnixTime) -> (String, AccessTokenClaims) {
     let claims = shared::testing::kit::access_claims("svc", now);
-    (mint(keys, &claims).unwrap(), claims)
+    (mint(keys, ES256, &claims).unwrap(), claims)
+}
+
+const ES256: SigningAlgorithm = SigningAlgorithm::Es256;
+
+/// The ES256 key signing in `keys` (every algorithm of the set rotates alike).
+fn signer(keys: &KeySet) -> String {
+    keys.signing_key(ES256).expect("an ES256 key").kid.clone()
 }
 
 fn kid(token: &str) -> String {
@@ -59,8 +66,16 @@ async fn rotation_publishes_before_signing_and_retires_after_the_last_token() {
     rotate(&rotator, &secret, now).await;
     let first_doc = source.load().await.expect("current set");
     let first = KeySet::from_document(&first_doc).expect("loads");
-    let next_kid =
-        first_doc.keys.iter().find(|k| k.state == KeyState::Next).expect("a published successor").kid.clone();
+    let next_kid = first_doc
+        .keys
+        .iter()
+        .find(|k| k.alg == ES256 && k.state == KeyState::Next)
+        .expect("a published successor")
+        .kid
+        .clone();
+    let rs256 =
+        |doc: &KeySetDocument, state| doc.keys.iter().any(|k| k.alg == SigningAlgorithm::Rs256 && k.state == state);
+    assert!(rs256(&first_doc, KeyState::Active) && rs256(&first_doc, KeyState::Next), "RS256 beside ES256");
     assert!(jwks_kids(&first).contains(&next_kid), "the next key is in the JWKS before it signs");
     let (old_token, old_claims) = token(&first, now);
     let old_kid = kid(&old_token);
@@ -71,7 +86,7 @@ async fn rotation_publishes_before_signing_and_retires_after_the_last_token() {
     // caches may not know it yet.
     rotate(&rotator, &secret, now.plus(10)).await;
     let early = KeySet::from_document(&source.load().await.expect("current set")).expect("loads");
-    assert_eq!(early.signing_key().kid, kid(&token(&first, now).0), "the active key keeps signing");
+    assert_eq!(signer(&early), kid(&token(&first, now).0), "the active key keeps signing");
 
     let later = now.plus(timing.min_publication);
     rotate(&rotator, &secret, later).await;
@@ -84,11 +99,11 @@ async fn rotation_publishes_before_signing_and_retires_after_the_last_token() {
     let (new_token, _) = token(&second, now);
     assert_eq!(kid(&new_token), next_kid);
     assert_ne!(kid(&new_token), old_kid);
-    // The JWKS shows both (and the next successor).
+    // The JWKS shows both (and the next successor), of each algorithm.
     let kids = jwks_kids(&second);
-    assert!(kids.contains(&old_kid) && kids.contains(&next_kid) && kids.len() == 3, "{kids:?}");
+    assert!(kids.contains(&old_kid) && kids.contains(&next_kid) && kids.len() == 6, "{kids:?}");
     // A warm instance reloading its ring sees the rotation.
-    assert_eq!(ring.current().await.signing_key().kid, next_kid, "seen within KEY_RELOAD_SECONDS");
+    assert_eq!(signer(&*ring.current().await), next_kid, "seen within KEY_RELOAD_SECONDS");
     assert_eq!(second_doc.refresh_mac_key, first_doc.refresh_mac_key);
 
     // The retired key stays while any token it signed can live, and goes after.
@@ -193,7 +208,7 @@ async fn a_failed_read_during_create_fails_the_step_and_keeps_every_key() {
 async fn a_rotation_resumed_too_late_is_refused_at_finish_and_the_next_one_starts_afresh() {
     let Rotated { config, sm, secret, timing, rotator, now } = rotated_secret().await;
     let source = SecretKeySource::connect(&config.aws, &secret).await;
-    let active_before = KeySet::from_document(&source.load().await.unwrap()).unwrap().signing_key().kid.clone();
+    let active_before = signer(&KeySet::from_document(&source.load().await.unwrap()).unwrap());
 
     let started = now.plus(timing.min_publication);
     let token = format!("{}{}", random_id(), random_id());
@@ -203,7 +218,7 @@ async fn a_rotation_resumed_too_late_is_refused_at_finish_and_the_next_one_start
     let resumed = started.plus(FINISH_WINDOW_SECONDS + 1);
     assert!(rotator.step("finishSecret", &secret, &token, resumed).await.is_err());
     let current = KeySet::from_document(&source.load().await.unwrap()).unwrap();
-    assert_eq!(current.signing_key().kid, active_before, "the current set is untouched");
+    assert_eq!(signer(&current), active_before, "the current set is untouched");
     let described = sm.describe_secret().secret_id(&secret).send().await.unwrap();
     let stages = described.version_ids_to_stages().and_then(|v| v.get(&token)).cloned().unwrap_or_default();
     assert!(!stages.iter().any(|s| s == "AWSPENDING"), "the stale pending label is gone: {stages:?}");

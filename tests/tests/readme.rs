@@ -60,6 +60,7 @@ async fn demo_checkout(dir: &Path) {
         admin: false,
         backchannel_logout_uri: None,
         lifetimes: ClientLifetimes::default(),
+        signing: Default::default(),
     };
     store.put_client(&demo).await.unwrap();
     let user = UserRecord {

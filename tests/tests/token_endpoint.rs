@@ -3,11 +3,11 @@
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{DecodingKey, Validation, decode, decode_header};
 use serde_json::Value;
-use shared::domain::GrantType;
+use shared::domain::{ClientSigning, GrantType, SigningAlgorithm};
 use shared::ids::{FamilyId, Sid};
 use shared::store::{FamilyRead, SessionRead};
 use std::process::{Command, Stdio};
-use tests::{Req, Stack, encode_form, password_login, seed_client, seed_user, stack_store};
+use tests::{Req, Stack, encode_form, password_login, seed_client, seed_signing_client, seed_user, stack_store};
 
 const API: &str = "https://api.example.com";
 
@@ -45,6 +45,67 @@ async fn client_credentials_token_verifies_against_the_published_jwks() {
     assert!(claims["jti"].as_str().is_some_and(|j| j.len() >= 22));
 }
 
+/// Runs tests/jose/verify.py (PyJWT) on `token`: `args` are AUDIENCE [TYP [ALG]].
+fn pyjwt_verify(stack: &Stack, token: &str, args: &[&str]) -> std::process::Output {
+    use std::io::Write;
+    let python = std::env::var("PYTHON").expect("PYTHON (the venv interpreter with PyJWT) is set by make test");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/jose/verify.py");
+    let mut child = Command::new(&python)
+        .args([script, stack.url("/.well-known/jwks.json").as_str(), stack.issuer.as_str()])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python runs");
+    child.stdin.take().unwrap().write_all(token.as_bytes()).unwrap();
+    child.wait_with_output().expect("python finishes")
+}
+
+fn header_alg(token: &str) -> String {
+    format!("{:?}", decode_header(token).expect("header").alg)
+}
+
+#[tokio::test]
+async fn relying_parties_that_accept_only_rs256_verify_id_tokens_and_per_client_access_tokens() {
+    let stack = Stack::from_env();
+    let jwks = stack.get("/.well-known/jwks.json").await.json;
+    let algs: Vec<&str> = jwks["keys"].as_array().unwrap().iter().filter_map(|k| k["alg"].as_str()).collect();
+    assert!(algs.contains(&"RS256") && algs.contains(&"ES256"), "RS256 beside ES256 in the JWKS: {algs:?}");
+
+    // A client registering nothing: ID tokens in RS256 (OIDC Registration §2), access
+    // tokens in the deployment's ES256.
+    let grants = [GrantType::Password];
+    let default = seed_client(&grants, "openid read", Some(API)).await;
+    let user = seed_user(false).await;
+    let login = password_login(&stack, &default, &user, "openid read").await;
+    let id_token = login.str("id_token");
+    assert_eq!(header_alg(id_token), "RS256");
+    let out = pyjwt_verify(&stack, id_token, &[&default.id, "JWT", "RS256"]);
+    assert!(out.status.success(), "an RS256-only RP refused the ID token: {}", String::from_utf8_lossy(&out.stderr));
+    let es256_access = login.str("access_token").to_string();
+    assert_eq!(header_alg(&es256_access), "ES256");
+
+    // A client registering RS256 access tokens (the rfc9068 validator accepts only RS256)
+    // and ES256 ID tokens.
+    let signing =
+        ClientSigning { access_token: Some(SigningAlgorithm::Rs256), id_token: Some(SigningAlgorithm::Es256) };
+    let rs256 = seed_signing_client(&grants, "openid read", signing).await;
+    let login = password_login(&stack, &rs256, &user, "openid read").await;
+    let access = login.str("access_token");
+    assert_eq!(header_alg(access), "RS256");
+    let out = pyjwt_verify(&stack, access, &[&stack.issuer, "at+jwt", "RS256"]);
+    assert!(out.status.success(), "an RS256-only validator refused: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(header_alg(login.str("id_token")), "ES256");
+    // The check can fail: an RS256-only RP refuses the ES256 ID token.
+    assert!(!pyjwt_verify(&stack, login.str("id_token"), &[&rs256.id, "JWT", "RS256"]).status.success());
+    // Both access tokens pass the resource-facing checks.
+    for token in [access, &es256_access] {
+        let info = stack.userinfo(Some(token)).await;
+        assert_eq!((info.status, info.json["sub"].as_str()), (200, Some(user.sub.as_str())), "{}", info.json);
+    }
+}
+
 #[tokio::test]
 async fn an_independent_jose_library_verifies_the_token() {
     let stack = Stack::from_env();
@@ -52,22 +113,7 @@ async fn an_independent_jose_library_verifies_the_token() {
     let reply = stack.post_form("/oauth2/token", &client, &[("grant_type", "client_credentials")]).await;
     assert_eq!(reply.status, 200, "{}", reply.json);
 
-    let python = std::env::var("PYTHON").expect("PYTHON (the venv interpreter with PyJWT) is set by make test");
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/jose/verify.py");
-    let jwks_url = stack.url("/.well-known/jwks.json");
-    let verify = |token: &str| {
-        let mut child = Command::new(&python)
-            .args([script, jwks_url.as_str(), stack.issuer.as_str(), API])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("python runs");
-        use std::io::Write;
-        child.stdin.take().unwrap().write_all(token.as_bytes()).unwrap();
-        child.wait_with_output().expect("python finishes")
-    };
-
+    let verify = |token: &str| pyjwt_verify(&stack, token, &[API]);
     let out = verify(reply.str("access_token"));
     assert!(out.status.success(), "PyJWT refused our token: {}", String::from_utf8_lossy(&out.stderr));
     let verified: Value = serde_json::from_slice(&out.stdout).expect("claims JSON");

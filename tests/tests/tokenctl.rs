@@ -1,7 +1,8 @@
 //! The admin CLI against moto: every command, as an operator would type it.
 
-use shared::domain::GrantType;
+use shared::domain::{GrantType, SigningAlgorithm};
 use shared::ids::{ClientId, random_id};
+use shared::keys::KeySetDocument;
 use shared::secrets::SecretString;
 use shared::store::{ClientRead, UserRead};
 use std::io::Write;
@@ -152,10 +153,33 @@ fn keys_generate_writes_a_private_file_and_never_overwrites_by_accident() {
     assert!(ctl.fails(&["keys", "generate"]).contains("--force"));
     assert!(ctl.ok(&["keys", "generate", "--if-missing"]).contains("already exists"));
     assert_eq!(std::fs::read(&ctl.keys).unwrap(), first);
+    assert_eq!(key_file_algs(&ctl), ["ES256", "EdDSA", "RS256"], "the default's key, and ES256 and RS256 for clients");
     ctl.ok(&["keys", "generate", "--force", "--alg", "RS256"]);
-    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&ctl.keys).unwrap()).unwrap();
-    assert_eq!(doc["keys"][0]["alg"], "RS256");
+    assert_eq!(key_file_algs(&ctl), ["ES256", "RS256"]);
     assert!(ctl.fails(&["keys", "generate", "--force", "--alg", "HS256"]).contains("unsupported"));
+}
+
+#[test]
+fn keys_generate_if_missing_adds_an_algorithm_an_older_key_file_lacks() {
+    let ctl = Ctl::new();
+    // A key file from before RS256 was required: one ES256 key.
+    let old = KeySetDocument::generate(SigningAlgorithm::Es256).unwrap();
+    std::fs::create_dir_all(ctl.keys.parent().unwrap()).unwrap();
+    std::fs::write(&ctl.keys, serde_json::to_vec(&old).unwrap()).unwrap();
+    assert!(ctl.ok(&["keys", "generate", "--if-missing"]).contains("added an active key of RS256"));
+    assert_eq!(key_file_algs(&ctl), ["ES256", "RS256"]);
+    let upgraded: KeySetDocument = serde_json::from_slice(&std::fs::read(&ctl.keys).unwrap()).unwrap();
+    assert!(upgraded.keys.iter().any(|k| k.kid == old.keys[0].kid), "the ES256 key is kept: its tokens verify");
+    assert_eq!(upgraded.refresh_mac_key, old.refresh_mac_key, "refresh tokens survive");
+}
+
+/// The algorithms of the key file's keys, sorted.
+fn key_file_algs(ctl: &Ctl) -> Vec<String> {
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&ctl.keys).unwrap()).unwrap();
+    let mut algs: Vec<String> =
+        doc["keys"].as_array().unwrap().iter().map(|k| k["alg"].as_str().unwrap().into()).collect();
+    algs.sort();
+    algs
 }
 
 /// tokenctl with only what an operator has: no environment at all against the local

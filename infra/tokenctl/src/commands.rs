@@ -1,9 +1,11 @@
 use clap::{Args, Parser, Subcommand};
 use shared::admin::{ClientRegistry, Registration};
 use shared::config::{AwsSettings, ConfigError, KeySourceConfig, Vars};
-use shared::domain::{ClientLifetimes, ClientRecord, GrantType, RevocationCause, Scope, SigningAlgorithm, UserRecord};
+use shared::domain::{
+    ClientLifetimes, ClientRecord, ClientSigning, GrantType, RevocationCause, Scope, SigningAlgorithm, UserRecord,
+};
 use shared::ids::{ClientEpoch, ClientId, Subject, random_bytes};
-use shared::keys::{KeySet, KeySetDocument};
+use shared::keys::{KeySet, KeySetDocument, generate_key};
 use shared::secrets::{ClientSecretHash, PasswordHashString, SecretString};
 use shared::store::dynamo::{DynamoStore, credentials_available, schema};
 use shared::store::{ClientAdmin, StoreError, UserAdmin};
@@ -44,7 +46,7 @@ enum TableCommand {
 #[derive(Subcommand)]
 enum ClientCommand {
     /// Register a client (--replace to replace one with the same id)
-    Add(ClientAdd),
+    Add(Box<ClientAdd>),
     /// List clients (secrets are never shown)
     List,
     /// Remove a client, and kill every token issued to it
@@ -91,6 +93,12 @@ struct ClientAdd {
     /// Refresh-token grace window in seconds (0 disables)
     #[arg(long)]
     refresh_grace: Option<u64>,
+    /// Signs the client's access tokens: ES256 or RS256 (default: SIGNING_ALG)
+    #[arg(long)]
+    access_token_alg: Option<String>,
+    /// Signs the client's ID and logout tokens: ES256 or RS256 (default: RS256, as OIDC says)
+    #[arg(long)]
+    id_token_alg: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -206,6 +214,8 @@ async fn client<F: Fn(&str) -> Option<String>>(vars: &Vars<F>, cmd: ClientComman
                     "introspect": c.may_introspect,
                     "admin": c.admin,
                     "backchannel_logout_uri": c.backchannel_logout_uri,
+                    "access_token_alg": c.signing.access_token.map(SigningAlgorithm::as_str),
+                    "id_token_alg": c.id_token_alg().as_str(),
                 });
                 println!("{line}");
             }
@@ -242,6 +252,10 @@ fn client_record(add: &ClientAdd, secret: &SecretString) -> Result<ClientRecord,
             refresh_absolute: add.refresh_ttl,
             refresh_idle: add.refresh_idle_ttl,
             refresh_grace: add.refresh_grace,
+        },
+        signing: ClientSigning {
+            access_token: add.access_token_alg.as_deref().map(str::parse).transpose()?,
+            id_token: add.id_token_alg.as_deref().map(str::parse).transpose()?,
         },
     };
     record.validate().map_err(|e| e.to_string())?;
@@ -356,18 +370,41 @@ fn keys_generate(source: &KeySourceConfig, alg: SigningAlgorithm, force: bool, i
     };
     if path.exists() {
         if if_missing {
-            println!("key set {} already exists", path.display());
-            return Ok(());
+            return add_missing_algorithms(path, alg);
         }
         if !force {
             return Err(format!("{} exists; --force replaces it (its tokens stop verifying)", path.display()));
         }
     }
-    let document = KeySetDocument::generate(alg).map_err(|e| e.to_string())?;
+    let document = KeySetDocument::generate_for(alg).map_err(|e| e.to_string())?;
     // Prove the document loads before anything relies on it.
     KeySet::from_document(&document).map_err(|e| e.to_string())?;
     write_private_file(path, &serde_json::to_vec_pretty(&document).map_err(|e| e.to_string())?)?;
-    println!("key set written to {} (kid {}, {:?})", path.display(), document.keys[0].kid, alg.jwt_algorithm());
+    let kids: Vec<String> = document.keys.iter().map(|k| format!("{} {}", k.alg.as_str(), k.kid)).collect();
+    println!("key set written to {} ({})", path.display(), kids.join(", "));
+    Ok(())
+}
+
+/// A key file made before an algorithm was required (RS256 beside ES256) gets an active
+/// key of it; its other keys are kept, so issued tokens still verify.
+fn add_missing_algorithms(path: &Path, default: SigningAlgorithm) -> CmdResult {
+    let text = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut document: KeySetDocument =
+        serde_json::from_slice(&text).map_err(|e| format!("{}: not a key set: {e}", path.display()))?;
+    let held = document.algorithms();
+    let missing: Vec<SigningAlgorithm> =
+        SigningAlgorithm::key_set_algorithms(default).into_iter().filter(|alg| !held.contains(alg)).collect();
+    if missing.is_empty() {
+        println!("key set {} already exists", path.display());
+        return Ok(());
+    }
+    for alg in &missing {
+        document.keys.push(generate_key(*alg).map_err(|e| e.to_string())?);
+    }
+    KeySet::from_document(&document).map_err(|e| e.to_string())?;
+    write_private_file(path, &serde_json::to_vec_pretty(&document).map_err(|e| e.to_string())?)?;
+    let added: Vec<&str> = missing.iter().map(|alg| alg.as_str()).collect();
+    println!("key set {}: added an active key of {}", path.display(), added.join(", "));
     Ok(())
 }
 

@@ -4,7 +4,7 @@ use jsonwebtoken::Algorithm;
 use serde::{Deserialize, Serialize};
 use std::str::FromStr;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum SigningAlgorithm {
     #[serde(rename = "ES256")]
     Es256,
@@ -15,6 +15,27 @@ pub enum SigningAlgorithm {
 }
 
 impl SigningAlgorithm {
+    /// What a client may register for its tokens: the algorithms every key set holds.
+    /// RFC 9068 §2.1 and OIDC Registration §2 make RS256 the one every party supports.
+    pub const PER_CLIENT: [SigningAlgorithm; 2] = [Self::Es256, Self::Rs256];
+
+    /// The algorithms a key set holds: RS256 and ES256 always, and the deployment's
+    /// default for access tokens (`SIGNING_ALG`).
+    pub fn key_set_algorithms(default: SigningAlgorithm) -> Vec<SigningAlgorithm> {
+        let mut all = vec![default, Self::Es256, Self::Rs256];
+        all.sort();
+        all.dedup();
+        all
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Es256 => "ES256",
+            Self::EdDsa => "EdDSA",
+            Self::Rs256 => "RS256",
+        }
+    }
+
     pub fn jwt_algorithm(self) -> Algorithm {
         match self {
             Self::Es256 => Algorithm::ES256,

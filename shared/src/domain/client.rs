@@ -1,6 +1,6 @@
 //! OAuth clients as registered (`tokenctl client add`). Secrets appear only hashed.
 
-use crate::domain::Scope;
+use crate::domain::{Scope, SigningAlgorithm};
 use crate::ids::{ClientEpoch, ClientId};
 use crate::secrets::ClientSecretHash;
 use std::collections::BTreeSet;
@@ -49,6 +49,16 @@ pub struct ClientLifetimes {
     pub refresh_grace: Option<u64>,
 }
 
+/// The algorithms a client registered for its tokens (OIDC Registration §2
+/// `id_token_signed_response_alg`); `None` takes the default.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ClientSigning {
+    /// Its access tokens: the deployment's `SIGNING_ALG` (ES256) when unset.
+    pub access_token: Option<SigningAlgorithm>,
+    /// Its ID tokens and logout tokens: RS256 when unset (OIDC Registration §2).
+    pub id_token: Option<SigningAlgorithm>,
+}
+
 /// A registered client. Its invariants are `policy`'s (`ClientRecord::validate`), checked
 /// by every writer.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,10 +77,20 @@ pub struct ClientRecord {
     pub admin: bool,
     pub backchannel_logout_uri: Option<String>,
     pub lifetimes: ClientLifetimes,
+    pub signing: ClientSigning,
 }
 
 impl ClientRecord {
     pub fn allows(&self, grant: GrantType) -> bool {
         self.grant_types.contains(&grant)
+    }
+
+    pub fn access_token_alg(&self, default: SigningAlgorithm) -> SigningAlgorithm {
+        self.signing.access_token.unwrap_or(default)
+    }
+
+    /// OIDC Registration §2: RS256 unless the client registered another.
+    pub fn id_token_alg(&self) -> SigningAlgorithm {
+        self.signing.id_token.unwrap_or(SigningAlgorithm::Rs256)
     }
 }

@@ -1,6 +1,6 @@
 //! What the service is about, independent of how it is stored or spoken on the wire:
 //! clients, users, logins (sessions and refresh-token families), revocation markers,
-//! back-channel deliveries, scopes and signing algorithms. Both `store` and `oauth` sit
+//! back-channel deliveries, failed-authentication counts, scopes and signing algorithms. Both `store` and `oauth` sit
 //! above this layer; nothing here reaches up.
 
 mod algorithm;
@@ -9,14 +9,16 @@ mod delivery;
 mod login;
 mod revocation;
 mod scope;
+mod throttle;
 mod user;
 
 pub use algorithm::SigningAlgorithm;
-pub use client::{ClientLifetimes, ClientRecord, GrantType};
+pub use client::{ClientLifetimes, ClientRecord, ClientSigning, GrantType};
 pub use delivery::{DeliveryRecord, DeliveryStatus};
 pub use login::{
     FamilyRecord, FamilyRevocation, FamilyStatus, LoginGuard, Rotation, RotationKind, RotationOutcome, SessionRecord,
 };
 pub use revocation::{Marker, RevocationCause, RevocationQuery, RevocationReason, RevocationStatus};
 pub use scope::{InvalidScope, Scope};
+pub use throttle::{Attempted, FailureCount};
 pub use user::{UserProfile, UserRecord};

@@ -60,7 +60,7 @@ impl TokenIssuer {
                 auth_time: now,
                 sid: sid.clone(),
             };
-            Some(id_token::mint(keys, &claims)?)
+            Some(id_token::mint(keys, client.id_token_alg(), &claims)?)
         } else {
             None
         };

@@ -15,8 +15,9 @@ use crate::ids::{FamilyId, Jti, Sid, Subject};
 use crate::keys::{KeyRing, KeySet};
 use crate::oauth::client_auth::ClientDirectory;
 use crate::oauth::{OAuthError, OAuthErrorCode, OAuthRequest};
+use crate::passwords::PasswordCheck;
 use crate::policy::Lifetimes;
-use crate::store::{FamilyWrite, MarkerWrite, SessionWrite, UserRead};
+use crate::store::{FamilyWrite, MarkerWrite, SessionWrite};
 use crate::time::UnixTime;
 use crate::tokens::access::{self, AccessTokenClaims};
 use serde::Serialize;
@@ -40,7 +41,7 @@ pub struct TokenIssuer {
     pub(crate) config: Arc<Config>,
     pub(crate) keys: Arc<KeyRing>,
     pub(crate) clients: Arc<ClientDirectory>,
-    pub(crate) users: Arc<dyn UserRead>,
+    pub(crate) passwords: PasswordCheck,
     pub(crate) sessions: Arc<dyn SessionWrite>,
     pub(crate) families: Arc<dyn FamilyWrite>,
     pub(crate) markers: Arc<dyn MarkerWrite>,
@@ -122,7 +123,7 @@ impl TokenIssuer {
             fid,
             auth_time,
         };
-        let token = access::mint(keys, &claims)?;
+        let token = access::mint(keys, client.access_token_alg(self.config.signing_algorithm), &claims)?;
         Ok((token, lifetime, jti))
     }
 }

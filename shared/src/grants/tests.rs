@@ -53,6 +53,7 @@ async fn fixture_configured(grants: &[GrantType], lifetimes: ClientLifetimes, co
             admin: false,
             backchannel_logout_uri: None,
             lifetimes,
+            signing: Default::default(),
         })
         .await
         .unwrap();
@@ -474,4 +475,93 @@ async fn round_trips_per_issue_are_within_budget() {
     assert_eq!(counting.round_trips(), 0, "client_credentials with the client cached");
     issuer.token(&with_client("grant_type=password&username=alice&password=correct+horse")).await.unwrap();
     assert_eq!(counting.round_trips(), 2, "password: user read + one transactional write");
+}
+
+/// Brute-force throttling (`policy::FREE_FAILURES`, then a doubling window), for
+/// usernames and client ids alike, known or not.
+mod throttling {
+    use super::*;
+    use crate::domain::{Attempted, FailureCount};
+    use crate::store::FailureStore;
+
+    const LOGIN: &str = "grant_type=password&username=alice&password=correct+horse";
+
+    fn wrong_password(username: &str) -> OAuthRequest {
+        with_client(&format!("grant_type=password&username={username}&password=guess"))
+    }
+
+    async fn code_of(f: &Fixture, req: &OAuthRequest) -> OAuthErrorCode {
+        f.issuer.token(req).await.expect_err("refused").code
+    }
+
+    #[tokio::test]
+    async fn five_failed_logins_then_every_attempt_is_429_even_the_right_password() {
+        let f = fixture(&[GrantType::Password]).await;
+        for username in ["alice", "nobody"] {
+            for attempt in 1..=5 {
+                assert_eq!(code_of(&f, &wrong_password(username)).await, OAuthErrorCode::InvalidGrant, "{attempt}");
+            }
+            let throttled = f.issuer.token(&wrong_password(username)).await.expect_err("throttled");
+            assert_eq!(throttled.status(), 429, "{username}");
+            assert!(matches!(throttled.retry_after, Some(1 | 2)), "a one-second window: {:?}", throttled.retry_after);
+            assert_eq!(throttled.body()["error"], "temporarily_unavailable");
+        }
+        let right = f.issuer.token(&with_client(LOGIN)).await.expect_err("throttled too");
+        assert_eq!(right.code, OAuthErrorCode::Throttled);
+        assert_eq!(f.store.sessions_of(&f.user.sub).await.unwrap(), vec![], "no session");
+    }
+
+    #[tokio::test]
+    async fn after_the_window_the_right_password_works_and_ends_the_run() {
+        let f = fixture(&[GrantType::Password]).await;
+        let alice = Attempted::Username("alice".into());
+        // Six failures, the last three seconds ago: their two-second window is over.
+        let past = UnixTime(UnixTime::now().0 - 3);
+        for _ in 0..6 {
+            f.store.record_failure(&alice, past).await.unwrap();
+        }
+        f.issuer.token(&with_client(LOGIN)).await.expect("the window is over");
+        assert_eq!(f.store.user_for_login("alice").await.unwrap().1, FailureCount::default(), "the run is over");
+        // Four more failures are free again.
+        for _ in 0..4 {
+            assert_eq!(code_of(&f, &wrong_password("alice")).await, OAuthErrorCode::InvalidGrant);
+        }
+        f.issuer.token(&with_client(LOGIN)).await.expect("not throttled");
+    }
+
+    #[tokio::test]
+    async fn failed_client_authentication_throttles_the_id_known_or_not() {
+        let f = fixture(&[GrantType::ClientCredentials]).await;
+        let attempt = |id: &str, secret: &str| {
+            form(&format!("client_id={id}&client_secret={secret}&grant_type=client_credentials"))
+        };
+        for id in ["app", "ghost"] {
+            for _ in 0..5 {
+                assert_eq!(code_of(&f, &attempt(id, "guess")).await, OAuthErrorCode::InvalidClient, "{id}");
+            }
+            let throttled = f.issuer.token(&attempt(id, "guess")).await.expect_err("throttled");
+            assert_eq!(throttled.status(), 429, "{id}");
+            assert!(matches!(throttled.retry_after, Some(1 | 2)), "{id}: {:?}", throttled.retry_after);
+        }
+        assert_eq!(code_of(&f, &attempt("app", SECRET)).await, OAuthErrorCode::Throttled, "the right secret too");
+    }
+
+    /// An unknown id costs what a wrong secret costs: one read while the instance has not
+    /// seen the id, then none (the count's update is the one write both make).
+    #[tokio::test]
+    async fn an_unknown_client_id_costs_the_round_trips_of_a_wrong_secret() {
+        let f = fixture(&[GrantType::ClientCredentials]).await;
+        let mut costs = Vec::new();
+        for id in ["app", "ghost"] {
+            let mut rounds = Vec::new();
+            for _ in 0..2 {
+                f.counting.reset();
+                let req = form(&format!("client_id={id}&client_secret=guess&grant_type=client_credentials"));
+                assert_eq!(code_of(&f, &req).await, OAuthErrorCode::InvalidClient);
+                rounds.push(f.counting.round_trips());
+            }
+            costs.push(rounds);
+        }
+        assert_eq!(costs, [[2, 1], [2, 1]]);
+    }
 }

@@ -3,7 +3,7 @@
 
 use super::ToResponse;
 use crate::oauth::{BearerError, OAuthError, OAuthRequest};
-use lambda_http::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, PRAGMA, WWW_AUTHENTICATE};
+use lambda_http::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, PRAGMA, RETRY_AFTER, WWW_AUTHENTICATE};
 use lambda_http::http::{HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
@@ -41,12 +41,16 @@ pub fn empty_no_store() -> Response<Body> {
     response
 }
 
-/// RFC 6749 §5.2: the error JSON, `no-store`, and a `Basic` challenge on every 401.
+/// RFC 6749 §5.2: the error JSON, `no-store`, a `Basic` challenge on every 401, and
+/// `Retry-After` on a throttled attempt.
 impl ToResponse for OAuthError {
     fn to_response(&self) -> Response<Body> {
         let mut response = no_store_json(self.status(), &self.body());
         if self.status() == 401 {
             response.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"oauth\""));
+        }
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

@@ -70,13 +70,31 @@ impl fmt::Debug for KeySetDocument {
 }
 
 impl KeySetDocument {
-    /// A fresh set: one new key of `alg` and a new refresh MAC key.
+    /// A fresh set of one algorithm: one new key of `alg` and a new refresh MAC key.
     pub fn generate(alg: SigningAlgorithm) -> Result<Self, KeyError> {
+        Self::generate_with(&[alg])
+    }
+
+    /// A fresh set as a deployment holds it: an active key of every algorithm of
+    /// `SigningAlgorithm::key_set_algorithms(default)` and a new refresh MAC key.
+    pub fn generate_for(default: SigningAlgorithm) -> Result<Self, KeyError> {
+        Self::generate_with(&SigningAlgorithm::key_set_algorithms(default))
+    }
+
+    fn generate_with(algorithms: &[SigningAlgorithm]) -> Result<Self, KeyError> {
         Ok(Self {
-            keys: vec![generate_key(alg)?],
+            keys: algorithms.iter().map(|alg| generate_key(*alg)).collect::<Result<_, _>>()?,
             refresh_mac_key: URL_SAFE_NO_PAD.encode(crate::ids::random_bytes::<32>()),
             prepared_at: None,
         })
+    }
+
+    /// The algorithms the set holds keys of.
+    pub fn algorithms(&self) -> Vec<SigningAlgorithm> {
+        let mut all: Vec<SigningAlgorithm> = self.keys.iter().map(|k| k.alg).collect();
+        all.sort();
+        all.dedup();
+        all
     }
 
     pub(super) fn refresh_mac_key_bytes(&self) -> Result<Vec<u8>, KeyError> {

@@ -17,12 +17,12 @@ use crate::time::UnixTime;
 use aws_lc_rs::hmac;
 use jsonwebtoken::jwk::{Jwk, JwkSet, KeyAlgorithm, PublicKeyUse, ThumbprintHash};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    #[error("the key set needs exactly one active key, it has {0}")]
+    #[error("the key set needs one active key (at most one per algorithm), it has {0}")]
     NoSingleActiveKey(usize),
     #[error("key {kid}: {reason}")]
     BadKey { kid: String, reason: String },
@@ -64,7 +64,8 @@ impl VerifyingKey {
 }
 
 pub struct KeySet {
-    signing: SigningKey,
+    /// The active key of each algorithm the set holds.
+    signing: BTreeMap<SigningAlgorithm, SigningKey>,
     verifying: HashMap<String, VerifyingKey>,
     jwks: JwkSet,
     refresh_mac: hmac::Key,
@@ -73,7 +74,7 @@ pub struct KeySet {
 impl fmt::Debug for KeySet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KeySet")
-            .field("signing", &self.signing)
+            .field("signing", &self.signing.values().collect::<Vec<_>>())
             .field("verifying_kids", &self.verifying.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
@@ -87,11 +88,23 @@ impl KeySet {
 
     /// The set as it stands at `now`: retired keys past their `retire_at` are gone.
     pub fn from_document_at(doc: &KeySetDocument, now: UnixTime) -> Result<Self, KeyError> {
-        let active: Vec<&StoredKey> = doc.keys.iter().filter(|k| k.state == KeyState::Active).collect();
-        let [active] = active.as_slice() else {
-            return Err(KeyError::NoSingleActiveKey(active.len()));
-        };
-        let (signing, _) = load_stored_key(active)?;
+        // Each algorithm signs with its one active key; one with only retired keys (no
+        // longer required) signs nothing and still verifies.
+        let mut signing = BTreeMap::new();
+        for alg in doc.algorithms() {
+            let active: Vec<&StoredKey> =
+                doc.keys.iter().filter(|k| k.alg == alg && k.state == KeyState::Active).collect();
+            match active.as_slice() {
+                [] => {}
+                [active] => {
+                    signing.insert(alg, load_stored_key(active)?.0);
+                }
+                more => return Err(KeyError::NoSingleActiveKey(more.len())),
+            }
+        }
+        if signing.is_empty() {
+            return Err(KeyError::NoSingleActiveKey(0));
+        }
         let mut verifying = HashMap::new();
         let mut jwks = Vec::new();
         for stored in doc.keys.iter().filter(|k| k.live_at(now)) {
@@ -111,8 +124,14 @@ impl KeySet {
         })
     }
 
-    pub fn signing_key(&self) -> &SigningKey {
-        &self.signing
+    /// The active key of `alg`, if the set holds that algorithm.
+    pub fn signing_key(&self, alg: SigningAlgorithm) -> Option<&SigningKey> {
+        self.signing.get(&alg)
+    }
+
+    /// The algorithms the set signs with.
+    pub fn algorithms(&self) -> impl Iterator<Item = SigningAlgorithm> + '_ {
+        self.signing.keys().copied()
     }
 
     pub fn verifying_key(&self, kid: &str) -> Option<&VerifyingKey> {
@@ -180,8 +199,8 @@ mod tests {
         for alg in [SigningAlgorithm::Es256, SigningAlgorithm::EdDsa, SigningAlgorithm::Rs256] {
             let doc = KeySetDocument::generate(alg).unwrap();
             let set = KeySet::from_document(&doc).unwrap();
-            assert_eq!(set.signing_key().algorithm, alg.jwt_algorithm());
-            assert_eq!(set.signing_key().kid, doc.keys[0].kid);
+            assert_eq!(set.signing_key(alg).unwrap().algorithm, alg.jwt_algorithm());
+            assert_eq!(set.signing_key(alg).unwrap().kid, doc.keys[0].kid);
             assert!(set.verifying_key(&doc.keys[0].kid).is_some());
         }
     }
@@ -212,7 +231,7 @@ mod tests {
         doc.keys.insert(0, next.clone());
         doc.keys.push(retired.clone());
         let set = KeySet::from_document_at(&doc, now).unwrap();
-        assert_eq!(set.signing_key().kid, doc.keys[1].kid, "the active key signs, wherever it stands");
+        assert_eq!(set.signing_key(SigningAlgorithm::Es256).unwrap().kid, doc.keys[1].kid, "the active key signs");
         assert!(set.verifying_key(&retired.kid).is_some() && set.verifying_key(&next.kid).is_some());
         assert_eq!(set.jwks().keys.len(), 3);
         let later = KeySet::from_document_at(&doc, now.plus(61)).unwrap();
@@ -225,7 +244,12 @@ mod tests {
         use crate::tokens::access::{mint, verify_access_token};
         let now = UnixTime::now();
         let old = KeySetDocument::generate(SigningAlgorithm::Es256).unwrap();
-        let token = mint(&KeySet::from_document(&old).unwrap(), &crate::testing::kit::access_claims("c", now)).unwrap();
+        let token = mint(
+            &KeySet::from_document(&old).unwrap(),
+            SigningAlgorithm::Es256,
+            &crate::testing::kit::access_claims("c", now),
+        )
+        .unwrap();
         let mut rotated = KeySetDocument::generate(SigningAlgorithm::Es256).unwrap();
         let mut retired = old.keys[0].clone();
         retired.state = KeyState::Retired;

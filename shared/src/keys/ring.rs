@@ -32,9 +32,10 @@ impl KeyRing {
         Self::with(None, Duration::MAX, Loaded { set: Arc::new(set), document: None, at: Instant::now() })
     }
 
-    /// A fresh set held in memory only: tests and benchmarks.
-    pub fn ephemeral(algorithm: crate::domain::SigningAlgorithm) -> Result<Self, KeyError> {
-        Ok(Self::fixed(KeySet::from_document(&KeySetDocument::generate(algorithm)?)?))
+    /// A fresh set held in memory only, as a deployment whose default access-token
+    /// algorithm is `default` holds it: tests and benchmarks.
+    pub fn ephemeral(default: crate::domain::SigningAlgorithm) -> Result<Self, KeyError> {
+        Ok(Self::fixed(KeySet::from_document(&KeySetDocument::generate_for(default)?)?))
     }
 
     /// Load once now (cold start; a failure stops the instance), then reload every
@@ -73,8 +74,11 @@ impl KeyRing {
         let Ok(_reloading) = self.reloading.try_lock() else { return last.set };
         let fresh = match source.load().await.and_then(|doc| KeySet::from_document(&doc).map(|set| (set, doc))) {
             Ok((set, document)) => {
-                if set.signing_key().kid != last.set.signing_key().kid {
-                    tracing::info!(event = "keys.reloaded", signing_kid = %set.signing_key().kid);
+                let signers = |set: &KeySet| -> Vec<String> {
+                    set.algorithms().filter_map(|alg| set.signing_key(alg).map(|k| k.kid.clone())).collect()
+                };
+                if signers(&set) != signers(&last.set) {
+                    tracing::info!(event = "keys.reloaded", signing_kids = ?signers(&set));
                 }
                 Loaded { set: Arc::new(set), document: Some(Arc::new(document)), at: Instant::now() }
             }

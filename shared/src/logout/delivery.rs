@@ -3,6 +3,7 @@
 //! a timeout per attempt, a fresh token (fresh `jti`) per attempt, and a clear line
 //! between failures worth retrying and failures that are final.
 
+use crate::domain::SigningAlgorithm;
 use crate::ids::{ClientId, Sid, Subject};
 use crate::keys::KeySet;
 use crate::policy::backchannel_logout_uri;
@@ -17,6 +18,8 @@ use tokio::time::Instant;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Target {
     pub client_id: ClientId,
+    /// The client's ID-token algorithm, which its logout tokens use too.
+    pub alg: SigningAlgorithm,
     pub uri: String,
     pub sid: Sid,
     pub sub: Subject,
@@ -67,7 +70,8 @@ impl Notifier {
     /// One attempt with a freshly minted logout token.
     pub async fn attempt(&self, keys: &KeySet, target: &Target) -> Result<(), AttemptError> {
         let url = backchannel_logout_uri(&target.uri).map_err(AttemptError::Permanent)?;
-        let token = logout::mint(keys, &self.issuer, &target.client_id, &target.sid, &target.sub, UnixTime::now())
+        let (issuer, now) = (&self.issuer, UnixTime::now());
+        let token = logout::mint(keys, target.alg, issuer, &target.client_id, &target.sid, &target.sub, now)
             .map_err(|e| AttemptError::Permanent(format!("signing failed: {e}")))?;
         let body = serde_urlencoded::to_string([("logout_token", token.as_str())])
             .map_err(|e| AttemptError::Permanent(format!("encoding failed: {e}")))?;

@@ -212,8 +212,9 @@ impl LogoutService {
     /// registration later, so no RP of an ended session is ever left out.
     async fn recipients(&self, session: &SessionRecord) -> Vec<Recipient> {
         let lookups = join_all(session.client_ids.iter().map(|id| self.clients.get(id))).await;
-        let target = |client_id: &ClientId, uri: String| Target {
+        let target = |client_id: &ClientId, alg, uri: String| Target {
             client_id: client_id.clone(),
+            alg,
             uri,
             sid: session.sid.clone(),
             sub: session.sub.clone(),
@@ -222,8 +223,15 @@ impl LogoutService {
             .into_iter()
             .zip(&session.client_ids)
             .filter_map(|(found, id)| match found {
-                Ok(client) => Some(Recipient::Known(target(id, client?.backchannel_logout_uri?))),
-                Err(err) => Some(Recipient::Unresolved(target(id, String::new()), err.to_string())),
+                Ok(client) => {
+                    let client = client?;
+                    Some(Recipient::Known(target(id, client.id_token_alg(), client.backchannel_logout_uri?)))
+                }
+                // The algorithm and URI are resolved from the registration at the retry.
+                Err(err) => Some(Recipient::Unresolved(
+                    target(id, crate::domain::SigningAlgorithm::Rs256, String::new()),
+                    err.to_string(),
+                )),
             })
             .collect()
     }
@@ -333,7 +341,7 @@ mod tests {
         let lookups = Arc::new(AtomicUsize::new(0));
         let seen = lookups.clone();
         let faulty = Arc::new(Faulty::with_plan(store.clone(), move |op| {
-            if op == "client" && seen.fetch_add(1, Ordering::SeqCst) == 0 {
+            if op == "client_for_auth" && seen.fetch_add(1, Ordering::SeqCst) == 0 {
                 Injected::Fail(StoreError::Unavailable("throttled".into()))
             } else {
                 Injected::Proceed

@@ -100,9 +100,10 @@ impl LogoutService {
             return Ok(DeliveryStatus::Pending);
         }
         delivery.attempts = delivery.attempts.saturating_add(1);
-        // Only the currently registered URI is ever used.
-        let registered = self.clients.get(&delivery.client_id).await?.and_then(|c| c.backchannel_logout_uri);
-        let Some(uri) = registered else {
+        // Only the currently registered URI (and algorithm) is ever used.
+        let registered = self.clients.get(&delivery.client_id).await?;
+        let alg = registered.as_ref().map(|c| c.id_token_alg()).unwrap_or(crate::domain::SigningAlgorithm::Rs256);
+        let Some(uri) = registered.and_then(|c| c.backchannel_logout_uri) else {
             return self
                 .settle(delivery, DeliveryStatus::Failed, Some("the client no longer has a logout URI".into()))
                 .await;
@@ -110,6 +111,7 @@ impl LogoutService {
         delivery.uri = uri;
         let target = Target {
             client_id: delivery.client_id.clone(),
+            alg,
             uri: delivery.uri.clone(),
             sid: delivery.sid.clone(),
             sub: delivery.sub.clone(),

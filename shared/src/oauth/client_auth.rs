@@ -1,12 +1,14 @@
 //! Client authentication (RFC 6749 §2.3.1): `client_secret_basic` or `client_secret_post`,
 //! never both in one request. Client records are cached per warm instance so that the
-//! `client_credentials` grant costs no DynamoDB round trip (docs/ARCHITECTURE.md §5).
+//! `client_credentials` grant costs no DynamoDB round trip (docs/ARCHITECTURE.md §5);
+//! failed authentications are counted per client id and throttled (`policy`).
 
 use super::{OAuthError, OAuthRequest};
-use crate::domain::ClientRecord;
+use crate::domain::{Attempted, ClientRecord, FailureCount};
 use crate::ids::ClientId;
-use crate::secrets::SecretString;
-use crate::store::{ClientRead, StoreResult};
+use crate::secrets::{ClientSecretHash, SecretString};
+use crate::store::{FailureStore, StoreResult};
+use crate::time::UnixTime;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use std::collections::HashMap;
@@ -87,45 +89,78 @@ fn form_decode(raw: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-/// Client records, read through a per-instance cache. Only known clients are cached, so
-/// a flood of made-up client ids cannot grow memory; the cache is also capped.
+/// Client records, read through a per-instance cache, each with the failures counted
+/// against its id. An id no client holds is cached too (as unknown), so that it reads as
+/// fast as a known one and the timing tells nothing of which ids exist. The cache is capped; when full, unknown ids go first, so a flood
+/// of made-up ids cannot push the real clients out.
 pub struct ClientDirectory {
-    store: Arc<dyn ClientRead>,
+    store: Arc<dyn FailureStore>,
     ttl: Duration,
-    cache: Mutex<HashMap<ClientId, (Instant, ClientRecord)>>,
+    cache: Mutex<HashMap<ClientId, Cached>>,
+}
+
+#[derive(Clone)]
+struct Cached {
+    at: Instant,
+    client: Option<ClientRecord>,
+    failures: FailureCount,
 }
 
 const CACHE_CAPACITY: usize = 1024;
 
 impl ClientDirectory {
-    pub fn new(store: Arc<dyn ClientRead>, ttl: Duration) -> Self {
+    pub fn new(store: Arc<dyn FailureStore>, ttl: Duration) -> Self {
         Self { store, ttl, cache: Mutex::new(HashMap::new()) }
     }
 
     pub async fn get(&self, id: &ClientId) -> StoreResult<Option<ClientRecord>> {
+        Ok(self.lookup(id).await?.client)
+    }
+
+    async fn lookup(&self, id: &ClientId) -> StoreResult<Cached> {
         if let Some(hit) = self.cached(id) {
-            return Ok(Some(hit));
+            return Ok(hit);
         }
-        let fetched = self.store.client(id).await?;
-        if let (Some(client), false) = (&fetched, self.ttl.is_zero())
-            && let Ok(mut cache) = self.cache.lock()
-        {
-            if cache.len() >= CACHE_CAPACITY {
-                cache.clear();
-            }
-            cache.insert(id.clone(), (Instant::now(), client.clone()));
-        }
+        let (client, failures) = self.store.client_for_auth(id).await?;
+        let fetched = Cached { at: Instant::now(), client, failures };
+        self.remember(id, fetched.clone());
         Ok(fetched)
     }
 
-    fn cached(&self, id: &ClientId) -> Option<ClientRecord> {
+    fn cached(&self, id: &ClientId) -> Option<Cached> {
         let cache = self.cache.lock().ok()?;
-        let (at, client) = cache.get(id)?;
-        (at.elapsed() < self.ttl).then(|| client.clone())
+        let hit = cache.get(id)?;
+        (hit.at.elapsed() < self.ttl).then(|| hit.clone())
+    }
+
+    fn remember(&self, id: &ClientId, entry: Cached) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        let Ok(mut cache) = self.cache.lock() else { return };
+        if cache.len() >= CACHE_CAPACITY && !cache.contains_key(id) {
+            cache.retain(|_, cached| cached.client.is_some());
+            if cache.len() >= CACHE_CAPACITY {
+                cache.clear();
+            }
+        }
+        cache.insert(id.clone(), entry);
+    }
+
+    /// The count this instance now knows for `id` (an update's answer): a failure here is
+    /// seen by the next attempt here at once, and by other instances at their next read.
+    fn remember_failures(&self, id: &ClientId, failures: FailureCount) {
+        if let Ok(mut cache) = self.cache.lock()
+            && let Some(cached) = cache.get_mut(id)
+        {
+            cached.failures = failures;
+        }
     }
 
     /// Authenticate the calling client. Unknown client and wrong secret look the same to
-    /// the caller (`invalid_client`); an unreachable store is 503, never a guess.
+    /// the caller (`invalid_client`), and are throttled the same after
+    /// `policy::FREE_FAILURES` in a row (429, checked against nothing); an unreachable
+    /// store is 503, never a guess.
     pub async fn authenticate(&self, req: &OAuthRequest) -> Result<ClientRecord, OAuthError> {
         let credentials = extract_credentials(req)?;
         // An id no client can have is refused before any read (it would not fit a key).
@@ -133,11 +168,33 @@ impl ClientDirectory {
             tracing::warn!(event = "client.auth_failed", reason = "malformed_client_id");
             return Err(OAuthError::invalid_client());
         }
-        let client = self.get(&credentials.id).await?;
-        match client {
-            Some(client) if client.secret_hash.verify(&credentials.secret) => Ok(client),
-            _ => {
-                tracing::warn!(event = "client.auth_failed", client_id = %credentials.id, method = ?credentials.method);
+        let found = self.lookup(&credentials.id).await?;
+        let now = UnixTime::now();
+        if let Some(retry_after) = found.failures.retry_after(now) {
+            tracing::warn!(event = "client.auth_throttled", client_id = %credentials.id, retry_after,
+                failures = found.failures.failures);
+            return Err(OAuthError::throttled(retry_after));
+        }
+        let attempted = Attempted::Client(credentials.id.clone());
+        match found.client {
+            Some(client) if client.secret_hash.verify(&credentials.secret) => {
+                if found.failures.failures > 0 {
+                    // Best effort: a count left behind lapses on its own.
+                    match self.store.clear_failures(&attempted).await {
+                        Ok(()) => self.remember_failures(&credentials.id, FailureCount::default()),
+                        Err(err) => err.report(),
+                    }
+                }
+                Ok(client)
+            }
+            known => {
+                if known.is_none() {
+                    ClientSecretHash::verify_against_dummy(&credentials.secret);
+                }
+                let failures = self.store.record_failure(&attempted, now).await?;
+                self.remember_failures(&credentials.id, failures);
+                tracing::warn!(event = "client.auth_failed", client_id = %credentials.id, method = ?credentials.method,
+                    failures = failures.failures);
                 Err(OAuthError::invalid_client())
             }
         }

@@ -30,6 +30,10 @@ pub enum OAuthErrorCode {
     ServerError,
     /// The store or another dependency is unreachable: fail closed, try later (503).
     TemporarilyUnavailable,
+    /// Too many failed authentications of this username or client id: every attempt is
+    /// refused unchecked until `Retry-After` (429, RFC 6585 §4). On the wire it is
+    /// `temporarily_unavailable`, the code OAuth clients know for "try again later".
+    Throttled,
 }
 
 impl OAuthErrorCode {
@@ -44,7 +48,7 @@ impl OAuthErrorCode {
             Self::InvalidScope => "invalid_scope",
             Self::UnsupportedTokenType => "unsupported_token_type",
             Self::ServerError => "server_error",
-            Self::TemporarilyUnavailable => "temporarily_unavailable",
+            Self::TemporarilyUnavailable | Self::Throttled => "temporarily_unavailable",
         }
     }
 
@@ -56,6 +60,7 @@ impl OAuthErrorCode {
             Self::InvalidClient => 401,
             Self::ServerError => 500,
             Self::TemporarilyUnavailable => 503,
+            Self::Throttled => 429,
             _ => 400,
         }
     }
@@ -65,11 +70,21 @@ impl OAuthErrorCode {
 pub struct OAuthError {
     pub code: OAuthErrorCode,
     pub description: &'static str,
+    /// Seconds until a throttled attempt is checked again (the `Retry-After` header).
+    pub retry_after: Option<u64>,
 }
 
 impl OAuthError {
     pub const fn new(code: OAuthErrorCode, description: &'static str) -> Self {
-        Self { code, description }
+        Self { code, description, retry_after: None }
+    }
+
+    pub const fn throttled(retry_after: u64) -> Self {
+        Self {
+            code: OAuthErrorCode::Throttled,
+            description: "too many failed attempts; try again later",
+            retry_after: Some(retry_after),
+        }
     }
 
     pub const fn invalid_request(description: &'static str) -> Self {

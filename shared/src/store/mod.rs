@@ -8,8 +8,8 @@
 pub mod dynamo;
 
 use crate::domain::{
-    ClientRecord, DeliveryRecord, FamilyRecord, FamilyRevocation, Marker, RevocationCause, RevocationQuery,
-    RevocationStatus, Rotation, RotationOutcome, SessionRecord, UserProfile, UserRecord,
+    Attempted, ClientRecord, DeliveryRecord, FailureCount, FamilyRecord, FamilyRevocation, Marker, RevocationCause,
+    RevocationQuery, RevocationStatus, Rotation, RotationOutcome, SessionRecord, UserProfile, UserRecord,
 };
 use crate::ids::{ClientId, FamilyId, Sid, Subject};
 use crate::time::UnixTime;
@@ -60,6 +60,21 @@ pub trait ClientAdmin: ClientRead {
     /// whether a client was there to remove (if not, nothing is written).
     async fn remove_client(&self, id: &ClientId, marker: &Marker) -> StoreResult<bool>;
     async fn list_clients(&self) -> StoreResult<Vec<ClientRecord>>;
+}
+
+/// Who is authenticating, with their failure count, in one round trip; and the count's
+/// updates. Every read is of the present: a lapsed count is none.
+#[async_trait]
+pub trait FailureStore: Send + Sync {
+    /// The user (if any) and the failures counted against the username.
+    async fn user_for_login(&self, username: &str) -> StoreResult<(Option<UserRecord>, FailureCount)>;
+    /// The client (if any) and the failures counted against the client id.
+    async fn client_for_auth(&self, id: &ClientId) -> StoreResult<(Option<ClientRecord>, FailureCount)>;
+    /// One more failure at `now` (a lapsed count starts again): the count after it.
+    /// Concurrent failures are all counted.
+    async fn record_failure(&self, attempted: &Attempted, now: UnixTime) -> StoreResult<FailureCount>;
+    /// A success ends the run of failures.
+    async fn clear_failures(&self, attempted: &Attempted) -> StoreResult<()>;
 }
 
 #[async_trait]
@@ -158,10 +173,26 @@ impl<T: FamilyRead + SessionRead + SessionEnd + MarkerWrite + DeliveryStore> Log
 /// Everything a complete store implements: what the one assembly (`Services`) is built
 /// from, and what the behaviour suite checks.
 pub trait FullStore:
-    ClientAdmin + UserAdmin + SessionWrite + SessionRead + FamilyWrite + MarkerWrite + RevocationRead + LogoutStore
+    ClientAdmin
+    + UserAdmin
+    + FailureStore
+    + SessionWrite
+    + SessionRead
+    + FamilyWrite
+    + MarkerWrite
+    + RevocationRead
+    + LogoutStore
 {
 }
 impl<T> FullStore for T where
-    T: ClientAdmin + UserAdmin + SessionWrite + SessionRead + FamilyWrite + MarkerWrite + RevocationRead + LogoutStore
+    T: ClientAdmin
+        + UserAdmin
+        + FailureStore
+        + SessionWrite
+        + SessionRead
+        + FamilyWrite
+        + MarkerWrite
+        + RevocationRead
+        + LogoutStore
 {
 }

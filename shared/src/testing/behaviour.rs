@@ -23,6 +23,7 @@ pub async fn run_all(store: &impl FullStore) {
     denylist_reports_live_markers_and_ignores_expired_ones(store).await;
     ending_a_session_marks_it_and_removes_it(store).await;
     deliveries_come_due_in_order_and_are_claimed_once(store).await;
+    failures_are_read_with_the_user_or_client_counted_atomically_and_lapse(store).await;
 }
 
 pub fn sample_client(id: &str) -> ClientRecord {
@@ -42,6 +43,7 @@ pub fn sample_client(id: &str) -> ClientRecord {
             refresh_idle: Some(3600),
             refresh_grace: Some(0),
         },
+        signing: ClientSigning { access_token: Some(SigningAlgorithm::Rs256), id_token: Some(SigningAlgorithm::Es256) },
     }
 }
 
@@ -85,6 +87,50 @@ async fn unknown_items_are_absent(store: &impl FullStore) {
     assert_eq!(store.user(&random_id()).await.expect("user"), None);
     assert_eq!(store.session(&Sid::random()).await.expect("session"), None);
     assert_eq!(store.family(&FamilyId::random()).await.expect("family"), None);
+}
+
+async fn failures_are_read_with_the_user_or_client_counted_atomically_and_lapse(store: &impl FullStore) {
+    let now = UnixTime::now();
+    let family = login(store, now).await;
+    let username = Attempted::Username(family.username.clone());
+    let (user, none) = store.user_for_login(&family.username).await.expect("read");
+    assert_eq!((user.map(|u| u.sub), none), (Some(family.sub.clone()), FailureCount::default()));
+
+    // Concurrent failures are each counted once.
+    let counted = futures::future::join_all((0..4).map(|_| store.record_failure(&username, now))).await;
+    let mut seen: Vec<u32> = counted.into_iter().map(|c| c.expect("counted").failures).collect();
+    seen.sort();
+    assert_eq!(seen, [1, 2, 3, 4]);
+    let (_, four) = store.user_for_login(&family.username).await.expect("read");
+    assert_eq!(four, FailureCount { failures: 4, last_failed_at: now });
+
+    // A name nobody holds is counted the same; a client id is counted apart from a
+    // username spelled alike.
+    let nobody = random_id();
+    store.record_failure(&Attempted::Username(nobody.clone()), now).await.expect("counted");
+    assert_eq!(
+        store.user_for_login(&nobody).await.expect("read"),
+        (None, FailureCount { failures: 1, last_failed_at: now })
+    );
+    let client = sample_client(&nobody);
+    store.put_client(&client).await.expect("client");
+    let (found, apart) = store.client_for_auth(&client.id).await.expect("read");
+    assert_eq!((found, apart), (Some(client.clone()), FailureCount::default()));
+    let as_client = Attempted::Client(client.id.clone());
+    assert_eq!(store.record_failure(&as_client, now).await.expect("counted").failures, 1);
+    assert_eq!(store.client_for_auth(&client.id).await.expect("read").1.failures, 1);
+
+    // A success clears the run; a count whose last failure is long past has lapsed, even
+    // before TTL deletes it, and the next failure starts again.
+    store.clear_failures(&username).await.expect("cleared");
+    assert_eq!(store.user_for_login(&family.username).await.expect("read").1, FailureCount::default());
+    let long_ago = now.0 - crate::policy::FAILURE_MEMORY_SECONDS - 5;
+    store.record_failure(&as_client, UnixTime(long_ago)).await.expect("counted");
+    assert_eq!(store.client_for_auth(&client.id).await.expect("read").1, FailureCount::default(), "lapsed");
+    assert_eq!(
+        store.record_failure(&as_client, now).await.expect("counted"),
+        FailureCount { failures: 1, last_failed_at: now }
+    );
 }
 
 /// A live login: its user, session and family, stored.

@@ -23,11 +23,11 @@ pub struct Units {
 pub fn units_of(call: Call) -> Units {
     let (requests, reads, writes) = match call.op {
         "client" | "user" | "session" | "family" | "delivery" => (1, 1.0, 0.0),
-        "revocation_status" => (1, call.items as f64, 0.0),
+        "revocation_status" | "user_for_login" | "client_for_auth" => (1, call.items as f64, 0.0),
         "user_profile_by_subject" | "sessions_of" => (1, 0.5, 0.0),
         // Sixteen shards of the pending index, one query each.
         "due_deliveries" => (16, 8.0, 0.0),
-        "put_marker" | "create_client" | "put_client" => (1, 0.0, 1.0),
+        "put_marker" | "create_client" | "put_client" | "record_failure" | "clear_failures" => (1, 0.0, 1.0),
         // The user item has a `by_subject` index entry; a pending delivery too.
         "create_user" | "replace_user" | "save_delivery" => (1, 0.0, 2.0),
         // Its index sort key moves: the entry is deleted and written again.

@@ -69,6 +69,25 @@ impl<H: Hook, S: ClientRead> ClientRead for Decorated<S, H> {
 }
 
 #[async_trait]
+impl<H: Hook, S: FailureStore> FailureStore for Decorated<S, H> {
+    async fn user_for_login(&self, username: &str) -> StoreResult<(Option<UserRecord>, FailureCount)> {
+        self.call_items("user_for_login", 2, self.inner.user_for_login(username)).await
+    }
+
+    async fn client_for_auth(&self, id: &ClientId) -> StoreResult<(Option<ClientRecord>, FailureCount)> {
+        self.call_items("client_for_auth", 2, self.inner.client_for_auth(id)).await
+    }
+
+    async fn record_failure(&self, attempted: &Attempted, now: UnixTime) -> StoreResult<FailureCount> {
+        self.call("record_failure", self.inner.record_failure(attempted, now)).await
+    }
+
+    async fn clear_failures(&self, attempted: &Attempted) -> StoreResult<()> {
+        self.call("clear_failures", self.inner.clear_failures(attempted)).await
+    }
+}
+
+#[async_trait]
 impl<H: Hook, S: ClientAdmin> ClientAdmin for Decorated<S, H> {
     async fn create_client(&self, client: &ClientRecord) -> StoreResult<()> {
         self.call("create_client", self.inner.create_client(client)).await

@@ -45,6 +45,7 @@ pub fn client(id: &str, grants: &[GrantType], scope: &str) -> ClientRecord {
         admin: false,
         backchannel_logout_uri: None,
         lifetimes: ClientLifetimes::default(),
+        signing: Default::default(),
     }
 }
 

@@ -22,6 +22,7 @@ struct Inner {
     families: HashMap<FamilyId, FamilyRecord>,
     markers: Markers,
     deliveries: HashMap<String, DeliveryRecord>,
+    failures: HashMap<Attempted, FailureCount>,
 }
 
 /// Denylist entries, each with its `expires_at`.
@@ -100,6 +101,38 @@ impl UserRead for MemoryStore {
 
     async fn user_profile_by_subject(&self, sub: &Subject) -> StoreResult<Option<UserProfile>> {
         Ok(self.lock()?.users.values().find(|u| &u.sub == sub).map(UserProfile::from))
+    }
+}
+
+#[async_trait]
+impl FailureStore for MemoryStore {
+    async fn user_for_login(&self, username: &str) -> StoreResult<(Option<UserRecord>, FailureCount)> {
+        let inner = self.lock()?;
+        Ok((inner.users.get(username).cloned(), inner.failures_of(&Attempted::Username(username.into()))))
+    }
+
+    async fn client_for_auth(&self, id: &ClientId) -> StoreResult<(Option<ClientRecord>, FailureCount)> {
+        let inner = self.lock()?;
+        Ok((inner.clients.get(id).cloned(), inner.failures_of(&Attempted::Client(id.clone()))))
+    }
+
+    async fn record_failure(&self, attempted: &Attempted, now: UnixTime) -> StoreResult<FailureCount> {
+        let mut inner = self.lock()?;
+        let before = inner.failures.get(attempted).copied().unwrap_or_default().at(now);
+        let after = FailureCount { failures: before.failures.saturating_add(1), last_failed_at: now };
+        inner.failures.insert(attempted.clone(), after);
+        Ok(after)
+    }
+
+    async fn clear_failures(&self, attempted: &Attempted) -> StoreResult<()> {
+        self.lock()?.failures.remove(attempted);
+        Ok(())
+    }
+}
+
+impl Inner {
+    fn failures_of(&self, attempted: &Attempted) -> FailureCount {
+        self.failures.get(attempted).copied().unwrap_or_default().at(UnixTime::now())
     }
 }
 

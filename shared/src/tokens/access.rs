@@ -2,6 +2,7 @@
 
 use super::{Expectations, TokenError, sign, verify};
 use crate::domain::Scope;
+use crate::domain::SigningAlgorithm;
 use crate::ids::{ClientId, FamilyId, Jti, Sid, Subject};
 use crate::keys::KeySet;
 use crate::time::UnixTime;
@@ -33,8 +34,8 @@ pub struct AccessTokenClaims {
     pub auth_time: Option<UnixTime>,
 }
 
-pub fn mint(keys: &KeySet, claims: &AccessTokenClaims) -> Result<String, TokenError> {
-    sign(keys, ACCESS_TOKEN_TYP, claims)
+pub fn mint(keys: &KeySet, alg: SigningAlgorithm, claims: &AccessTokenClaims) -> Result<String, TokenError> {
+    sign(keys, alg, ACCESS_TOKEN_TYP, claims)
 }
 
 /// Verify an access token: signature with the key named by `kid` (algorithm pinned by
@@ -85,6 +86,8 @@ mod tests {
         KeySet::from_document(&KeySetDocument::generate(alg).unwrap()).unwrap()
     }
 
+    const ES256: SigningAlgorithm = SigningAlgorithm::Es256;
+
     fn claims(now: UnixTime) -> AccessTokenClaims {
         AccessTokenClaims {
             iss: ISS.into(),
@@ -106,10 +109,10 @@ mod tests {
         for alg in [SigningAlgorithm::Es256, SigningAlgorithm::EdDsa, SigningAlgorithm::Rs256] {
             let keys = keys(alg);
             let now = UnixTime::now();
-            let token = mint(&keys, &claims(now)).unwrap();
+            let token = mint(&keys, alg, &claims(now)).unwrap();
             let header = jsonwebtoken::decode_header(&token).unwrap();
             assert_eq!(header.typ.as_deref(), Some("at+jwt"));
-            assert_eq!(header.kid.as_deref(), Some(keys.signing_key().kid.as_str()));
+            assert_eq!(header.kid.as_deref(), Some(keys.signing_key(alg).unwrap().kid.as_str()));
             let back =
                 verify_access_token(&keys, &token, ISS, Some(&["https://api.example.com".to_string()]), now).unwrap();
             assert_eq!(back, claims_with(&back, now));
@@ -126,6 +129,7 @@ mod tests {
         let now = UnixTime::now();
         let id = id_token::mint(
             &keys,
+            ES256,
             &IdTokenClaims {
                 iss: ISS.into(),
                 sub: Subject::new("u"),
@@ -146,10 +150,10 @@ mod tests {
         let now = UnixTime::now();
         let mut old = claims(UnixTime(now.0 - 10_000));
         old.exp = UnixTime(now.0 - 1_000);
-        let expired = mint(&keys, &old).unwrap();
+        let expired = mint(&keys, ES256, &old).unwrap();
         assert_eq!(verify_access_token(&keys, &expired, ISS, None, now), Err(TokenError::Expired));
 
-        let token = mint(&keys, &claims(now)).unwrap();
+        let token = mint(&keys, ES256, &claims(now)).unwrap();
         assert_eq!(verify_access_token(&keys, &token, "https://evil", None, now), Err(TokenError::WrongIssuer));
         assert_eq!(
             verify_access_token(&keys, &token, ISS, Some(&["other".to_string()]), now),
@@ -165,22 +169,23 @@ mod tests {
         let now = UnixTime::now();
         let mut late = claims(UnixTime(now.0 - 606));
         late.exp = UnixTime(now.0 - 6);
-        let token = mint(&keys, &late).unwrap();
+        let token = mint(&keys, ES256, &late).unwrap();
         assert_eq!(verify_access_token(&keys, &token, ISS, None, now), Err(TokenError::Expired));
         let mut last_second = claims(UnixTime(now.0 - 599));
         last_second.exp = now.plus(1);
-        assert!(verify_access_token(&keys, &mint(&keys, &last_second).unwrap(), ISS, None, now).is_ok());
+        assert!(verify_access_token(&keys, &mint(&keys, ES256, &last_second).unwrap(), ISS, None, now).is_ok());
     }
 
     #[test]
     fn alg_none_and_tampered_payload_are_rejected() {
         let keys = keys(SigningAlgorithm::Es256);
         let now = UnixTime::now();
-        let token = mint(&keys, &claims(now)).unwrap();
+        let token = mint(&keys, ES256, &claims(now)).unwrap();
         let parts: Vec<&str> = token.split('.').collect();
 
-        let none_header = URL_SAFE_NO_PAD
-            .encode(format!(r#"{{"alg":"none","typ":"at+jwt","kid":"{}"}}"#, keys.signing_key().kid).as_bytes());
+        let none_header = URL_SAFE_NO_PAD.encode(
+            format!(r#"{{"alg":"none","typ":"at+jwt","kid":"{}"}}"#, keys.signing_key(ES256).unwrap().kid).as_bytes(),
+        );
         let unsigned = format!("{none_header}.{}.", parts[1]);
         assert!(verify_access_token(&keys, &unsigned, ISS, None, now).is_err());
 
@@ -190,8 +195,9 @@ mod tests {
         let forged = format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(payload.to_string()), parts[2]);
         assert_eq!(verify_access_token(&keys, &forged, ISS, None, now), Err(TokenError::BadSignature));
 
-        let hs_header = URL_SAFE_NO_PAD
-            .encode(format!(r#"{{"alg":"HS256","typ":"at+jwt","kid":"{}"}}"#, keys.signing_key().kid).as_bytes());
+        let hs_header = URL_SAFE_NO_PAD.encode(
+            format!(r#"{{"alg":"HS256","typ":"at+jwt","kid":"{}"}}"#, keys.signing_key(ES256).unwrap().kid).as_bytes(),
+        );
         let confused = format!("{hs_header}.{}.{}", parts[1], parts[2]);
         assert_eq!(verify_access_token(&keys, &confused, ISS, None, now), Err(TokenError::BadSignature));
 

@@ -1,6 +1,7 @@
 //! OIDC ID tokens (OIDC Core §2), issued with the password grant when `openid` is asked.
 
 use super::{TokenError, sign};
+use crate::domain::SigningAlgorithm;
 use crate::ids::{Sid, Subject};
 use crate::keys::KeySet;
 use crate::time::UnixTime;
@@ -18,6 +19,6 @@ pub struct IdTokenClaims {
     pub sid: Sid,
 }
 
-pub fn mint(keys: &KeySet, claims: &IdTokenClaims) -> Result<String, TokenError> {
-    sign(keys, "JWT", claims)
+pub fn mint(keys: &KeySet, alg: SigningAlgorithm, claims: &IdTokenClaims) -> Result<String, TokenError> {
+    sign(keys, alg, "JWT", claims)
 }

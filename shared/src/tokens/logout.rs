@@ -2,6 +2,7 @@
 //! `typ: logout+jwt`). A fresh `jti` for every delivery attempt.
 
 use super::{TokenError, sign};
+use crate::domain::SigningAlgorithm;
 use crate::ids::{ClientId, Jti, Sid, Subject};
 use crate::keys::KeySet;
 use crate::time::UnixTime;
@@ -29,6 +30,7 @@ pub struct LogoutTokenClaims {
 
 pub fn mint(
     keys: &KeySet,
+    alg: SigningAlgorithm,
     issuer: &str,
     aud: &ClientId,
     sid: &Sid,
@@ -45,5 +47,5 @@ pub fn mint(
         sub: sub.clone(),
         events: json!({ BACKCHANNEL_LOGOUT_EVENT: {} }),
     };
-    sign(keys, LOGOUT_TOKEN_TYP, &claims)
+    sign(keys, alg, LOGOUT_TOKEN_TYP, &claims)
 }

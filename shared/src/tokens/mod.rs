@@ -6,6 +6,7 @@ pub mod id_token;
 pub mod logout;
 pub mod refresh;
 
+use crate::domain::SigningAlgorithm;
 use crate::keys::KeySet;
 use crate::time::UnixTime;
 use jsonwebtoken::{Header, Validation, decode, decode_header, encode};
@@ -34,11 +35,20 @@ pub enum TokenError {
     InvalidClaims,
     #[error("signing failed")]
     Signing,
+    /// A set made before the algorithm was required: a rotation adds it, as does
+    /// `tokenctl keys generate --if-missing` for a key file.
+    #[error("the key set has no active {0} key; rotate the key secret to add one")]
+    NoKey(&'static str),
 }
 
-/// Sign `claims` with the active key; the header carries `typ` and `kid`.
-pub(crate) fn sign<T: Serialize>(keys: &KeySet, typ: &str, claims: &T) -> Result<String, TokenError> {
-    let signing = keys.signing_key();
+/// Sign `claims` with the active key of `alg`; the header carries `typ` and `kid`.
+pub(crate) fn sign<T: Serialize>(
+    keys: &KeySet,
+    alg: SigningAlgorithm,
+    typ: &str,
+    claims: &T,
+) -> Result<String, TokenError> {
+    let signing = keys.signing_key(alg).ok_or(TokenError::NoKey(alg.as_str()))?;
     let mut header = Header::new(signing.algorithm);
     header.typ = Some(typ.to_string());
     header.kid = Some(signing.kid.clone());

@@ -2,8 +2,8 @@
 //! because DynamoDB refuses an empty set and an empty grant list is legitimate.
 
 use crate::domain::{
-    ClientLifetimes, ClientRecord, DeliveryRecord, DeliveryStatus, FamilyRecord, FamilyStatus, GrantType, Marker,
-    Scope, SessionRecord, UserProfile, UserRecord,
+    Attempted, ClientLifetimes, ClientRecord, ClientSigning, DeliveryRecord, DeliveryStatus, FailureCount,
+    FamilyRecord, FamilyStatus, GrantType, Marker, Scope, SessionRecord, SigningAlgorithm, UserProfile, UserRecord,
 };
 use crate::ids::{ClientEpoch, ClientId, FamilyId, Jti, Sid, Subject};
 use crate::secrets::{ClientSecretHash, PasswordHashString};
@@ -14,6 +14,8 @@ use std::collections::HashMap;
 
 pub(crate) const CLIENT_SK: &str = "CLIENT";
 pub(crate) const EXPIRES_AT: &str = "expires_at";
+pub(crate) const FAILURES: &str = "failures";
+pub(crate) const LAST_FAILED_AT: &str = "last_failed_at";
 const MARKER_SK: &str = "REVOKED";
 pub(crate) const USER_INDEX_SK: &str = "USER";
 pub(crate) const SESSION_INDEX_PREFIX: &str = "SESSION#";
@@ -97,6 +99,15 @@ impl Key {
     pub fn delivery(id: &str) -> Self {
         Self { pk: format!("DELIVERY#{id}"), sk: "DELIVERY" }
     }
+    /// Failures are counted apart from the user or client item, so that a name nobody
+    /// holds is counted too, and never a user or client item is written for it.
+    pub fn failures(attempted: &Attempted) -> Self {
+        let pk = match attempted {
+            Attempted::Username(username) => format!("FAILURES#USER#{username}"),
+            Attempted::Client(id) => format!("FAILURES#CLIENT#{id}"),
+        };
+        Self { pk, sk: "FAILURES" }
+    }
     pub fn pk(&self) -> &str {
         &self.pk
     }
@@ -170,6 +181,9 @@ impl Item {
             _ => Err(self.corrupt(name)),
         }
     }
+    fn opt_alg(&self, name: &str) -> StoreResult<Option<SigningAlgorithm>> {
+        self.opt_s(name)?.map(|raw| raw.parse().map_err(|_| self.corrupt(name))).transpose()
+    }
     fn scope(&self, name: &str) -> StoreResult<Scope> {
         Scope::parse(&self.req_s(name)?).map_err(|_| self.corrupt(name))
     }
@@ -204,7 +218,9 @@ impl Item {
             .set_opt("access_token_ttl", c.lifetimes.access_token.map(n))
             .set_opt("refresh_absolute_ttl", c.lifetimes.refresh_absolute.map(n))
             .set_opt("refresh_idle_ttl", c.lifetimes.refresh_idle.map(n))
-            .set_opt("refresh_grace", c.lifetimes.refresh_grace.map(n));
+            .set_opt("refresh_grace", c.lifetimes.refresh_grace.map(n))
+            .set_opt("access_token_alg", c.signing.access_token.map(|alg| s(alg.as_str())))
+            .set_opt("id_token_alg", c.signing.id_token.map(|alg| s(alg.as_str())));
         item
     }
 
@@ -229,6 +245,10 @@ impl Item {
                 refresh_absolute: self.opt_n("refresh_absolute_ttl")?,
                 refresh_idle: self.opt_n("refresh_idle_ttl")?,
                 refresh_grace: self.opt_n("refresh_grace")?,
+            },
+            signing: ClientSigning {
+                access_token: self.opt_alg("access_token_alg")?,
+                id_token: self.opt_alg("id_token_alg")?,
             },
         })
     }
@@ -356,6 +376,20 @@ impl Item {
 }
 
 impl Item {
+    pub fn from_failures(attempted: &Attempted, count: &FailureCount) -> Self {
+        let mut item = Self::keyed(Key::failures(attempted));
+        item.set(FAILURES, n(u64::from(count.failures)))
+            .set(LAST_FAILED_AT, n(count.last_failed_at.0))
+            .set(EXPIRES_AT, n(count.expires_at().0));
+        item
+    }
+
+    /// The count as it stands at `now` (none once lapsed).
+    pub fn to_failures(&self, now: UnixTime) -> StoreResult<FailureCount> {
+        let failures = u32::try_from(self.req_n(FAILURES)?).map_err(|_| self.corrupt(FAILURES))?;
+        Ok(FailureCount { failures, last_failed_at: UnixTime(self.req_n(LAST_FAILED_AT)?) }.at(now))
+    }
+
     pub fn from_delivery(d: &DeliveryRecord) -> Self {
         let mut item = Self::keyed(Key::delivery(&d.id));
         item.set("delivery_id", s(&d.id))

@@ -1,22 +1,14 @@
-//! The denylist check: one strongly consistent `BatchGetItem` of the markers that could
+//! The denylist check: one strongly consistent batch read of the markers that could
 //! revoke a token (docs/ARCHITECTURE.md §4). A marker past its `expires_at` is ignored, since
 //! TTL deletes within days, not seconds.
 
-use super::codec::{self, Item, Key};
-use super::{DynamoStore, built, classify};
+use super::DynamoStore;
+use super::codec::{self, Key};
 use crate::domain::{RevocationQuery, RevocationReason, RevocationStatus};
 use crate::store::{RevocationRead, StoreResult};
 use crate::time::UnixTime;
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
-
-/// A batch that DynamoDB only partly answers (throttling) is asked again for the rest,
-/// after a pause that doubles, as long as the store's budget for one call allows; then
-/// the check fails closed.
-const MAX_ROUNDS: usize = 3;
-const FIRST_PAUSE: Duration = Duration::from_millis(25);
 
 #[async_trait]
 impl RevocationRead for DynamoStore {
@@ -46,38 +38,8 @@ impl RevocationRead for DynamoStore {
         }
         let reasons: HashMap<String, RevocationReason> =
             keys.iter().map(|(key, reason)| (key.pk().to_string(), *reason)).collect();
-        let requested: Vec<HashMap<String, AttributeValue>> = keys.into_iter().map(|(key, _)| key.into_map()).collect();
-
-        let mut found: Vec<Item> = Vec::new();
-        let mut pending = Some(built(
-            KeysAndAttributes::builder()
-                .set_keys(Some(requested))
-                .consistent_read(true)
-                .projection_expression(codec::DENYLIST_PROJECTION)
-                .set_expression_attribute_names(Some(codec::projection_names(codec::DENYLIST_PROJECTION)))
-                .build(),
-        )?);
-        let started = Instant::now();
-        let mut pause = FIRST_PAUSE;
-        for round in 0..MAX_ROUNDS {
-            let Some(batch) = pending.take() else { break };
-            if round > 0 {
-                if started.elapsed() + pause >= self.budget {
-                    pending = Some(batch);
-                    break;
-                }
-                tokio::time::sleep(pause).await;
-                pause *= 2;
-            }
-            let out = self.client.batch_get_item().request_items(&self.table, batch).send().await.map_err(classify)?;
-            if let Some(mut responses) = out.responses {
-                found.extend(responses.remove(&self.table).unwrap_or_default().into_iter().map(Item));
-            }
-            pending = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).filter(|k| !k.keys().is_empty());
-        }
-        if pending.is_some() {
-            return Err(crate::store::StoreError::Unavailable("denylist batch read left keys unprocessed".into()));
-        }
+        let found =
+            self.batch_get(keys.into_iter().map(|(key, _)| key).collect(), Some(codec::DENYLIST_PROJECTION)).await?;
 
         let now = UnixTime::now();
         let mut user_seen = false;

@@ -2,8 +2,10 @@
 //! `by_subject` (docs/ARCHITECTURE.md §4). Reads are strongly consistent: a revocation must
 //! be seen by the very next check.
 
+mod batch;
 mod codec;
 mod denylist;
+mod failures;
 mod logout;
 mod rotation;
 pub mod schema;
