@@ -1,5 +1,5 @@
 # The two commands of the README contract, plus helpers.
-.PHONY: dev test build check-template bench fmt lint cost-table
+.PHONY: dev test build check-template bench fuzz fmt lint cost-table
 
 ## The whole stack locally: moto, table, keys, demo client and user, cargo lambda watch.
 dev:
@@ -20,6 +20,11 @@ check-template:
 ## Every benchmark of docs/BENCHMARKS.md; the report goes to target/bench-report.md.
 bench:
 	@bash infra/bench/run-all.sh
+
+## Every parser fuzz target, 1,000,000 cases each (FUZZ_CASES), optimised; the table goes
+## to target/fuzz-report.md. `make test` runs the same targets with a short budget.
+fuzz:
+	@bash infra/fuzz.sh
 
 ## Regenerate the cost table of docs/deployment.md from the metered store calls.
 cost-table:

@@ -27,6 +27,16 @@ pub struct Introspector {
     pub(crate) revocations: Arc<dyn RevocationRead>,
 }
 
+/// An empty `scope` is not a scope value (RFC 6749 §3.3): left out.
+fn without_empty_scope(mut answer: Value) -> Value {
+    if answer["scope"] == ""
+        && let Some(fields) = answer.as_object_mut()
+    {
+        fields.remove("scope");
+    }
+    answer
+}
+
 pub fn inactive() -> Value {
     json!({ "active": false })
 }
@@ -79,7 +89,7 @@ impl Introspector {
         if let Some(sid) = &claims.sid {
             answer["sid"] = json!(sid);
         }
-        Ok(Some(answer))
+        Ok(Some(without_empty_scope(answer)))
     }
 
     /// Active only for the family's live generation, within both lifetimes, with the
@@ -112,19 +122,13 @@ impl Introspector {
         if refresh.generation != family.generation || lifetimes.family_state(&family, now) != FamilyState::Live {
             return Ok(Some(inactive()));
         }
-        let query = RevocationQuery {
-            fid: Some(family.fid.clone()),
-            sid: Some(family.sid.clone()),
-            subject: Some((family.sub.clone(), family.created_at)),
-            client: Some((family.client_id.clone(), family.rotated_at)),
-            username: Some(family.username.clone()),
-            ..Default::default()
-        };
+        let query = RevocationQuery::of_family(&family);
         match self.revocations.revocation_status(&query).await? {
             RevocationStatus::Revoked(_) => Ok(Some(inactive())),
-            RevocationStatus::Clear => Ok(Some(json!({
+            // No `token_type`: RFC 7662 §2.2 means an access token type (RFC 6749 §7.1),
+            // which a refresh token does not have.
+            RevocationStatus::Clear => Ok(Some(without_empty_scope(json!({
                 "active": true,
-                "token_type": "refresh_token",
                 "scope": family.scope.intersection(&owner.scopes),
                 "client_id": family.client_id,
                 "sub": family.sub,
@@ -133,7 +137,7 @@ impl Introspector {
                 "iss": self.config.issuer,
                 "iat": family.rotated_at,
                 "exp": family.expires_at.min(idle_deadline),
-            }))),
+            })))),
         }
     }
 }

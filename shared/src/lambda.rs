@@ -6,6 +6,7 @@ use crate::endpoints::FromServices;
 use crate::http::{self, Endpoint};
 use crate::services::{InitError, Services};
 use lambda_http::lambda_runtime::{self, LambdaEvent};
+use lambda_http::request::LambdaRequest;
 use lambda_http::{Error, service_fn};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -29,7 +30,31 @@ pub async fn serve_http<E: Endpoint + FromServices>() -> Result<(), Error> {
     let services = Services::from_config(Config::from_env()?).await?;
     let endpoint = E::from_services(&services)?;
     let endpoint = &endpoint;
-    lambda_http::run(service_fn(|req| async move { Ok::<_, Error>(http::serve(endpoint, req).await) })).await
+    let adapter =
+        lambda_http::Adapter::from(service_fn(|req| async move { Ok::<_, Error>(http::serve(endpoint, req).await) }));
+    lambda_runtime::run(Convertible(adapter)).await
+}
+
+/// lambda_http's adapter, given only events it can convert without panicking
+/// (`http::event`).
+struct Convertible<S>(S);
+
+impl<S> lambda_http::Service<LambdaEvent<LambdaRequest>> for Convertible<S>
+where
+    S: lambda_http::Service<LambdaEvent<LambdaRequest>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut event: LambdaEvent<LambdaRequest>) -> Self::Future {
+        http::event::make_convertible(&mut event.payload);
+        self.0.call(event)
+    }
 }
 
 /// Serve an event handler built from the one assembly.

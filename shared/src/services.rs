@@ -70,6 +70,7 @@ impl Services {
             sessions: self.store.clone(),
             families: self.store.clone(),
             markers: self.store.clone(),
+            revocations: self.store.clone(),
         }
     }
 

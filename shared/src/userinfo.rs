@@ -5,7 +5,7 @@
 use crate::keys::KeyRing;
 use crate::oauth::BearerError;
 use crate::store::UserRead;
-use crate::verify::{CheckError, TokenChecker, bearer_token};
+use crate::verify::{CheckError, Presented, TokenChecker, bearer_credentials};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -17,10 +17,11 @@ pub struct UserInfo {
 
 impl UserInfo {
     pub async fn userinfo(&self, authorization: Option<&str>) -> Result<Value, BearerError> {
-        if authorization.is_none() {
-            return Err(BearerError::Missing);
-        }
-        let token = bearer_token(authorization).ok_or(BearerError::InvalidToken("malformed Authorization header"))?;
+        let token = match bearer_credentials(authorization) {
+            Presented::Bearer(token) => token,
+            Presented::Nothing => return Err(BearerError::Missing),
+            Presented::Malformed => return Err(BearerError::InvalidRequest("malformed bearer token")),
+        };
         let keys = self.keys.current().await;
         let claims = match self.checker.check_access_token(&keys, token, None).await {
             Ok(claims) => claims,

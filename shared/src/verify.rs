@@ -63,9 +63,33 @@ pub fn denylist_query(claims: &AccessTokenClaims) -> RevocationQuery {
 
 /// `Authorization: Bearer <token>` (RFC 6750 §2.1).
 pub fn bearer_token(header: Option<&str>) -> Option<&str> {
-    let (scheme, token) = header?.trim().split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && !token.contains(' ')).then_some(token)
+    match bearer_credentials(header) {
+        Presented::Bearer(token) => Some(token),
+        Presented::Nothing | Presented::Malformed => None,
+    }
+}
+
+/// What an `Authorization` header presents to a protected resource (RFC 6750 §2.1).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Presented<'a> {
+    /// No header, or another scheme: the request has no bearer credentials at all.
+    Nothing,
+    Bearer(&'a str),
+    /// The Bearer scheme with something that is not one `b64token`.
+    Malformed,
+}
+
+pub fn bearer_credentials(header: Option<&str>) -> Presented<'_> {
+    let Some(header) = header.map(str::trim).filter(|h| !h.is_empty()) else { return Presented::Nothing };
+    let (scheme, rest) = header.split_once(' ').unwrap_or((header, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Presented::Nothing;
+    }
+    let token = rest.trim();
+    // b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+    let body = token.trim_end_matches('=');
+    let b64token = !body.is_empty() && body.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b));
+    if b64token { Presented::Bearer(token) } else { Presented::Malformed }
 }
 
 #[cfg(test)]
@@ -140,5 +164,18 @@ mod tests {
         for bad in [None, Some(""), Some("Basic abc"), Some("Bearer"), Some("Bearer a b")] {
             assert_eq!(bearer_token(bad), None, "{bad:?}");
         }
+    }
+
+    /// RFC 6750 §3.1: a request without bearer credentials (no header, another scheme)
+    /// gets no error code; a Bearer header without one `b64token` is `invalid_request`.
+    #[test]
+    fn another_scheme_is_no_credentials_and_a_broken_bearer_is_malformed() {
+        for nothing in [None, Some(""), Some("  "), Some("Basic Zm9vOmJhcg=="), Some("DPoP abc")] {
+            assert_eq!(bearer_credentials(nothing), Presented::Nothing, "{nothing:?}");
+        }
+        for malformed in ["Bearer", "Bearer ", "Bearer a b", "Bearer a=b", "Bearer ===", "Bearer \u{e9}t\u{e9}"] {
+            assert_eq!(bearer_credentials(Some(malformed)), Presented::Malformed, "{malformed:?}");
+        }
+        assert_eq!(bearer_credentials(Some("Bearer ab+/c==")), Presented::Bearer("ab+/c=="));
     }
 }

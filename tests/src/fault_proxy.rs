@@ -36,6 +36,18 @@ pub enum Fault {
     },
     /// Forward after this delay.
     Delay(Duration),
+    /// Answer this JSON without forwarding (an error when it has an `__type`): a
+    /// cancelled transaction with its reasons, a batch read left unprocessed.
+    Answer {
+        status: u16,
+        body: serde_json::Value,
+    },
+    /// Forward, so that AWS applies the request, then answer with this error instead of
+    /// AWS's answer: a write that happened, whose answer was lost.
+    ApplyThenFail {
+        status: u16,
+        error_type: &'static str,
+    },
 }
 
 pub type Rule = dyn Fn(&Call<'_>) -> Fault + Send + Sync;
@@ -125,6 +137,7 @@ async fn handle(req: Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>
         .expect("the proxy's record is not poisoned")
         .push(RecordedCall { target: target.clone(), body: text.to_string() });
     let call = Call { target: &target, body: text, seq: shared.seen.fetch_add(1, Ordering::SeqCst) };
+    let mut lost_answer = None;
     match (shared.rule)(&call) {
         Fault::Pass => {}
         Fault::Delay(delay) => {
@@ -134,11 +147,18 @@ async fn handle(req: Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>
         Fault::Error { status, error_type } => {
             shared.faulted.fetch_add(1, Ordering::SeqCst);
             let body = serde_json::json!({ "__type": error_type, "message": "injected by the fault proxy" });
-            let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
-            *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            response.headers_mut().insert("content-type", "application/x-amz-json-1.0".parse().expect("header"));
-            response.headers_mut().insert("x-amzn-errortype", error_type.parse().expect("header"));
-            return response;
+            return json_answer(status, &body);
+        }
+        Fault::Answer { status, body } => {
+            shared.faulted.fetch_add(1, Ordering::SeqCst);
+            return json_answer(status, &body);
+        }
+        Fault::ApplyThenFail { status, error_type } => {
+            shared.faulted.fetch_add(1, Ordering::SeqCst);
+            lost_answer = Some(json_answer(
+                status,
+                &serde_json::json!({ "__type": error_type, "message": "injected after the request was applied" }),
+            ));
         }
     }
     let url = format!("{}{}", shared.upstream, parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
@@ -153,6 +173,11 @@ async fn handle(req: Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>
         *response.status_mut() = StatusCode::BAD_GATEWAY;
         return response;
     };
+    if let Some(lost) = lost_answer {
+        // Read to the end first: AWS has applied the request when its answer is lost.
+        let _ = answer.bytes().await;
+        return lost;
+    }
     let status = answer.status();
     let headers = answer.headers().clone();
     let bytes = answer.bytes().await.unwrap_or_default();
@@ -162,6 +187,17 @@ async fn handle(req: Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>
         if name != "content-length" && name != "transfer-encoding" && name != "connection" {
             response.headers_mut().insert(name, value.clone());
         }
+    }
+    response
+}
+
+/// An AWS JSON answer; the error type header too when the body names one.
+fn json_answer(status: u16, body: &serde_json::Value) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    response.headers_mut().insert("content-type", "application/x-amz-json-1.0".parse().expect("header"));
+    if let Some(error_type) = body["__type"].as_str().and_then(|t| t.parse().ok()) {
+        response.headers_mut().insert("x-amzn-errortype", error_type);
     }
     response
 }

@@ -139,9 +139,14 @@ impl Stack {
     }
 
     pub async fn userinfo(&self, bearer: Option<&str>) -> Reply {
+        self.userinfo_with(bearer.map(|token| format!("Bearer {token}")).as_deref()).await
+    }
+
+    /// `GET /userinfo` with this `Authorization` header, whatever it holds.
+    pub async fn userinfo_with(&self, authorization: Option<&str>) -> Reply {
         let mut request = self.http.get(self.url("/userinfo"));
-        if let Some(token) = bearer {
-            request = request.header("authorization", format!("Bearer {token}"));
+        if let Some(value) = authorization {
+            request = request.header("authorization", value);
         }
         Reply::read(request.send().await.expect("the stack answers")).await
     }

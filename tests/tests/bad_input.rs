@@ -76,3 +76,21 @@ async fn the_stores_refusal_is_told_apart_from_an_outage() {
         assert_eq!(matches!(err, StoreError::Unavailable(_)), !rejected, "{error_type}: {err}");
     }
 }
+
+/// RFC 6750 §3.1: a request with another scheme has no bearer credentials (a bare
+/// challenge, no error code); a Bearer header that holds no token is `invalid_request`.
+#[tokio::test]
+async fn userinfo_answers_other_schemes_with_a_bare_challenge_and_a_broken_bearer_with_400() {
+    let stack = Stack::from_env();
+    for other in ["Basic Zm9vOmJhcg==", "Digest abc"] {
+        let reply = stack.userinfo_with(Some(other)).await;
+        assert_eq!(reply.status, 401, "{other}");
+        assert_eq!(reply.header("www-authenticate"), Some("Bearer realm=\"userinfo\""), "{other}");
+    }
+    for broken in ["Bearer a b", "Bearer", "Bearer a=b"] {
+        let reply = stack.userinfo_with(Some(broken)).await;
+        assert_eq!((reply.status, reply.json["error"].as_str()), (400, Some("invalid_request")), "{broken}");
+        let challenge = reply.header("www-authenticate").unwrap_or_default();
+        assert!(challenge.starts_with("Bearer") && challenge.contains("error=\"invalid_request\""), "{challenge}");
+    }
+}

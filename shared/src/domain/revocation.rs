@@ -1,6 +1,7 @@
 //! The denylist: revocation markers, the query a token check makes, and its answer
 //! (docs/ARCHITECTURE.md §3 and §4).
 
+use super::FamilyRecord;
 use crate::ids::{ClientId, FamilyId, Jti, Sid, Subject};
 use crate::time::UnixTime;
 
@@ -102,6 +103,20 @@ pub struct RevocationQuery {
 }
 
 impl RevocationQuery {
+    /// Everything that could have killed a refresh family since its login: its own
+    /// revocation, its session's logout, a revoke-all (against the login), its client's
+    /// removal (against the last rotation), and its user being disabled or gone.
+    pub fn of_family(family: &FamilyRecord) -> Self {
+        Self {
+            fid: Some(family.fid.clone()),
+            sid: Some(family.sid.clone()),
+            subject: Some((family.sub.clone(), family.created_at)),
+            client: Some((family.client_id.clone(), family.rotated_at)),
+            username: Some(family.username.clone()),
+            ..Default::default()
+        }
+    }
+
     /// How many items the check reads.
     pub fn items(&self) -> usize {
         [self.jti.is_some(), self.fid.is_some(), self.sid.is_some(), self.subject.is_some()]

@@ -17,7 +17,7 @@ use crate::oauth::client_auth::ClientDirectory;
 use crate::oauth::{OAuthError, OAuthErrorCode, OAuthRequest};
 use crate::passwords::PasswordCheck;
 use crate::policy::Lifetimes;
-use crate::store::{FamilyWrite, MarkerWrite, SessionWrite};
+use crate::store::{FamilyWrite, MarkerWrite, RevocationRead, SessionWrite};
 use crate::time::UnixTime;
 use crate::tokens::access::{self, AccessTokenClaims};
 use serde::Serialize;
@@ -29,6 +29,9 @@ pub struct TokenResponse {
     pub access_token: String,
     pub token_type: &'static str,
     pub expires_in: u64,
+    /// Omitted when empty (a client registered with no scope): an empty `scope` is not
+    /// a scope value (RFC 6749 §3.3).
+    #[serde(skip_serializing_if = "Scope::is_empty")]
     pub scope: Scope,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
@@ -45,6 +48,8 @@ pub struct TokenIssuer {
     pub(crate) sessions: Arc<dyn SessionWrite>,
     pub(crate) families: Arc<dyn FamilyWrite>,
     pub(crate) markers: Arc<dyn MarkerWrite>,
+    /// The login guard of a grace answer after a lost race (`refresh`).
+    pub(crate) revocations: Arc<dyn RevocationRead>,
 }
 
 /// The login an access token belongs to, for user grants.
@@ -130,11 +135,21 @@ impl TokenIssuer {
 
 /// RFC 6749 §3.3: an omitted scope means the client's registered scopes; a requested
 /// scope must lie within them.
+/// A `scope` parameter as RFC 6749 §3.3 spells it: one or more scope tokens. An empty
+/// one is refused, never read as "no scope" nor as the default (which could widen it).
+pub(crate) fn scope_param(raw: &str) -> Result<Scope, OAuthError> {
+    let scope = Scope::parse(raw).map_err(|_| OAuthError::invalid_scope("the scope is malformed"))?;
+    if scope.is_empty() {
+        return Err(OAuthError::invalid_scope("the scope is empty"));
+    }
+    Ok(scope)
+}
+
 fn requested_scope(req: &OAuthRequest, client: &ClientRecord) -> Result<Scope, OAuthError> {
     match req.param("scope") {
         None => Ok(client.scopes.clone()),
         Some(raw) => {
-            let scope = Scope::parse(raw).map_err(|_| OAuthError::invalid_scope("the scope is malformed"))?;
+            let scope = scope_param(raw)?;
             if scope.is_subset_of(&client.scopes) {
                 Ok(scope)
             } else {

@@ -10,7 +10,8 @@
 
 use super::{LoginBinding, TokenIssuer, TokenResponse};
 use crate::domain::{
-    ClientRecord, FamilyRecord, LoginGuard, RevocationCause, Rotation, RotationKind, RotationOutcome, Scope,
+    ClientRecord, FamilyRecord, LoginGuard, RevocationCause, RevocationQuery, RevocationStatus, Rotation, RotationKind,
+    RotationOutcome, Scope,
 };
 use crate::keys::KeySet;
 use crate::oauth::{OAuthError, OAuthRequest};
@@ -105,10 +106,18 @@ impl TokenIssuer {
                     return Ok(respond());
                 }
                 // Lost a race: the family as the winner left it decides, without a
-                // second read. The winner checked the login guard an instant ago.
+                // second read of it. The winner checked the login guard, but a logout,
+                // revoke-all or disable may have come since: the grace answer is given
+                // only if the family's markers and user still allow it now (a read, so
+                // that the race's losers do not contend for the family item again).
                 RotationOutcome::FamilyChanged(Some(current)) => {
                     return match self.judge(client, &current, token.generation, now) {
                         Verdict::Rotate(RotationKind::Grace { .. }) => {
+                            if let RevocationStatus::Revoked(reason) =
+                                self.revocations.revocation_status(&RevocationQuery::of_family(&current)).await?
+                            {
+                                return Err(refused(client, &current, reason.as_str()));
+                            }
                             tracing::info!(event = "refresh_token.grace_reissued", client_id = %client.id,
                                 sub = %current.sub, fid = %current.fid, generation = successor.generation, jti = %jti);
                             Ok(respond())
@@ -199,7 +208,7 @@ fn refused(client: &ClientRecord, family: &FamilyRecord, reason: &'static str) -
 fn refresh_scope(req: &OAuthRequest, family: &FamilyRecord, client: &ClientRecord) -> Result<Scope, OAuthError> {
     let scope = match req.param("scope") {
         None => return Ok(family.scope.intersection(&client.scopes)),
-        Some(raw) => Scope::parse(raw).map_err(|_| OAuthError::invalid_scope("the scope is malformed"))?,
+        Some(raw) => super::scope_param(raw)?,
     };
     if !scope.is_subset_of(&family.scope) {
         return Err(OAuthError::invalid_scope("a refresh cannot widen the scope of the original grant"));

@@ -159,6 +159,9 @@ async fn refused_requests_get_the_rfc_code_and_write_nothing() {
         ),
         ("scope outside", with_client("grant_type=client_credentials&scope=admin"), OAuthErrorCode::InvalidScope),
         ("malformed scope", with_client("grant_type=client_credentials&scope=%22"), OAuthErrorCode::InvalidScope),
+        // RFC 6749 §3.3: a scope is one or more tokens; only spaces is not "no scope".
+        // (`scope=` with no value at all is an omitted scope, RFC 6749 §3.1.)
+        ("blank scope", with_client("grant_type=client_credentials&scope=+"), OAuthErrorCode::InvalidScope),
         (
             "wrong password",
             with_client("grant_type=password&username=alice&password=nope"),
@@ -231,6 +234,48 @@ mod refresh {
         assert!(third.contains(".2."));
     }
 
+    /// GIVEN two refreshes of the same token racing, WHEN the winner commits and the
+    /// session is logged out before the loser's transaction fails, THEN the loser's grace
+    /// answer is refused: the guard is checked again, not taken from the winner.
+    #[tokio::test]
+    async fn a_grace_answer_after_a_lost_race_is_refused_if_the_session_ended_in_between() {
+        use crate::domain::{LoginGuard, Marker, RevocationCause, Rotation, RotationKind};
+        use crate::store::{FamilyWrite, SessionEnd};
+        use crate::testing::decorated::Injected;
+        use crate::testing::faults::Faulty;
+        let f = fixture(ALL).await;
+        let first = login(&f, "read").await;
+        let family = f.store.family(&family_of(&f, &first)).await.unwrap().unwrap();
+        let (inner, raced) = (f.store.clone(), std::sync::atomic::AtomicBool::new(false));
+        let faulty = Arc::new(Faulty::with_plan(f.store.clone(), move |op| {
+            if op != "rotate" || raced.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                return Injected::Proceed;
+            }
+            // Between this request's read and its write: the winner rotates, then a logout.
+            let now = UnixTime::now();
+            let winner = Rotation {
+                family: family.fid.clone(),
+                kind: RotationKind::Advance { from: 0 },
+                now,
+                guard: LoginGuard::of(&family),
+            };
+            let marker = Marker::Session {
+                sid: family.sid.clone(),
+                revoked_at: now,
+                reason: RevocationCause::Logout,
+                expires_at: now.plus(3600),
+            };
+            futures::executor::block_on(async {
+                assert_eq!(inner.rotate(&winner).await.unwrap(), crate::domain::RotationOutcome::Committed);
+                assert!(inner.end_session(&family.sid, &marker, &[]).await.unwrap());
+            });
+            Injected::ConditionLost { with_item: true }
+        }));
+        let issuer = crate::Services::new(kit::config(), f.services.keys().clone(), faulty).token_issuer();
+        let loser = issuer.token(&with_client(&format!("grant_type=refresh_token&refresh_token={first}"))).await;
+        assert_eq!(loser.map(|r| r.refresh_token).unwrap_err().code, OAuthErrorCode::InvalidGrant);
+    }
+
     #[tokio::test]
     async fn reuse_outside_grace_revokes_the_whole_family() {
         let f = fixture_with(ALL, ClientLifetimes { refresh_grace: Some(0), ..Default::default() }).await;
@@ -274,6 +319,12 @@ mod refresh {
             .await
             .unwrap_err();
         assert_eq!(widened.code, OAuthErrorCode::InvalidScope);
+        let emptied = f
+            .issuer
+            .token(&with_client(&format!("grant_type=refresh_token&refresh_token={next}&scope=+")))
+            .await
+            .unwrap_err();
+        assert_eq!(emptied.code, OAuthErrorCode::InvalidScope, "an empty scope is not a narrowing");
         assert_eq!(f.store.family(&family_of(&f, &next)).await.unwrap().unwrap().generation, 2, "nothing written");
     }
 

@@ -5,6 +5,7 @@
 //! each function names its endpoint and nothing else (`lambda::serve_http`), and the
 //! method check, the error rendering and the headers live here once.
 
+pub mod event;
 pub mod response;
 
 use crate::oauth::{OAuthError, OAuthRequest};

@@ -66,6 +66,11 @@ impl ToResponse for BearerError {
                 format!("Bearer realm=\"userinfo\", error=\"invalid_token\", error_description=\"{description}\""),
                 Some("invalid_token"),
             ),
+            BearerError::InvalidRequest(description) => (
+                400,
+                format!("Bearer realm=\"userinfo\", error=\"invalid_request\", error_description=\"{description}\""),
+                Some("invalid_request"),
+            ),
             BearerError::InsufficientScope => (
                 403,
                 "Bearer realm=\"userinfo\", error=\"insufficient_scope\", scope=\"openid\"".to_string(),

@@ -7,8 +7,11 @@
 //!   before that instant is dead even if a session was missed; then ends every session
 //!   it can find.
 //! * Every RP of an ended session with a `backchannel_logout_uri` gets a logout token,
-//!   all RPs in parallel, with in-line retries inside the call's deadline. What is still
-//!   undelivered is recorded, and `logout-retry` keeps trying until it is too old.
+//!   all RPs in parallel, with in-line retries inside the call's deadline. A pending
+//!   delivery of each RP is written in the very transaction that ends the session (an
+//!   outbox), so no RP of an ended session is ever left untold, whatever fails after;
+//!   the in-line attempt then settles it (delivered, failed, or still pending for
+//!   `logout-retry`, which keeps trying until it is too old). Delivery is at least once.
 
 pub mod delivery;
 pub mod retry;
@@ -165,17 +168,19 @@ impl LogoutService {
         let (mut sessions_ended, mut recipients, mut first_failure) = (Vec::new(), Vec::new(), None);
         for result in ended {
             match result {
-                Ok((sid, session_recipients)) => {
+                Ok(Some((sid, session_recipients))) => {
                     sessions_ended.push(sid);
                     recipients.extend(session_recipients);
                 }
+                // Another call ended it, and tells its RPs.
+                Ok(None) => {}
                 Err(err) => first_failure = first_failure.or(Some(err)),
             }
         }
         // All RPs at once: the call takes as long as the slowest RP, not the sum.
-        let deliveries = join_all(recipients.into_iter().map(|recipient| match recipient {
-            Recipient::Known(target) => self.notify(keys, target, deadline).boxed(),
-            Recipient::Unresolved(target, error) => self.defer(target, error).boxed(),
+        let deliveries = join_all(recipients.into_iter().map(|(recipient, record)| match recipient {
+            Recipient::Known(target) => self.notify(keys, target, record, deadline).boxed(),
+            Recipient::Unresolved(target, error) => self.defer(target, record, error).boxed(),
         }))
         .await;
         match first_failure {
@@ -184,13 +189,15 @@ impl LogoutService {
         }
     }
 
-    /// End one session; returns its id and the RPs to tell, or the error if it could not
-    /// be ended (its RPs are then not told anything untrue).
+    /// End one session, with a pending delivery for each of its RPs in the same
+    /// transaction; returns its id and the RPs to tell, `None` if another call ended it
+    /// first, or the error if it could not be ended (its RPs are then told nothing untrue).
     async fn end_session(
         &self,
         session: SessionRecord,
         cause: RevocationCause,
-    ) -> Result<(String, Vec<Recipient>), StoreError> {
+    ) -> Result<Option<(String, Vec<(Recipient, DeliveryRecord)>)>, StoreError> {
+        let recipients = self.recipients(&session).await;
         let now = UnixTime::now();
         let marker = Marker::Session {
             sid: session.sid.clone(),
@@ -199,17 +206,25 @@ impl LogoutService {
             // Until the last access token and the family itself could be alive.
             expires_at: self.config.lifetimes.marker_expiry(Covers::Session(&session), now),
         };
-        if let Err(err) = self.store.end_session(&session.sid, &marker).await {
-            tracing::error!(event = "session.end_failed", sid = %session.sid);
-            return Err(err);
+        let outbox: Vec<DeliveryRecord> = recipients.iter().map(|r| self.pending(r.target(), now)).collect();
+        match self.store.end_session(&session.sid, &marker, &outbox).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::info!(event = "session.already_ended", sid = %session.sid);
+                return Ok(None);
+            }
+            Err(err) => {
+                tracing::error!(event = "session.end_failed", sid = %session.sid);
+                return Err(err);
+            }
         }
         tracing::warn!(event = "session.ended", sid = %session.sid, sub = %session.sub, reason = cause.as_str());
-        Ok((session.sid.to_string(), self.recipients(&session).await))
+        Ok(Some((session.sid.to_string(), recipients.into_iter().zip(outbox).collect())))
     }
 
     /// Every client of the session that is an RP. One whose record cannot be read now is
-    /// still an RP: it gets a pending delivery, which `logout-retry` resolves against its
-    /// registration later, so no RP of an ended session is ever left out.
+    /// still an RP: its delivery is resolved against its registration by `logout-retry`
+    /// later, so no RP of an ended session is ever left out.
     async fn recipients(&self, session: &SessionRecord) -> Vec<Recipient> {
         let lookups = join_all(session.client_ids.iter().map(|id| self.clients.get(id))).await;
         let target = |client_id: &ClientId, alg, uri: String| Target {
@@ -236,20 +251,36 @@ impl LogoutService {
             .collect()
     }
 
-    /// A recipient whose registration could not be read: recorded as pending.
-    async fn defer(&self, target: Target, error: String) -> DeliveryReport {
+    /// The outbox record of one RP: pending, first due once the in-line attempts are
+    /// over, so that `logout-retry` picks it up only if they did not settle it.
+    fn pending(&self, target: &Target, now: UnixTime) -> DeliveryRecord {
+        let settings = self.config.logout;
+        let in_line = (settings.deadline + settings.rp_timeout).as_secs() + 1;
+        DeliveryRecord {
+            id: random_id(),
+            client_id: target.client_id.clone(),
+            sid: target.sid.clone(),
+            sub: target.sub.clone(),
+            uri: target.uri.clone(),
+            created_at: now,
+            attempts: 0,
+            next_attempt_at: now.plus(settings.retry_base.max(in_line)),
+            last_error: None,
+            status: DeliveryStatus::Pending,
+            expires_at: now.plus(settings.retry_max_age + retry::AUDIT_RETENTION),
+        }
+    }
+
+    /// A recipient whose registration could not be read: its pending record stands.
+    async fn defer(&self, target: Target, mut record: DeliveryRecord, error: String) -> DeliveryReport {
         tracing::warn!(event = "backchannel_logout.deferred", client_id = %target.client_id, sid = %target.sid,
             error = %error, "client lookup failed");
-        let outcome = delivery::Outcome {
-            delivered: false,
-            attempts: 0,
-            last_error: Some(AttemptError::Retryable { reason: "client lookup failed".into(), retry_after: None }),
-        };
-        let status = self.record(&target, &outcome, DeliveryStatus::Pending).await;
+        record.last_error = Some("client lookup failed".into());
+        let status = self.record_outcome(record, DeliveryStatus::Pending).await;
         DeliveryReport { client_id: target.client_id.to_string(), sid: target.sid.to_string(), status, attempts: 0 }
     }
 
-    async fn notify(&self, keys: &KeySet, target: Target, deadline: Instant) -> DeliveryReport {
+    async fn notify(&self, keys: &KeySet, target: Target, record: DeliveryRecord, deadline: Instant) -> DeliveryReport {
         let outcome = self.notifier.deliver(keys, &target, deadline).await;
         let report = |status| DeliveryReport {
             client_id: target.client_id.to_string(),
@@ -257,55 +288,58 @@ impl LogoutService {
             status,
             attempts: outcome.attempts,
         };
+        let mut record = DeliveryRecord { attempts: outcome.attempts, ..record };
         match &outcome.last_error {
             None => {
                 tracing::info!(event = "backchannel_logout.delivered", client_id = %target.client_id, sid = %target.sid,
                     attempts = outcome.attempts);
+                // The RP has it, whatever the record says: a record left pending only
+                // means it may be told twice (logout tokens are idempotent).
+                self.record_outcome(record, DeliveryStatus::Delivered).await;
                 report("delivered")
             }
             Some(AttemptError::Permanent(reason)) => {
                 tracing::warn!(event = "backchannel_logout.failed", client_id = %target.client_id, sid = %target.sid,
                     attempts = outcome.attempts, error = %reason);
-                let status = self.record(&target, &outcome, DeliveryStatus::Failed).await;
-                report(status)
+                record.last_error = Some(reason.clone());
+                report(self.record_outcome(record, DeliveryStatus::Failed).await)
             }
             Some(AttemptError::Retryable { reason, .. }) => {
                 tracing::warn!(event = "backchannel_logout.deferred", client_id = %target.client_id, sid = %target.sid,
                     attempts = outcome.attempts, error = %reason);
-                let status = self.record(&target, &outcome, DeliveryStatus::Pending).await;
-                report(status)
+                // The first durable retry comes `retry_base` later (or when the RP asked,
+                // within the backoff bounds); then it doubles.
+                let wait = self.config.logout.retry_base.max(asked_wait(&outcome.last_error));
+                record.next_attempt_at = UnixTime::now().plus(wait);
+                record.last_error = Some(reason.clone());
+                report(self.record_outcome(record, DeliveryStatus::Pending).await)
             }
         }
     }
 
-    /// Keep a record of what did not get through: pending ones for `logout-retry`,
-    /// failed ones for audit.
-    async fn record(&self, target: &Target, outcome: &delivery::Outcome, status: DeliveryStatus) -> &'static str {
-        let now = UnixTime::now();
-        let settings = self.config.logout;
-        let record = DeliveryRecord {
-            id: random_id(),
-            client_id: target.client_id.clone(),
-            sid: target.sid.clone(),
-            sub: target.sub.clone(),
-            uri: target.uri.clone(),
-            created_at: now,
-            attempts: outcome.attempts,
-            // The first durable retry comes `retry_base` later (or when the RP asked, within
-            // the backoff bounds); then it doubles.
-            next_attempt_at: now.plus(settings.retry_base.max(asked_wait(&outcome.last_error))),
-            last_error: outcome.last_error.as_ref().map(|e| e.reason().to_string()),
-            status,
-            expires_at: now.plus(settings.retry_max_age + retry::AUDIT_RETENTION),
-        };
+    /// Write what the in-line attempts came to; the status the store now holds. If the
+    /// write fails, the outbox record stays pending and `logout-retry` takes over.
+    async fn record_outcome(&self, mut record: DeliveryRecord, status: DeliveryStatus) -> &'static str {
+        record.status = status;
+        if status != DeliveryStatus::Pending {
+            // Settled: kept for audit only.
+            record.expires_at = UnixTime::now().plus(retry::AUDIT_RETENTION);
+        }
         match self.store.save_delivery(&record).await {
             Ok(()) => status.as_str(),
             Err(err) => {
-                // Not even the record could be kept: say so loudly, the RP was not told.
-                tracing::error!(event = "backchannel_logout.failed", client_id = %target.client_id, sid = %target.sid,
-                    error = %err, "could not record the undelivered logout");
-                DeliveryStatus::Failed.as_str()
+                tracing::error!(event = "backchannel_logout.settle_failed", client_id = %record.client_id,
+                    sid = %record.sid, error = %err, "the delivery stays pending for logout-retry");
+                DeliveryStatus::Pending.as_str()
             }
+        }
+    }
+}
+
+impl Recipient {
+    fn target(&self) -> &Target {
+        match self {
+            Self::Known(target) | Self::Unresolved(target, _) => target,
         }
     }
 }
@@ -357,5 +391,36 @@ mod tests {
         let pending = store.due_deliveries(UnixTime::now().plus(3600), 10).await.unwrap();
         assert_eq!(pending.len(), 1);
         assert_eq!((pending[0].sid.clone(), pending[0].status), (session.sid.clone(), DeliveryStatus::Pending));
+    }
+
+    /// GIVEN a session at an RP that is down, WHEN DynamoDB fails every write after the
+    /// session ended, THEN the RP's delivery is still pending: it was written with the
+    /// session's end (the outbox), so logout-retry will tell the RP.
+    #[tokio::test]
+    async fn an_rp_stays_pending_when_no_write_succeeds_after_the_session_ended() {
+        let rp = TestRp::start(Duration::ZERO, "503 Service Unavailable").await;
+        let store = Arc::new(MemoryStore::new());
+        let (session, family) = kit::session(UnixTime::now(), 3600);
+        let id = session.client_ids.first().unwrap().clone();
+        let client = ClientRecord {
+            backchannel_logout_uri: Some(rp.uri()),
+            ..kit::client(id.as_str(), &[GrantType::Password], "")
+        };
+        store.put_client(&client).await.unwrap();
+        store.begin_session(&session, &family).await.unwrap();
+        let faulty = Arc::new(Faulty::with_plan(store.clone(), |op| match op {
+            "save_delivery" => Injected::Fail(StoreError::Unavailable("throttled".into())),
+            _ => Injected::Proceed,
+        }));
+        let service = kit::services_over(faulty).logout().unwrap();
+        let keys = service.keys.current().await;
+        let summary = service.end_sessions(&keys, vec![session.clone()], RevocationCause::Logout).await.unwrap();
+        assert_eq!(summary.deliveries.iter().map(|d| d.status).collect::<Vec<_>>(), ["pending"]);
+        let records = store.deliveries().unwrap();
+        assert_eq!(records.len(), 1);
+        assert_eq!(
+            (&records[0].sid, &records[0].client_id, records[0].status),
+            (&session.sid, &id, DeliveryStatus::Pending)
+        );
     }
 }

@@ -78,8 +78,10 @@ fn form_decode(raw: &str) -> Option<String> {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' => {
-                let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
+                // Exactly two hex digits (RFC 3986 §2.1): `from_str_radix` alone also takes
+                // a sign, and read `%+0` as a NUL byte (found by `tests/fuzz.rs`).
+                let hex = bytes.get(i + 1..i + 3).filter(|hex| hex.iter().all(u8::is_ascii_hexdigit))?;
+                out.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
                 i += 2;
             }
             b => out.push(b),
@@ -245,6 +247,17 @@ mod tests {
             let err = extract_credentials(&request(Some(header), "")).unwrap_err();
             assert_eq!((err.code, err.status()), (OAuthErrorCode::InvalidClient, 401), "{header}");
         }
+    }
+
+    #[test]
+    fn an_escape_is_two_hex_digits_not_a_signed_number() {
+        // `%+0` once decoded to a NUL byte: `u8::from_str_radix("+0", 16)` is `Ok(0)`.
+        for raw in ["%+0", "%+41", "a%+Fb", "%-1"] {
+            assert_eq!(form_decode(raw), None, "{raw}");
+            let err = extract_credentials(&request(Some(&basic("app", raw)), "")).unwrap_err();
+            assert_eq!(err.code, OAuthErrorCode::InvalidClient, "{raw}");
+        }
+        assert_eq!(form_decode("%41%2b+%3A").as_deref(), Some("A+ :"));
     }
 
     #[test]

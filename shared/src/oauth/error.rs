@@ -143,8 +143,11 @@ impl From<TokenError> for OAuthError {
 /// An RFC 6750 error at a protected resource.
 #[derive(Debug, PartialEq, Eq)]
 pub enum BearerError {
-    /// No credentials: 401 with a bare challenge (RFC 6750 §3.1).
+    /// No credentials (no header, or another scheme): 401 with a bare challenge
+    /// (RFC 6750 §3.1).
     Missing,
+    /// The Bearer scheme with something that is not a token: 400 `invalid_request`.
+    InvalidRequest(&'static str),
     /// 401 `invalid_token`.
     InvalidToken(&'static str),
     /// 403 `insufficient_scope`.

@@ -148,9 +148,12 @@ pub trait SessionRead: Send + Sync {
 /// Ending sessions (logout, revoke-all).
 #[async_trait]
 pub trait SessionEnd: Send + Sync {
-    /// Write the session's denylist marker and remove the session, in one transaction:
-    /// from then on its access tokens fail every check and its families cannot rotate.
-    async fn end_session(&self, sid: &Sid, marker: &Marker) -> StoreResult<()>;
+    /// Write the session's denylist marker, remove the session and write a pending
+    /// delivery for each of its RPs (`deliveries`), in one transaction: from then on its
+    /// access tokens fail every check, its families cannot rotate, and no RP of it can be
+    /// forgotten. `false`: the session was already gone (ended by another call, or
+    /// expired), and nothing was written.
+    async fn end_session(&self, sid: &Sid, marker: &Marker, deliveries: &[DeliveryRecord]) -> StoreResult<bool>;
 }
 
 /// Durable back-channel logout deliveries.

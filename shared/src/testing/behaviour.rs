@@ -390,8 +390,18 @@ async fn ending_a_session_marks_it_and_removes_it(store: &impl FullStore) {
         reason: RevocationCause::Logout,
         expires_at: now.plus(600),
     };
-    store.end_session(&family.sid, &marker).await.expect("end");
+    let outbox = DeliveryRecord { sid: family.sid.clone(), ..sample_delivery(now) };
+    assert!(store.end_session(&family.sid, &marker, std::slice::from_ref(&outbox)).await.expect("end"));
     assert_eq!(store.session(&family.sid).await.expect("session"), None);
+    assert_eq!(
+        store.delivery(&outbox.id).await.expect("delivery"),
+        Some(outbox.clone()),
+        "the outbox is written with it"
+    );
+    // Ending it again: another call got there first, and nothing is written.
+    let again = DeliveryRecord { id: random_id(), ..outbox.clone() };
+    assert!(!store.end_session(&family.sid, &marker, std::slice::from_ref(&again)).await.expect("end again"));
+    assert_eq!(store.delivery(&again.id).await.expect("delivery"), None);
     assert_eq!(store.sessions_of(&family.sub).await.expect("sessions"), vec![]);
     let query = RevocationQuery { sid: Some(family.sid.clone()), ..Default::default() };
     assert_eq!(
@@ -399,6 +409,24 @@ async fn ending_a_session_marks_it_and_removes_it(store: &impl FullStore) {
         RevocationStatus::Revoked(RevocationReason::SessionRevoked)
     );
     assert_eq!(store.rotate(&advance(&family, 0, now)).await.expect("rotate"), RotationOutcome::SessionRevoked);
+}
+
+/// A pending delivery due in an hour (after anything another suite sharing the table
+/// waits for).
+fn sample_delivery(now: UnixTime) -> DeliveryRecord {
+    DeliveryRecord {
+        id: random_id(),
+        client_id: ClientId::new("rp"),
+        sid: Sid::random(),
+        sub: Subject::random(),
+        uri: "https://rp.example.com/logout".into(),
+        created_at: now,
+        attempts: 0,
+        next_attempt_at: now.plus(3600),
+        last_error: None,
+        status: DeliveryStatus::Pending,
+        expires_at: now.plus(7200),
+    }
 }
 
 async fn deliveries_come_due_in_order_and_are_claimed_once(store: &impl FullStore) {

@@ -34,8 +34,9 @@ pub fn units_of(call: Call) -> Units {
         "claim_delivery" => (1, 0.0, 3.0),
         // Session put + family put, and the session's index entry.
         "begin_session" => (1, 0.0, 5.0),
-        // Marker put + session delete, and the session's index entry.
-        "end_session" => (1, 0.0, 5.0),
+        // Marker put + session delete, and the session's index entry; then each RP's
+        // pending delivery (transaction put + its pending-index entry).
+        "end_session" => (1, 0.0, 5.0 + 3.0 * call.items.saturating_sub(2) as f64),
         // Family update + four condition checks (user, subject line, session marker,
         // family marker).
         "rotate" => (1, 0.0, 10.0),

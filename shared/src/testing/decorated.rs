@@ -18,6 +18,15 @@ pub enum Injected {
     /// The store applies the call, but its answer is lost: the caller sees this error
     /// (a timeout after the write committed).
     FailAfter(StoreError),
+    /// A transaction cancelled because a concurrent one touched its items
+    /// (`TransactionConflict`): nothing is written. A rotation answers `Contended`, any
+    /// other write fails with `Conflict`.
+    Contended,
+    /// A conditional write refused as its condition failed, nothing written, answered as
+    /// the store answers a lost condition: a rotation with the family as it is now
+    /// (`with_item`, DynamoDB's `ALL_OLD`) or as gone; a family revocation with
+    /// `FamilyAbsent`; a delivery claim with `false`; an exclusive create with `Conflict`.
+    ConditionLost { with_item: bool },
 }
 
 /// One store call as a hook sees it.
@@ -50,13 +59,19 @@ impl<S, H: Hook> Decorated<S, H> {
         items: usize,
         call: impl Future<Output = StoreResult<T>>,
     ) -> StoreResult<T> {
-        match self.hook.before(Call { op, items }) {
+        self.apply(self.hook.before(Call { op, items }), call).await
+    }
+
+    /// What an injection means for a call with no answer of its own to a lost race.
+    async fn apply<T>(&self, injected: Injected, call: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
+        match injected {
             Injected::Proceed => call.await,
             Injected::Fail(err) => Err(err),
             Injected::FailAfter(err) => {
                 call.await?;
                 Err(err)
             }
+            Injected::Contended | Injected::ConditionLost { .. } => Err(StoreError::Conflict),
         }
     }
 }
@@ -155,8 +170,8 @@ impl<H: Hook, S: SessionRead> SessionRead for Decorated<S, H> {
 
 #[async_trait]
 impl<H: Hook, S: SessionEnd> SessionEnd for Decorated<S, H> {
-    async fn end_session(&self, sid: &Sid, marker: &Marker) -> StoreResult<()> {
-        self.call("end_session", self.inner.end_session(sid, marker)).await
+    async fn end_session(&self, sid: &Sid, marker: &Marker, deliveries: &[DeliveryRecord]) -> StoreResult<bool> {
+        self.call_items("end_session", 2 + deliveries.len(), self.inner.end_session(sid, marker, deliveries)).await
     }
 }
 
@@ -170,7 +185,14 @@ impl<H: Hook, S: FamilyRead> FamilyRead for Decorated<S, H> {
 #[async_trait]
 impl<H: Hook, S: FamilyWrite> FamilyWrite for Decorated<S, H> {
     async fn rotate(&self, rotation: &Rotation) -> StoreResult<RotationOutcome> {
-        self.call("rotate", self.inner.rotate(rotation)).await
+        match self.hook.before(Call { op: "rotate", items: 1 }) {
+            Injected::Contended => Ok(RotationOutcome::Contended),
+            Injected::ConditionLost { with_item: true } => {
+                Ok(RotationOutcome::FamilyChanged(self.inner.family(&rotation.family).await?))
+            }
+            Injected::ConditionLost { with_item: false } => Ok(RotationOutcome::FamilyChanged(None)),
+            other => self.apply(other, self.inner.rotate(rotation)).await,
+        }
     }
 
     async fn revoke_family(
@@ -180,7 +202,10 @@ impl<H: Hook, S: FamilyWrite> FamilyWrite for Decorated<S, H> {
         reason: RevocationCause,
         marker_expires_at: UnixTime,
     ) -> StoreResult<FamilyRevocation> {
-        self.call("revoke_family", self.inner.revoke_family(fid, revoked_at, reason, marker_expires_at)).await
+        match self.hook.before(Call { op: "revoke_family", items: 1 }) {
+            Injected::ConditionLost { .. } => Ok(FamilyRevocation::FamilyAbsent),
+            other => self.apply(other, self.inner.revoke_family(fid, revoked_at, reason, marker_expires_at)).await,
+        }
     }
 }
 
@@ -206,6 +231,9 @@ impl<H: Hook, S: DeliveryStore> DeliveryStore for Decorated<S, H> {
     }
 
     async fn claim_delivery(&self, delivery: &DeliveryRecord, lease_until: UnixTime) -> StoreResult<bool> {
-        self.call("claim_delivery", self.inner.claim_delivery(delivery, lease_until)).await
+        match self.hook.before(Call { op: "claim_delivery", items: 1 }) {
+            Injected::ConditionLost { .. } => Ok(false),
+            other => self.apply(other, self.inner.claim_delivery(delivery, lease_until)).await,
+        }
     }
 }

@@ -14,7 +14,7 @@ pub struct MemoryStore {
     inner: Mutex<Inner>,
 }
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Inner {
     clients: HashMap<ClientId, ClientRecord>,
     users: HashMap<String, UserRecord>,
@@ -26,7 +26,7 @@ struct Inner {
 }
 
 /// Denylist entries, each with its `expires_at`.
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Markers {
     tokens: HashMap<crate::ids::Jti, UnixTime>,
     families: HashMap<FamilyId, UnixTime>,
@@ -44,6 +44,17 @@ fn live<T>(entry: Option<&T>, expires_at: impl Fn(&T) -> UnixTime, now: UnixTime
 impl MemoryStore {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Every delivery record, settled or not (what a test asks of the audit trail).
+    pub fn deliveries(&self) -> StoreResult<Vec<DeliveryRecord>> {
+        Ok(self.lock()?.deliveries.values().cloned().collect())
+    }
+
+    /// An independent copy of everything stored now: a property test asks "what could
+    /// each token still do?" of copies, leaving the original as it is.
+    pub fn snapshot(&self) -> StoreResult<Self> {
+        Ok(Self { inner: Mutex::new(self.lock()?.clone()) })
     }
 
     fn lock(&self) -> StoreResult<MutexGuard<'_, Inner>> {
@@ -322,13 +333,18 @@ impl SessionRead for MemoryStore {
 
 #[async_trait]
 impl SessionEnd for MemoryStore {
-    async fn end_session(&self, sid: &Sid, marker: &Marker) -> StoreResult<()> {
+    async fn end_session(&self, sid: &Sid, marker: &Marker, deliveries: &[DeliveryRecord]) -> StoreResult<bool> {
         let mut inner = self.lock()?;
+        if inner.sessions.remove(sid).is_none() {
+            return Ok(false);
+        }
         if let Marker::Session { expires_at, .. } = marker {
             inner.markers.sessions.insert(sid.clone(), *expires_at);
         }
-        inner.sessions.remove(sid);
-        Ok(())
+        for delivery in deliveries {
+            inner.deliveries.insert(delivery.id.clone(), delivery.clone());
+        }
+        Ok(true)
     }
 }
 

@@ -12,6 +12,8 @@ pub struct RpStats {
     pub received: AtomicUsize,
     in_flight: AtomicUsize,
     pub max_in_flight: AtomicUsize,
+    /// The body of every request, in arrival order.
+    bodies: std::sync::Mutex<Vec<String>>,
 }
 
 pub struct TestRp {
@@ -31,8 +33,9 @@ impl TestRp {
                 let Ok((mut socket, _)) = listener.accept().await else { continue };
                 let stats = shared.clone();
                 tokio::spawn(async move {
-                    if !read_request(&mut socket).await {
-                        return;
+                    let Some(body) = read_request(&mut socket).await else { return };
+                    if let Ok(mut bodies) = stats.bodies.lock() {
+                        bodies.push(body);
                     }
                     let now = stats.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
                     stats.max_in_flight.fetch_max(now, Ordering::SeqCst);
@@ -55,19 +58,36 @@ impl TestRp {
         self.stats.received.load(Ordering::SeqCst)
     }
 
+    /// The `sid` of every logout token received (whatever the RP answered).
+    pub fn sids(&self) -> Vec<String> {
+        let bodies = self.stats.bodies.lock().map(|b| b.clone()).unwrap_or_default();
+        bodies.iter().filter_map(|body| logout_token_sid(body)).collect()
+    }
+
     pub fn max_in_flight(&self) -> usize {
         self.stats.max_in_flight.load(Ordering::SeqCst)
     }
 }
 
-/// Read the head, then as much body as Content-Length says; false if the peer left.
-async fn read_request(socket: &mut tokio::net::TcpStream) -> bool {
+/// The `sid` claim of the `logout_token` in a form body, read without verifying (the
+/// tests that need verification do it with an independent library).
+fn logout_token_sid(body: &str) -> Option<String> {
+    use base64::Engine;
+    let token = url::form_urlencoded::parse(body.as_bytes()).find(|(k, _)| k == "logout_token")?.1;
+    let payload = token.split('.').nth(1)?;
+    let claims: serde_json::Value =
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
+    claims["sid"].as_str().map(str::to_string)
+}
+
+/// Read the head, then as much body as Content-Length says; `None` if the peer left.
+async fn read_request(socket: &mut tokio::net::TcpStream) -> Option<String> {
     let mut buf = vec![0u8; 16 * 1024];
     let mut seen = Vec::new();
     loop {
-        let Ok(n) = socket.read(&mut buf).await else { return false };
+        let Ok(n) = socket.read(&mut buf).await else { return None };
         if n == 0 {
-            return false;
+            return None;
         }
         seen.extend_from_slice(&buf[..n]);
         let text = String::from_utf8_lossy(&seen);
@@ -78,7 +98,7 @@ async fn read_request(socket: &mut tokio::net::TcpStream) -> bool {
                 .and_then(|v| v.parse::<usize>().ok())
                 .unwrap_or(0);
             if seen.len() >= head_end + 4 + length {
-                return true;
+                return Some(String::from_utf8_lossy(&seen[head_end + 4..]).into_owned());
             }
         }
     }

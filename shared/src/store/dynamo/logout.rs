@@ -1,7 +1,7 @@
 //! Ending sessions and the durable back-channel logout deliveries.
 
 use super::codec::{self, Item, Key, n, s};
-use super::{DynamoStore, built, classify};
+use super::{DynamoStore, built, classify, lost_condition};
 use crate::domain::{DeliveryRecord, DeliveryStatus, Marker};
 use crate::ids::Sid;
 use crate::store::{DeliveryStore, SessionEnd, StoreResult};
@@ -9,20 +9,47 @@ use crate::time::UnixTime;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 
+/// DynamoDB's limit of items in one transaction.
+const TRANSACTION_ITEMS: usize = 100;
+
 #[async_trait]
 impl SessionEnd for DynamoStore {
-    async fn end_session(&self, sid: &Sid, marker: &Marker) -> StoreResult<()> {
+    async fn end_session(&self, sid: &Sid, marker: &Marker, deliveries: &[DeliveryRecord]) -> StoreResult<bool> {
         let put = built(Put::builder().table_name(&self.table).set_item(Some(Item::from_marker(marker).0)).build())?;
-        let delete =
-            built(Delete::builder().table_name(&self.table).set_key(Some(Key::session(sid).into_map())).build())?;
-        self.client
+        let delete = built(
+            Delete::builder()
+                .table_name(&self.table)
+                .set_key(Some(Key::session(sid).into_map()))
+                // Exactly one call ends a session and tells its RPs.
+                .condition_expression("attribute_exists(pk)")
+                .build(),
+        )?;
+        // A session of more RPs than one transaction holds (an unlikely hundred) has the
+        // rest of its deliveries written first: at worst an RP hears of a logout that then
+        // fails, which errs toward logging out.
+        let in_transaction = deliveries.len().min(TRANSACTION_ITEMS - 2);
+        let (before, within) = deliveries.split_at(deliveries.len() - in_transaction);
+        for delivery in before {
+            self.save_delivery(delivery).await?;
+        }
+        let mut transaction = self
+            .client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().put(put).build())
-            .transact_items(TransactWriteItem::builder().delete(delete).build())
-            .send()
-            .await
-            .map_err(classify)?;
-        Ok(())
+            .transact_items(TransactWriteItem::builder().delete(delete).build());
+        for delivery in within {
+            let item = Item::from_delivery(delivery).0;
+            transaction = transaction.transact_items(
+                TransactWriteItem::builder()
+                    .put(built(Put::builder().table_name(&self.table).set_item(Some(item)).build())?)
+                    .build(),
+            );
+        }
+        match transaction.send().await {
+            Ok(_) => Ok(true),
+            Err(err) if lost_condition(&err) => Ok(false),
+            Err(err) => Err(classify(err)),
+        }
     }
 }
 

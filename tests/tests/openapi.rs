@@ -1,0 +1,490 @@
+//! HTTP-level fuzzing (issue #10): schemathesis runs every operation of
+//! `docs/openapi.yaml` against the stack of `make test` and checks that no answer is a
+//! server error and that every answer conforms to the description: its status, its
+//! content type, its headers and its body.
+//!
+//! The test seeds the clients and users the run needs (fresh ids, as every test here)
+//! and live tokens of theirs, and hands them to schemathesis through its hooks (the
+//! Python module `HOOKS` below, written to a scratch directory with the seeded values):
+//!
+//! * deterministic probes first (the examples phase): each success, the 401, 403, 413
+//!   and 429 answers, the refusals worth pinning down;
+//! * then the coverage and fuzzing phases, `EXAMPLES` cases per operation, where most
+//!   OAuth requests get a seeded client's credentials (Basic or `client_secret_post`),
+//!   some none, some a wrong secret, and parameters that name a token, user or session
+//!   are often live ones.
+//!
+//! Wrong secrets always name one client id (`victim`): after five failures in a row it
+//! is throttled (429, which the description allows wherever clients authenticate), and
+//! the seeded clients the rest of the run uses are not. The tokens given to userinfo and
+//! introspection belong to a user that revocation and logout are never given, so they
+//! stay live for the whole run.
+//!
+//! `OPENAPI_FUZZ_EXAMPLES` overrides the number of cases per operation and
+//! `OPENAPI_FUZZ_SEED` replays a run (schemathesis prints its seed).
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+use shared::domain::GrantType;
+use shared::ids::random_id;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use tests::{Stack, TestClient, password_login, required_env, seed_client, seed_rp_client, seed_user};
+
+/// Generated cases per operation (`--max-examples`, the fuzzing phase; the coverage
+/// phase adds some 20 boundary cases per operation, the probes 30 requests in all):
+/// about 900 requests, some 30 s on a 2-core machine that is also building.
+const EXAMPLES: u32 = 100;
+
+const SPEC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/openapi.yaml");
+
+/// No 5xx, and the response conformance checks.
+const CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_conformance,\
+                      response_headers_conformance,response_schema_conformance";
+
+/// Every operation of the description, as schemathesis labels them.
+const OPERATIONS: [&str; 10] = [
+    "POST /oauth2/token",
+    "POST /oauth2/refresh",
+    "POST /oauth2/revoke",
+    "POST /oauth2/introspect",
+    "POST /oauth2/logout",
+    "GET /userinfo",
+    "POST /userinfo",
+    "GET /.well-known/openid-configuration",
+    "GET /.well-known/oauth-authorization-server",
+    "GET /.well-known/jwks.json",
+];
+
+#[tokio::test]
+async fn every_answer_of_every_endpoint_conforms_to_the_openapi_description() {
+    let stack = Stack::from_env();
+    let python = required_env("PYTHON");
+    let context = seed(&stack).await;
+
+    let scratch = Scratch::new();
+    let hooks = scratch.write("hooks.py", HOOKS);
+    let context_file = scratch.write("context.json", &context.to_string());
+    let log = scratch.0.join("calls.ndjson");
+    let examples = std::env::var("OPENAPI_FUZZ_EXAMPLES").unwrap_or_else(|_| EXAMPLES.to_string());
+
+    let mut command = tokio::process::Command::new(&python);
+    command
+        .args(["-m", "schemathesis.cli", "run", SPEC, "--url", stack.base_url.as_str()])
+        .args(["--checks", CHECKS, "--phases", "examples,coverage,fuzzing", "--max-examples", examples.as_str()])
+        .args(["--continue-on-failure", "--workers", "1", "--request-timeout", "30"])
+        .args(["--generation-database", "none", "--no-color"])
+        // Its crash files (`st replay`) and any Hypothesis state stay in the scratch directory.
+        .current_dir(&scratch.0)
+        .env("SCHEMATHESIS_HOOKS", &hooks)
+        .env("OPENAPI_FUZZ_CONTEXT", &context_file)
+        .env("OPENAPI_FUZZ_LOG", &log)
+        .kill_on_drop(true);
+    if let Ok(seed) = std::env::var("OPENAPI_FUZZ_SEED") {
+        command.args(["--seed", seed.as_str()]);
+    }
+    let started = Instant::now();
+    let output = tokio::time::timeout(Duration::from_secs(600), command.output())
+        .await
+        .expect("schemathesis finishes within 10 minutes")
+        .unwrap_or_else(|e| {
+            panic!("{python} -m schemathesis.cli: {e} (make test installs it from infra/requirements.txt)")
+        });
+    let report = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    let statuses = statuses(&log);
+    let summary = summarize(&statuses);
+    // Shown with the failure (or with --no-capture): the report, then what the run covered.
+    println!("{report}\nanswers by operation and status, in {:.1} s:\n{summary}", started.elapsed().as_secs_f64());
+
+    assert!(output.status.success(), "schemathesis found answers that break docs/openapi.yaml: its report is above");
+    // The run went past client authentication and token checks everywhere: the probes
+    // alone give each of these, so a miss means the credentials did not work.
+    for operation in OPERATIONS {
+        let ok = statuses.get(operation).is_some_and(|s| s.keys().any(|status| (200..300).contains(status)));
+        assert!(ok, "{operation} never answered 2xx:\n{summary}");
+    }
+    for (status, what) in [
+        (401, "a client or token refused"),
+        (403, "insufficient_scope"),
+        (413, "a body over 64 KiB"),
+        (429, "a throttled client"),
+    ] {
+        assert!(statuses.values().any(|s| s.contains_key(&status)), "no {status} ({what}) in the run:\n{summary}");
+    }
+}
+
+/// The clients, users and live tokens the hooks hand out (see `HOOKS`).
+async fn seed(stack: &Stack) -> Value {
+    let all = [GrantType::ClientCredentials, GrantType::Password, GrantType::RefreshToken];
+    let good =
+        [seed_client(&all, "openid profile read", None).await, seed_client(&all, "openid profile read", None).await];
+    let admin = seed_rp_client(true, None).await; // all grants, "openid read"
+    let limited = seed_client(&[GrantType::ClientCredentials], "read", None).await;
+    let victim = seed_client(&[GrantType::ClientCredentials], "read", None).await;
+    // `reader`'s tokens go to userinfo and introspection only; `rotating`'s refresh tokens
+    // to the refresh grant; `target`'s to revocation and logout, which end its sessions.
+    // `probe`'s one session is what the probes' admin logout ends.
+    let reader = seed_user(false).await;
+    let rotating = seed_user(false).await;
+    let target = seed_user(false).await;
+    let probe = seed_user(false).await;
+    let victim_user = seed_user(false).await;
+
+    let mut values: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
+    let mut add = |kind: &'static str, client: &TestClient, value: &str| {
+        values.entry(kind).or_default().push(json!({ "client": client.id, "value": value }));
+    };
+    let mut protect = vec![];
+    // Logins are DynamoDB transactions, which moto makes cost a copy of the whole table:
+    // as few as give each client a token of each kind.
+    for (client, scopes) in [
+        (&good[0], ["openid profile read", "read"]),
+        (&good[1], ["openid profile read", "read"]),
+        (&admin, ["openid read", "read"]),
+    ] {
+        for scope in scopes {
+            let login = password_login(stack, client, &reader, scope).await;
+            let access = login.str("access_token");
+            add(if scope.starts_with("openid") { "access" } else { "access_no_openid" }, client, access);
+            if let Some(id_token) = login.json["id_token"].as_str() {
+                add("id", client, id_token);
+            }
+            let reader_claims = claims(access);
+            protect.extend([reader_claims["sub"].clone(), reader_claims["sid"].clone()]);
+        }
+        add("refresh", client, password_login(stack, client, &rotating, scopes[0]).await.str("refresh_token"));
+        let login = password_login(stack, client, &target, scopes[0]).await;
+        add("target_access", client, login.str("access_token"));
+        add("target_refresh", client, login.str("refresh_token"));
+        let target_claims = claims(login.str("access_token"));
+        add("target_sid", client, target_claims["sid"].as_str().expect("sid"));
+        add("target_sub", client, target_claims["sub"].as_str().expect("sub"));
+        add("access_no_openid", client, &client_credentials(stack, client).await);
+        add("target_access", client, &client_credentials(stack, client).await);
+    }
+    let probe_login = password_login(stack, &admin, &probe, "openid read").await;
+    json!({
+        "clients": [credentials(&good[0]), credentials(&good[1])],
+        "admin": credentials(&admin),
+        "limited": credentials(&limited),
+        "victim": credentials(&victim),
+        "user": { "username": reader.username, "password": reader.password },
+        "victim_user": victim_user.username,
+        "usernames": [&reader.username, &rotating.username, &target.username, &probe.username],
+        "protect": protect,
+        "probe": {
+            "sub": claims(probe_login.str("access_token"))["sub"],
+            "refresh": password_login(stack, &admin, &rotating, "openid read").await.str("refresh_token"),
+        },
+        "values": values,
+    })
+}
+
+fn credentials(client: &TestClient) -> Value {
+    json!({ "id": client.id, "secret": client.secret })
+}
+
+async fn client_credentials(stack: &Stack, client: &TestClient) -> String {
+    let reply = stack.post_form("/oauth2/token", client, &[("grant_type", "client_credentials")]).await;
+    assert_eq!(reply.status, 200, "{}", reply.json);
+    reply.str("access_token").to_string()
+}
+
+/// The claims of a JWT we issued (read, not verified: the other tests verify them).
+fn claims(jwt: &str) -> Value {
+    let payload = jwt.split('.').nth(1).expect("a JWS");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url")).expect("JSON claims")
+}
+
+/// Answers per operation and status, from the hooks' log.
+fn statuses(log: &Path) -> BTreeMap<String, BTreeMap<u16, u32>> {
+    let mut counts: BTreeMap<String, BTreeMap<u16, u32>> = BTreeMap::new();
+    for line in std::fs::read_to_string(log).unwrap_or_default().lines() {
+        let call: Value = serde_json::from_str(line).expect("a log line");
+        let operation = call["operation"].as_str().unwrap_or_default().to_string();
+        let status = call["status"].as_u64().unwrap_or_default() as u16;
+        *counts.entry(operation).or_default().entry(status).or_default() += 1;
+    }
+    counts
+}
+
+/// One line per operation. (404s are schemathesis probing methods the route does not
+/// serve: the local router's answer, which no check judges.)
+fn summarize(statuses: &BTreeMap<String, BTreeMap<u16, u32>>) -> String {
+    statuses
+        .iter()
+        .map(|(operation, counts)| {
+            let counts: Vec<String> = counts.iter().map(|(status, n)| format!("{status}×{n}")).collect();
+            format!("  {operation:<46} {}\n", counts.join(" "))
+        })
+        .collect()
+}
+
+/// A directory of its own, removed at the end.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!("openapi-fuzz-{}", random_id()));
+        std::fs::create_dir_all(&dir).expect("scratch directory");
+        Self(dir)
+    }
+
+    fn write(&self, name: &str, contents: &str) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, contents).expect("scratch file");
+        path
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The schemathesis hooks, loaded from `SCHEMATHESIS_HOOKS`.
+const HOOKS: &str = r###""""Schemathesis hooks of tests/tests/openapi.rs: credentials, live tokens, probes.
+
+* `map_case`: most generated OAuth requests get a seeded client's credentials (Basic or
+  in the form), some none, some a wrong secret, some keep what was generated; where a
+  parameter names a token, user or session, often a live one. So the fuzzing reaches
+  past client authentication into the grants, revocation, introspection, logout and
+  userinfo. Each choice is a function of the generated case (a hash of it), so a case
+  replays identically when Hypothesis shrinks it.
+* `before_add_examples`: deterministic probes, sent first, one per answer worth pinning
+  down (each success, 401, 403, 413, 429, the refusals), with the credentials they need.
+* `after_call`: one line per request (operation and status) for the test's summary.
+"""
+
+import base64
+import binascii
+import hashlib
+import json
+import os
+import urllib.parse
+
+import schemathesis
+
+CTX = json.load(open(os.environ["OPENAPI_FUZZ_CONTEXT"]))
+LOG = os.environ["OPENAPI_FUZZ_LOG"]
+CLIENTS = {c["id"]: c for c in CTX["clients"] + [CTX["admin"], CTX["limited"]]}
+# The `sub` and `sid` of the tokens userinfo and introspection are given: they must stay
+# live for the whole run.
+PROTECTED = set(CTX["protect"])
+USERNAMES = set(CTX["usernames"])
+FORM = "application/x-www-form-urlencoded"
+
+# How an OAuth request authenticates its client, by weight: a seeded client as Basic or
+# in the form, no credentials, a wrong secret (always for the one client id `victim`, so
+# its run of failures ends in 429 for it alone), or whatever was generated.
+AUTH_MODES = ["basic"] * 5 + ["post"] * 2 + ["none", "wrong", "generated"]
+
+
+class Chooser:
+    """Deterministic choices drawn from a hash of the generated case."""
+
+    def __init__(self, case):
+        seed = repr((case.operation.label, case.body, sorted((case.headers or {}).items()), case.query))
+        self.digest = hashlib.sha256(seed.encode("utf-8", "surrogatepass")).digest()
+        self.at = 0
+
+    def __call__(self, options):
+        byte = self.digest[self.at % len(self.digest)]
+        self.at += 1
+        return options[byte % len(options)]
+
+
+def basic(client_id, secret):
+    """RFC 6749 §2.3.1: each part form-urlencoded, then Basic."""
+    raw = f"{urllib.parse.quote_plus(client_id)}:{urllib.parse.quote_plus(secret)}"
+    return "Basic " + base64.b64encode(raw.encode()).decode()
+
+
+def basic_user(case):
+    header = (case.headers or {}).get("Authorization", "")
+    try:
+        decoded = base64.b64decode(header.split(" ", 1)[1], validate=True).decode()
+        return urllib.parse.unquote_plus(decoded.split(":", 1)[0])
+    except (IndexError, ValueError, binascii.Error, UnicodeDecodeError):
+        return None
+
+
+def set_header(case, name, value):
+    if case.headers is None:
+        case.headers = {}
+    for key in [k for k in case.headers if k.lower() == name.lower()]:
+        del case.headers[key]
+    if value is not None:
+        case.headers[name] = value
+
+
+def authenticate(case, pick, form, owner):
+    mode = pick(AUTH_MODES)
+    if mode == "generated":
+        # Schemathesis reuses values it saw in answers (an introspection's `client_id`):
+        # a generated secret for a seeded client would throttle that client.
+        if form is not None and form.get("client_id") in CLIENTS:
+            form["client_id"] = CTX["victim"]["id"]
+        if basic_user(case) in CLIENTS:
+            set_header(case, "Authorization", basic(CTX["victim"]["id"], "generated"))
+        return
+    candidates = list(CTX["clients"])
+    if case.path == "/oauth2/logout":
+        candidates += [CTX["admin"]] * 2
+    if case.path == "/oauth2/token":
+        candidates.append(CTX["limited"])
+    client = pick(candidates)
+    if owner is not None and pick([True, True, True, False]):
+        client = CLIENTS[owner]
+    if form is not None:
+        form.pop("client_secret", None)
+        form.pop("client_id", None)
+    if mode == "basic":
+        set_header(case, "Authorization", basic(client["id"], client["secret"]))
+    elif mode == "post" and form is not None:
+        set_header(case, "Authorization", None)
+        form["client_id"] = client["id"]
+        form["client_secret"] = client["secret"]
+    elif mode == "wrong":
+        set_header(case, "Authorization", basic(CTX["victim"]["id"], "not-" + CTX["victim"]["secret"]))
+    else:
+        set_header(case, "Authorization", None)
+
+
+def substitute(pick, form, name, kinds):
+    """Maybe replace the generated `name` with a live value; returns that value's client."""
+    if name not in form:
+        return None
+    kind = pick(kinds)
+    if kind == "generated":
+        return None
+    chosen = pick(CTX["values"][kind])
+    form[name] = chosen["value"]
+    return chosen["client"]
+
+
+@schemathesis.hook
+def map_case(context, case):
+    pick = Chooser(case)
+    if case.path == "/userinfo":
+        kind = pick(["access", "access", "access_no_openid", "id", "generated", "none"])
+        if kind == "none":
+            set_header(case, "Authorization", None)
+        elif kind != "generated":
+            set_header(case, "Authorization", "Bearer " + pick(CTX["values"][kind])["value"])
+        return case
+    if not case.path.startswith("/oauth2/"):
+        return case
+    form = case.body if isinstance(case.body, dict) else None
+    owner = None
+    if form is not None:
+        if case.path in ("/oauth2/token", "/oauth2/refresh"):
+            if form.get("grant_type") == "password":
+                who = pick(["user", "user", "victim", "generated"])
+                if who == "user":
+                    form["username"] = CTX["user"]["username"]
+                    form["password"] = CTX["user"]["password"]
+                elif who == "victim" or form.get("username") in USERNAMES:
+                    # A seeded username Schemathesis picked up (userinfo's
+                    # `preferred_username`) with a generated password would throttle it.
+                    form["username"] = CTX["victim_user"]
+            owner = substitute(pick, form, "refresh_token", ["refresh", "refresh", "generated"])
+            if "scope" in form:
+                form["scope"] = pick([form["scope"], form["scope"], "read", "openid", "openid profile read"])
+        elif case.path == "/oauth2/revoke":
+            owner = substitute(pick, form, "token", ["target_access", "target_refresh", "id", "generated"])
+        elif case.path == "/oauth2/introspect":
+            kinds = ["access", "access_no_openid", "refresh", "target_access", "target_refresh", "generated"]
+            owner = substitute(pick, form, "token", kinds)
+        elif case.path == "/oauth2/logout":
+            owner = (
+                substitute(pick, form, "refresh_token", ["target_refresh", "generated"])
+                or substitute(pick, form, "sid", ["target_sid", "generated"])
+                or substitute(pick, form, "sub", ["target_sub", "generated"])
+            )
+            for name, kind in (("sid", "target_sid"), ("sub", "target_sub")):
+                if form.get(name) in PROTECTED:
+                    form[name] = pick(CTX["values"][kind])["value"]
+    authenticate(case, pick, form, owner)
+    return case
+
+
+def first(kind):
+    return CTX["values"][kind][0]
+
+
+def as_client(client_id, form, post=False):
+    """Headers and form of a request from the seeded client `client_id`."""
+    client = CLIENTS[client_id]
+    if post:
+        return {}, {**form, "client_id": client["id"], "client_secret": client["secret"]}
+    return {"Authorization": basic(client["id"], client["secret"])}, form
+
+
+def oauth_probes():
+    good, other, admin = CTX["clients"][0]["id"], CTX["clients"][1]["id"], CTX["admin"]["id"]
+    user, reader, victim = CTX["user"], first("access"), CTX["victim"]["id"]
+    cc = {"grant_type": "client_credentials"}
+    return {
+        "/oauth2/token": [
+            as_client(good, {**cc, "scope": "read"}),
+            # RFC 6749 §3.3: a scope of spaces holds no scope-token. Whatever the answer
+            # (`invalid_scope`, or the default scope), a token response's `scope` is never "".
+            as_client(good, {**cc, "scope": " "}),
+            as_client(other, {"grant_type": "password", "scope": "openid profile read", **user}, post=True),
+            as_client(CTX["limited"]["id"], {"grant_type": "password", **user}),
+            as_client(good, {**cc, "padding": "x" * 70_000}),
+            ({}, cc),
+            # Five failures in a row for one client id, then 429 with Retry-After.
+            *[({"Authorization": basic(victim, f"wrong-{n}")}, cc) for n in range(6)],
+        ],
+        "/oauth2/refresh": [
+            as_client(admin, {"grant_type": "refresh_token", "refresh_token": CTX["probe"]["refresh"], "scope": " "}),
+            as_client(good, cc),
+        ],
+        "/oauth2/revoke": [
+            as_client(first("id")["client"], {"token": first("id")["value"]}),
+            as_client(good, {"token": "not-a-token", "token_type_hint": "refresh_token"}),
+            as_client(other, {"token": first("target_access")["value"]}),
+        ],
+        "/oauth2/introspect": [
+            as_client(reader["client"], {"token": reader["value"]}),
+            as_client(good, {"token": "not-a-token"}, post=True),
+        ],
+        "/oauth2/logout": [
+            as_client(admin, {"sub": CTX["probe"]["sub"]}),
+            as_client(admin, {"sub": CTX["probe"]["sub"], "sid": first("target_sid")["value"]}),
+            as_client(good, {"sub": CTX["probe"]["sub"]}),
+        ],
+    }
+
+
+def userinfo_probes():
+    client = CTX["clients"][0]
+    return [
+        {"Authorization": "Bearer " + first("access")["value"]},
+        {"Authorization": "Bearer " + first("access_no_openid")["value"]},
+        {},
+        {"Authorization": basic(client["id"], client["secret"])},
+        {"Authorization": "Bearer a b"},
+    ]
+
+
+@schemathesis.hook
+def before_add_examples(context, examples):
+    operation = context.operation
+    if operation.path == "/userinfo":
+        examples.extend(operation.Case(headers=headers) for headers in userinfo_probes())
+        return
+    for headers, form in oauth_probes().get(operation.path, []):
+        examples.append(operation.Case(headers=headers, body=form, media_type=FORM))
+
+
+@schemathesis.hook
+def after_call(context, case, response):
+    with open(LOG, "a") as log:
+        log.write(json.dumps({"operation": case.operation.label, "status": response.status_code}) + "\n")
+"###;
