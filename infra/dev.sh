@@ -17,7 +17,9 @@ log "building the functions and tokenctl"
 build_functions
 
 log "starting the stack (the first start of each function compiles it)"
-start_stack dev "$STATE" "$MOTO_PORT" "$WATCH_PORT" tokens "$STATE/keys.json"
+# --disable-cors: cargo lambda watch's own CORS would answer any origin with credentials;
+# the functions answer CORS themselves, as they do in AWS.
+start_stack dev "$STATE" "$MOTO_PORT" "$WATCH_PORT" tokens "$STATE/keys.json" --disable-cors
 load_env_file "$STATE/dev.env"
 
 # Demo credentials are made once and kept in .local/, so a re-run prints the same ones.
@@ -31,6 +33,12 @@ DEMO_PASSWORD="$(cat "$STATE/demo-password")"
   --scope "openid profile read write" --audience "https://api.example.com"
 "$TOKENCTL" user add demo --password="$DEMO_PASSWORD" 2>/dev/null \
   || "$TOKENCTL" user set-password demo --password="$DEMO_PASSWORD"
+# A public browser client for the README's sign-in walk-through: its redirect URI is a
+# loopback port nothing listens on, so the code stays in the address bar to copy.
+"$TOKENCTL" client add demo-spa --public --name "Demo app" \
+  --grant authorization_code --grant refresh_token \
+  --scope "openid profile read" --audience "https://api.example.com" \
+  --redirect-uri "http://127.0.0.1:8080/callback" --post-logout-redirect-uri "http://127.0.0.1:8080/"
 
 # The deployed stack runs logout-retry every minute (EventBridge); so does this one.
 start_service "dev-logout-retry" "$STATE/dev-logout-retry.log" \
@@ -42,6 +50,7 @@ cat <<MSG
 
   demo client:  client_id=demo  client_secret=$DEMO_SECRET
   demo user:    username=demo   password=$DEMO_PASSWORD
+  browser sign-in: public client demo-spa (README: "Sign in from a browser")
 
   curl -s -u demo:$DEMO_SECRET -d grant_type=client_credentials http://127.0.0.1:$WATCH_PORT/oauth2/token
   curl -s -u demo:$DEMO_SECRET -d grant_type=password -d username=demo -d password=$DEMO_PASSWORD \\

@@ -22,6 +22,24 @@ ensure_venv() {
   echo "$want" > "$stamp"
 }
 
+# The browser the sign-in tests drive (tests/tests/browser_signin.rs): Debian's
+# chromium, through Playwright from the venv (`playwright install` downloads browsers
+# from a CDN, which a machine with only package registries cannot reach).
+CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
+ensure_browser() {
+  [[ -x "$CHROMIUM" ]] && return 0
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "the browser tests need $CHROMIUM and there is no apt-get to install it: install Chromium there (e.g. your distribution's chromium package)" >&2
+    return 1
+  fi
+  local sudo=()
+  [[ "$(id -u)" -eq 0 ]] || sudo=(sudo)
+  log "installing chromium (apt) for the browser tests"
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium >/dev/null \
+    || { "${sudo[@]}" apt-get update -qq && "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium >/dev/null; }
+  [[ -x "$CHROMIUM" ]] || { echo "apt-get installed chromium but $CHROMIUM is missing" >&2; return 1; }
+}
+
 # The function binaries and tokenctl, built exactly as `cargo lambda watch` and `sam
 # build` build them: without any crate that enables the shared crate's `testing` feature
 # in the same invocation (feature unification would otherwise put test support into the

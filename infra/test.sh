@@ -10,6 +10,9 @@ trap 'stop_services; rm -rf "$WORK"' EXIT
 trap 'exit 130' INT TERM
 
 ensure_venv
+# The browser sign-in tests drive Debian's chromium (tests/tests/browser_signin.rs).
+ensure_browser
+export CHROMIUM
 log "building the tests, then the functions and tokenctl"
 cargo build --workspace --tests --benches
 build_functions

@@ -6,7 +6,7 @@
 //!
 //! Run: `cargo bench -p shared --features testing --bench logout_fanout`
 
-use shared::domain::{ClientLifetimes, ClientRecord, GrantType, RevocationCause, Scope};
+use shared::domain::{ClientAuthentication, ClientLifetimes, ClientRecord, GrantType, RevocationCause, Scope};
 use shared::ids::{ClientEpoch, ClientId, Sid, Subject};
 use shared::secrets::{ClientSecretHash, SecretString};
 use shared::store::{ClientAdmin, SessionWrite};
@@ -31,7 +31,9 @@ async fn main() {
         let client = ClientRecord {
             id: ClientId::new(format!("rp-{i}")),
             epoch: ClientEpoch::random(),
-            secret_hash: ClientSecretHash::create(&SecretString::new("benchmark-client-secret-00000")).expect("hash"),
+            authentication: ClientAuthentication::Secret(
+                ClientSecretHash::create(&SecretString::new("benchmark-client-secret-00000")).expect("hash"),
+            ),
             grant_types: [GrantType::Password].into_iter().collect(),
             scopes: Scope::parse("openid").expect("scope"),
             audience: None,
@@ -40,6 +42,7 @@ async fn main() {
             backchannel_logout_uri: Some(rp.uri()),
             lifetimes: ClientLifetimes::default(),
             signing: Default::default(),
+            browser: Default::default(),
         };
         store.put_client(&client).await.expect("client");
         clients.push(client.id);

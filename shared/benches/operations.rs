@@ -132,6 +132,24 @@ fn operations(c: &mut Criterion) {
                 .unwrap()
         })
     });
+    // A throttled username (issue #10): refused before any argon2 runs. The failures are
+    // recorded just now, so the window (32 s for ten) outlasts the measurement.
+    let failures = shared::domain::Attempted::Username("alice".into());
+    rt.block_on(async {
+        for _ in 0..10 {
+            shared::store::FailureStore::record_failure(&*w.store, &failures, UnixTime::now()).await.unwrap();
+        }
+    });
+    group.bench_function("throttled_password_attempt", |b| {
+        b.to_async(&rt).iter(|| async {
+            let err = w
+                .issuer
+                .token(&with_client("grant_type=password&username=alice&password=correct+horse&scope=read"))
+                .await
+                .unwrap_err();
+            assert_eq!(err.status(), 429);
+        })
+    });
     group.finish();
 }
 

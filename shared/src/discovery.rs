@@ -5,6 +5,7 @@
 use crate::domain::SigningAlgorithm;
 use crate::grants::SUPPORTED_GRANTS;
 use crate::keys::{KeyRing, KeySet};
+use crate::signin::{AUTHORIZE_PATH, END_SESSION_PATH};
 use serde_json::json;
 use std::sync::{Arc, Mutex};
 
@@ -47,6 +48,8 @@ pub const REVOCATION_PATH: &str = "/oauth2/revoke";
 pub const INTROSPECTION_PATH: &str = "/oauth2/introspect";
 pub const USERINFO_PATH: &str = "/userinfo";
 const CLIENT_AUTH_METHODS: [&str; 2] = ["client_secret_basic", "client_secret_post"];
+/// Public clients (`none`) name themselves at the token and revocation endpoints.
+const TOKEN_AUTH_METHODS: [&str; 3] = ["client_secret_basic", "client_secret_post", "none"];
 
 impl DiscoveryDocuments {
     pub fn new(issuer: &str, keys: &KeySet) -> Result<Self, serde_json::Error> {
@@ -55,27 +58,32 @@ impl DiscoveryDocuments {
         let grants: Vec<&str> = SUPPORTED_GRANTS.iter().map(|g| g.as_str()).collect();
         let metadata = json!({
             "issuer": issuer,
+            "authorization_endpoint": format!("{issuer}{AUTHORIZE_PATH}"),
             "token_endpoint": format!("{issuer}{TOKEN_PATH}"),
             "jwks_uri": format!("{issuer}{JWKS_PATH}"),
             "grant_types_supported": grants,
-            "token_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query"],
+            // RFC 9700 §2.1.1: PKCE for every client, S256 only.
+            "code_challenge_methods_supported": ["S256"],
+            // RFC 9207: `iss` in every authorization response.
+            "authorization_response_iss_parameter_supported": true,
+            "token_endpoint_auth_methods_supported": TOKEN_AUTH_METHODS,
             "revocation_endpoint": format!("{issuer}{REVOCATION_PATH}"),
-            "revocation_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
+            "revocation_endpoint_auth_methods_supported": TOKEN_AUTH_METHODS,
             "introspection_endpoint": format!("{issuer}{INTROSPECTION_PATH}"),
             "introspection_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
             "userinfo_endpoint": format!("{issuer}{USERINFO_PATH}"),
+            "end_session_endpoint": format!("{issuer}{END_SESSION_PATH}"),
             // OIDC Back-Channel Logout 1.0 §2.1: logout tokens carry `sid` as well as `sub`.
             "backchannel_logout_supported": true,
             "backchannel_logout_session_supported": true,
-            // No authorization endpoint exists, so no response type is supported
-            // (RFC 8414 §2 still requires the member).
-            "response_types_supported": [],
             // The scopes this server gives a meaning to; the API scopes each client
             // registers are the deployment's own and not advertised (RFC 8414 §2 allows it).
             "scopes_supported": ["openid", "profile"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": id_token_algs,
-            "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "sid", "preferred_username"],
+            "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid", "preferred_username"],
         });
         Ok(Self { metadata: serde_json::to_vec(&metadata)?, jwks: serde_json::to_vec(keys.jwks())? })
     }

@@ -6,6 +6,8 @@
 //! * `store`: storage behind capability traits, and its DynamoDB implementation;
 //! * `oauth`: the wire layer (request parsing, client authentication, the errors);
 //! * `passwords`: the throttled password check of every user sign-in;
+//! * `signin`, `pages`: browser sign-in (authorization code, login page, SSO, RP-initiated
+//!   logout) and its server-rendered pages;
 //! * the services: `grants`, `revocation`, `introspection`, `userinfo`, `authorizer`,
 //!   `logout`, `discovery`, with `verify` behind the resource-facing ones;
 //! * `services` (the one assembly), `http` (the endpoint seam), `endpoints` and `lambda`
@@ -25,11 +27,13 @@ pub mod keys;
 pub mod lambda;
 pub mod logout;
 pub mod oauth;
+pub mod pages;
 pub mod passwords;
 pub mod policy;
 pub mod revocation;
 pub mod secrets;
 pub mod services;
+pub mod signin;
 pub mod store;
 pub mod telemetry;
 #[cfg(any(test, feature = "testing"))]

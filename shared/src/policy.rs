@@ -7,7 +7,7 @@
 //! * the invariants of a client registration (`ClientRecord::validate`);
 //! * brute-force throttling: how many failures are free, and the backoff after.
 
-use crate::domain::{ClientRecord, FamilyRecord, FamilyStatus, SessionRecord, SigningAlgorithm};
+use crate::domain::{ClientRecord, FamilyRecord, FamilyStatus, GrantType, SessionRecord, SigningAlgorithm};
 use crate::time::UnixTime;
 use url::Url;
 
@@ -47,6 +47,20 @@ pub fn backoff_after(failures: u32) -> Option<u64> {
     let beyond = failures.checked_sub(FREE_FAILURES)?;
     Some(FIRST_BACKOFF_SECONDS.checked_shl(beyond).unwrap_or(u64::MAX).min(MAX_BACKOFF_SECONDS))
 }
+
+/// How long a pending authorization request waits for its login form.
+pub const AUTHORIZATION_REQUEST_SECONDS: u64 = 10 * 60;
+
+/// An authorization code may be exchanged within this (RFC 6749 §4.1.2: short).
+pub const CODE_SECONDS: u64 = 60;
+
+/// How long a code's record outlives its minute: a replay within it finds the family its
+/// first exchange began, and revokes it.
+pub const CODE_RECORD_SECONDS: u64 = 60 * 60;
+
+/// Bounds on what an authorization request carries into the table and back.
+pub const MAX_STATE_BYTES: usize = 2048;
+pub const MAX_NONCE_BYTES: usize = 512;
 
 /// Token and family lifetimes in seconds: the configured defaults, or (through
 /// [`Lifetimes::for_client`]) what applies to one client.
@@ -191,7 +205,25 @@ pub enum InvalidClient {
     Grace,
     #[error("a client's tokens may be signed with ES256 or RS256")]
     Algorithm,
+    #[error("the redirect URI {0}")]
+    RedirectUri(String),
+    #[error("a client with the authorization_code grant needs at least one redirect URI")]
+    NoRedirectUri,
+    #[error("the allowed origin {0}")]
+    Origin(String),
+    #[error("a public client may use only the authorization_code and refresh_token grants")]
+    PublicGrant,
+    #[error("a public client has no secret to authenticate with: it may not introspect or be an admin")]
+    PublicPrivilege,
+    #[error("a display name is 1 to 100 characters, without control characters")]
+    Name,
+    #[error("at most {MAX_BROWSER_ENTRIES} redirect URIs, post-logout redirect URIs and allowed origins each")]
+    TooMany,
 }
+
+/// Redirect URIs, post-logout redirect URIs and allowed origins a client may register,
+/// each.
+pub const MAX_BROWSER_ENTRIES: usize = 20;
 
 /// Identifiers that arrive from outside end up in DynamoDB keys (at most 2048 bytes):
 /// anything longer than this, or with control characters, is refused at the wire, before
@@ -238,8 +270,83 @@ impl ClientRecord {
         {
             return Err(InvalidClient::Grace);
         }
+        self.validate_browser()
+    }
+
+    fn validate_browser(&self) -> Result<(), InvalidClient> {
+        let browser = &self.browser;
+        // Each origin is one more item in the client's registration transaction.
+        let too_many = [&browser.redirect_uris, &browser.post_logout_redirect_uris, &browser.allowed_origins];
+        if too_many.iter().any(|list| list.len() > MAX_BROWSER_ENTRIES) {
+            return Err(InvalidClient::TooMany);
+        }
+        for uri in browser.redirect_uris.iter().chain(&browser.post_logout_redirect_uris) {
+            redirect_uri(uri).map_err(|why| InvalidClient::RedirectUri(format!("{uri:?}: {why}")))?;
+        }
+        if self.allows(GrantType::AuthorizationCode) && browser.redirect_uris.is_empty() {
+            return Err(InvalidClient::NoRedirectUri);
+        }
+        for allowed in &browser.allowed_origins {
+            origin(allowed).map_err(|why| InvalidClient::Origin(format!("{allowed:?}: {why}")))?;
+        }
+        if self.is_public() && !self.grant_types.iter().all(|g| GrantType::PUBLIC.contains(g)) {
+            return Err(InvalidClient::PublicGrant);
+        }
+        if self.is_public() && (self.may_introspect || self.admin) {
+            return Err(InvalidClient::PublicPrivilege);
+        }
+        if let Some(name) = &browser.name
+            && (name.trim().is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control))
+        {
+            return Err(InvalidClient::Name);
+        }
         Ok(())
     }
+}
+
+/// A redirect URI as registration accepts it, for authorization and for logout. It is
+/// matched exactly later, so it has no wildcard and no fragment (RFC 6749 §3.1.2): `https`;
+/// `http` only to loopback (RFC 8252 §7.3); or a native app's private-use scheme in
+/// reverse-domain form, such as `com.example.app:/callback` (RFC 8252 §7.1).
+pub fn redirect_uri(raw: &str) -> Result<Url, String> {
+    if raw.contains('*') {
+        return Err("may not hold a wildcard".into());
+    }
+    let url = Url::parse(raw).map_err(|e| format!("is not an absolute URL: {e}"))?;
+    if url.fragment().is_some() {
+        return Err("may not have a fragment".into());
+    }
+    match url.scheme() {
+        "https" if url.host_str().is_some() => Ok(url),
+        "http" if is_loopback(&url) => Ok(url),
+        "http" | "https" => Err("must be https (http only to loopback)".into()),
+        scheme if scheme.contains('.') => Ok(url),
+        _ => Err("must be https, http to loopback, or a reverse-domain private-use scheme".into()),
+    }
+}
+
+/// An origin a browser app calls from: exactly `scheme://host[:port]`, https or loopback.
+pub fn origin(raw: &str) -> Result<String, String> {
+    if raw.len() > MAX_ORIGIN_BYTES {
+        return Err(format!("is longer than {MAX_ORIGIN_BYTES} bytes"));
+    }
+    let url = Url::parse(raw).map_err(|e| format!("is not a URL: {e}"))?;
+    let origin = url.origin().ascii_serialization();
+    if origin != raw {
+        return Err(format!("must be exactly an origin (scheme://host[:port]), such as {origin}"));
+    }
+    match url.scheme() {
+        "https" => Ok(origin),
+        "http" if is_loopback(&url) => Ok(origin),
+        _ => Err("must be https (http only to loopback)".into()),
+    }
+}
+
+/// `https://`, a DNS name (at most 253 bytes) and a port: an origin is never longer.
+pub const MAX_ORIGIN_BYTES: usize = 270;
+
+fn is_loopback(url: &Url) -> bool {
+    matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"))
 }
 
 /// A username that breaks the rules (checked when a user is added, and at the wire).
@@ -261,10 +368,9 @@ pub fn validate_username(username: &str) -> Result<(), InvalidUsername> {
 /// A back-channel logout URI: `https`, or `http` to loopback (local development and tests).
 pub fn backchannel_logout_uri(raw: &str) -> Result<Url, String> {
     let url = Url::parse(raw).map_err(|e| format!("not a URL: {e}"))?;
-    let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
     match url.scheme() {
         "https" => Ok(url),
-        "http" if loopback => Ok(url),
+        "http" if is_loopback(&url) => Ok(url),
         _ => Err("the back-channel logout URI must be https".into()),
     }
 }

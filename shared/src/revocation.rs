@@ -53,7 +53,7 @@ impl Revoker {
     /// Ok means 200: also for an unknown, invalid or already revoked token (RFC 7009 §2.2).
     pub async fn revoke(&self, req: &OAuthRequest) -> Result<(), OAuthError> {
         let keys = self.keys.current().await;
-        let client = self.clients.authenticate(req).await?;
+        let client = self.clients.authenticate_or_identify_public(req).await?;
         let token = req.required("token", "token is required")?;
         for kind in TokenKind::search_order(req.param("token_type_hint")) {
             let found = match kind {

@@ -31,6 +31,24 @@ impl fmt::Debug for SecretString {
     }
 }
 
+/// A 256-bit random secret handed to a browser or a client (an authorization code, a
+/// browser session's cookie secret, a CSRF token), of which only the SHA-256 is stored:
+/// the table never holds anything that could be replayed. No salt is needed: 256 random
+/// bits leave nothing to precompute.
+pub fn new_handed_out_secret() -> SecretString {
+    SecretString(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<32>()))
+}
+
+/// The stored form of a handed-out secret.
+pub fn digest_of(secret: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, secret.as_bytes()))
+}
+
+/// Whether `presented` is the secret whose stored form is `stored`, in constant time.
+pub fn matches_digest(presented: &str, stored: &str) -> bool {
+    digest_of(presented).as_bytes().ct_eq(stored.as_bytes()).into()
+}
+
 /// Shortest client secret accepted. Client secrets are stored with a fast salted hash
 /// (SHA-256), which is only sound for high-entropy secrets; a slow hash would break the
 /// `client_credentials` CPU budget (docs/ARCHITECTURE.md §5). See RFC 6819 §5.1.4.1.3.

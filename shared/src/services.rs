@@ -12,6 +12,7 @@ use crate::authorizer::Authorizer;
 use crate::config::{Config, KeySourceConfig};
 use crate::discovery::Discovery;
 use crate::grants::TokenIssuer;
+use crate::http::cors::Cors;
 use crate::introspection::Introspector;
 use crate::keys::secrets_manager::SecretKeySource;
 use crate::keys::{FileKeySource, KeyRing, KeySource};
@@ -20,6 +21,7 @@ use crate::logout::delivery::Notifier;
 use crate::oauth::client_auth::ClientDirectory;
 use crate::passwords::PasswordCheck;
 use crate::revocation::Revoker;
+use crate::signin::SignIn;
 use crate::store::FullStore;
 use crate::store::dynamo::DynamoStore;
 use crate::userinfo::UserInfo;
@@ -71,6 +73,7 @@ impl Services {
             families: self.store.clone(),
             markers: self.store.clone(),
             revocations: self.store.clone(),
+            signins: self.store.clone(),
         }
     }
 
@@ -118,6 +121,23 @@ impl Services {
             clients: self.clients.clone(),
             store: self.store.clone(),
             notifier,
+        })
+    }
+
+    /// Who may read answers from browser code: origins some client registered.
+    pub fn cors(&self) -> Cors {
+        Cors::RegisteredOrigins(self.clients.clone())
+    }
+
+    /// Browser sign-in and RP-initiated logout.
+    pub fn sign_in(&self) -> Result<SignIn, InitError> {
+        Ok(SignIn {
+            config: self.config.clone(),
+            keys: self.keys.clone(),
+            clients: self.clients.clone(),
+            store: self.store.clone(),
+            passwords: PasswordCheck::new(self.store.clone()),
+            logout: self.logout()?,
         })
     }
 

@@ -31,8 +31,8 @@ use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRu
 use serde_json::{Map, Value, json};
 use shared::Services;
 use shared::domain::{
-    Attempted, ClientLifetimes, ClientRecord, FamilyRecord, FamilyStatus, GrantType, Scope, SessionRecord,
-    SigningAlgorithm, UserRecord,
+    Attempted, BrowserSettings, ClientAuthentication, ClientLifetimes, ClientRecord, FamilyRecord, FamilyStatus,
+    GrantType, Scope, SessionRecord, SigningAlgorithm, UserRecord,
 };
 use shared::endpoints::FromServices;
 use shared::ids::{ClientEpoch, ClientId, FamilyId, Jti, Sid, Subject};
@@ -43,7 +43,9 @@ use shared::oauth::client_auth::{AuthMethod, ClientDirectory, extract_credential
 use shared::oauth::request::MAX_BODY_BYTES;
 use shared::oauth::{BearerError, OAuthRequest};
 use shared::secrets::{ClientSecretHash, PasswordHashString, SecretString};
-use shared::store::{ClientAdmin, FailureStore, SessionWrite, UserAdmin};
+use shared::signin::cookies::{CookiePolicy, Cookies};
+use shared::signin::{Answer, SignIn};
+use shared::store::{ClientAdmin, FailureStore, SessionRead, SessionWrite, UserAdmin};
 use shared::testing::kit;
 use shared::testing::memory::MemoryStore;
 use shared::time::UnixTime;
@@ -318,6 +320,12 @@ fn header_safe(value: &str) -> String {
 
 const API_AUDIENCE: &str = "https://api.example.com";
 const USER_PASSWORD: &str = "correct horse battery staple";
+/// The browser client: public, with one redirect URI and one post-logout redirect URI.
+const SPA: &str = "spa";
+const SPA_CB: &str = "https://spa.example.com/cb";
+const SPA_BYE: &str = "https://spa.example.com/bye";
+/// The PKCE challenge of RFC 7636 Appendix B (verifier dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk).
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
 /// The key set as a deployment holds it (ES256 access tokens, RS256 ID tokens), with
 /// the private keys kept aside so that crafted tokens can carry a real signature.
@@ -370,7 +378,9 @@ fn client(id: &str, grants: &[GrantType], scope: &str, admin: bool, audience: Op
     ClientRecord {
         id: ClientId::new(id),
         epoch: ClientEpoch::random(),
-        secret_hash: ClientSecretHash::create(&SecretString::new(kit::CLIENT_SECRET)).expect("a secret"),
+        authentication: ClientAuthentication::Secret(
+            ClientSecretHash::create(&SecretString::new(kit::CLIENT_SECRET)).expect("a secret"),
+        ),
         grant_types: grants.iter().copied().collect(),
         scopes: Scope::parse(scope).expect("a scope"),
         audience: audience.map(str::to_string),
@@ -379,16 +389,20 @@ fn client(id: &str, grants: &[GrantType], scope: &str, admin: bool, audience: Op
         backchannel_logout_uri: None,
         lifetimes: ClientLifetimes::default(),
         signing: Default::default(),
+        browser: Default::default(),
     }
 }
 
 /// The services of one Lambda instance over a fresh in-memory store, with the clients
-/// `app` (every grant, admin, may introspect, tokens for [`API_AUDIENCE`]) and `other`
-/// (client credentials and refresh only).
+/// `app` (every grant, admin, may introspect, tokens for [`API_AUDIENCE`]), `other`
+/// (client credentials and refresh only) and [`SPA`] (public, browser sign-in: the
+/// authorization code and refresh grants, [`SPA_CB`] and [`SPA_BYE`] registered).
 struct World {
     store: Arc<MemoryStore>,
     services: Services,
     endpoints: Endpoints,
+    /// Browser sign-in, called directly to set up each browser case.
+    sign_in: SignIn,
     app: ClientRecord,
     /// ID tokens are not revocable: one per world (RS256 signing is slow).
     id_token: String,
@@ -399,9 +413,20 @@ fn world(rt: &tokio::runtime::Runtime) -> World {
     let all = [GrantType::ClientCredentials, GrantType::Password, GrantType::RefreshToken];
     let app = client("app", &all, "openid profile read write", true, Some(API_AUDIENCE));
     let other = client("other", &[GrantType::ClientCredentials, GrantType::RefreshToken], "read", false, None);
+    let spa = ClientRecord {
+        authentication: ClientAuthentication::None,
+        browser: BrowserSettings {
+            name: Some("Fuzz SPA".into()),
+            redirect_uris: vec![SPA_CB.into()],
+            post_logout_redirect_uris: vec![SPA_BYE.into()],
+            allowed_origins: Vec::new(),
+        },
+        ..client(SPA, &[GrantType::AuthorizationCode, GrantType::RefreshToken], "openid profile read", false, None)
+    };
     rt.block_on(async {
         store.put_client(&app).await.expect("app");
         store.put_client(&other).await.expect("other");
+        store.put_client(&spa).await.expect("spa");
     });
     let config = shared::config::Config {
         // No client cache: a failure count cleared in the store is cleared (`unthrottle`).
@@ -411,7 +436,8 @@ fn world(rt: &tokio::runtime::Runtime) -> World {
     };
     let services = Services::new(config, keys().ring.clone(), store.clone());
     let id_token = id_token(&Sid::random(), &Subject::random(), UnixTime::now());
-    World { store, endpoints: endpoints(&services), services, app, id_token }
+    let sign_in = services.sign_in().expect("sign-in");
+    World { store, endpoints: endpoints(&services), sign_in, services, app, id_token }
 }
 
 /// A fresh user, logged in at `app`, for one case: cases revoke, rotate and log out
@@ -424,6 +450,8 @@ struct Live {
     id_token: String,
     sid: Sid,
     sub: Subject,
+    /// A browser signed in at [`SPA`]: only in the cases of the browser routes.
+    browser: Option<BrowserLive>,
 }
 
 fn live(rt: &tokio::runtime::Runtime, world: &World) -> Live {
@@ -443,6 +471,7 @@ fn live(rt: &tokio::runtime::Runtime, world: &World) -> Live {
         client_ids: [world.app.id.clone()].into_iter().collect(),
         auth_time: now,
         expires_at: now.plus(3600),
+        browser: None,
     };
     let family = FamilyRecord {
         fid: fid.clone(),
@@ -483,7 +512,88 @@ fn live(rt: &tokio::runtime::Runtime, world: &World) -> Live {
         id_token: world.id_token.clone(),
         sid,
         sub,
+        browser: None,
     }
+}
+
+/// The case's browser, signed in at [`SPA`] through the sign-in itself (the login form,
+/// then the user's password): its session cookie, a pending sign-in of its own with its
+/// CSRF token, a sign-out CSRF token, and an ID token of [`SPA`] that names its session
+/// (ES256, cheap enough to mint per case; an ID token's algorithm is its key's).
+#[derive(Clone, Debug)]
+struct BrowserLive {
+    sid: Sid,
+    /// The session cookie's value, `<sid>.<secret>`, as the login set it.
+    session: String,
+    secret: String,
+    /// The pending sign-in: its id (the login form's `request`) and CSRF token (in the
+    /// `__Host-signin-<id>` cookie).
+    request: String,
+    csrf: String,
+    /// The sign-out confirmation's CSRF token (only ever in the browser: double submit).
+    signout: String,
+    hint: String,
+}
+
+fn browser_live(rt: &tokio::runtime::Runtime, world: &World, live: &Live) -> BrowserLive {
+    let policy = CookiePolicy::for_issuer(kit::ISSUER);
+    let now = UnixTime::now();
+    rt.block_on(async {
+        let (request, csrf) = pending_sign_in(&world.sign_in).await;
+        let cookies = Cookies::parse([format!("{}={csrf}", policy.sign_in(&request)).as_str()]);
+        let posted = format!(
+            "request={request}&csrf={csrf}&username={}&password={}",
+            escape(&live.username, Escape::Form),
+            escape(USER_PASSWORD, Escape::Form)
+        );
+        let posted = OAuthRequest::parse(Some(FORM), None, posted.as_bytes()).expect("the login form");
+        let answer = world.sign_in.login(&posted, &cookies).await;
+        let Answer::Redirect { cookies, .. } = &answer else { panic!("the login failed: {answer:?}") };
+        let prefix = format!("{}=", policy.session());
+        let session = cookies
+            .iter()
+            .find_map(|c| c.header.strip_prefix(&prefix))
+            .and_then(|rest| rest.split(';').next())
+            .unwrap_or_else(|| panic!("no session cookie: {cookies:?}"))
+            .to_string();
+        let (sid, secret) = session.split_once('.').expect("<sid>.<secret>");
+        let (sid, secret) = (Sid::new(sid), secret.to_string());
+        let claims = IdTokenClaims {
+            iss: kit::ISSUER.into(),
+            sub: live.sub.clone(),
+            aud: SPA.into(),
+            exp: now.plus(600),
+            iat: now,
+            auth_time: now,
+            sid: sid.clone(),
+            nonce: Some("n-1".into()),
+        };
+        let hint = id_token::mint(&keys().set, SigningAlgorithm::Es256, &claims).expect("an ID token");
+        let (request, csrf) = pending_sign_in(&world.sign_in).await;
+        BrowserLive { sid, session, secret, request, csrf, signout: shared::ids::random_id(), hint }
+    })
+}
+
+/// A fresh authorization request of [`SPA`] without a session: the login form's request
+/// id and CSRF token (as its hidden fields and its cookie hold them).
+async fn pending_sign_in(sign_in: &SignIn) -> (String, String) {
+    let query = format!(
+        "response_type=code&client_id={SPA}&redirect_uri={}&scope=openid+read&state=st-1&nonce=n-1\
+         &code_challenge={CHALLENGE}&code_challenge_method=S256",
+        escape(SPA_CB, Escape::Form)
+    );
+    let answer = sign_in.authorize(OAuthRequest::parse(Some(FORM), None, query.as_bytes()), &Cookies::default()).await;
+    let Answer::Page { status: 200, page, cookies } = &answer else { panic!("no login form: {answer:?}") };
+    let hidden = |name: &str| {
+        let marker = format!("name=\"{name}\" value=\"");
+        let start = page.html.find(&marker).unwrap_or_else(|| panic!("no hidden {name}")) + marker.len();
+        page.html[start..].split('"').next().unwrap_or_default().to_string()
+    };
+    let (request, csrf) = (hidden("request"), hidden("csrf"));
+    let policy = CookiePolicy::for_issuer(kit::ISSUER);
+    let cookie = format!("{}={csrf};", policy.sign_in(&request));
+    assert!(cookies.iter().any(|c| c.header.starts_with(&cookie)), "no CSRF cookie {cookie}: {cookies:?}");
+    (request, csrf)
 }
 
 /// Mutated client secrets count failures: each case starts unthrottled, so that the real
@@ -526,6 +636,7 @@ fn id_token(sid: &Sid, sub: &Subject, now: UnixTime) -> String {
         iat: now,
         auth_time: now,
         sid: sid.clone(),
+        nonce: None,
     };
     id_token::mint(&keys().set, SigningAlgorithm::Rs256, &claims).expect("an ID token")
 }
@@ -1776,6 +1887,8 @@ enum Route {
     Logout,
     UserInfo,
     Discovery,
+    Authorize,
+    EndSession,
 }
 
 impl Route {
@@ -1788,6 +1901,8 @@ impl Route {
             Route::Logout => "/oauth2/logout",
             Route::UserInfo => "/userinfo",
             Route::Discovery => "/.well-known/openid-configuration",
+            Route::Authorize => "/oauth2/authorize",
+            Route::EndSession => "/oauth2/end_session",
         }
     }
 }
@@ -1869,6 +1984,12 @@ enum FormValue {
     Sub,
     Username(Vec<Mutation>),
     Password(Vec<Mutation>),
+    /// The case's browser: the ID token of [`SPA`] naming its session, its pending
+    /// sign-in's id and CSRF token, its sign-out CSRF token.
+    SpaIdToken(Vec<Mutation>),
+    Pending(Vec<Mutation>),
+    Csrf(Vec<Mutation>),
+    SignOut(Vec<Mutation>),
     Text(String),
 }
 
@@ -1882,6 +2003,10 @@ impl FormValue {
             FormValue::Sub => live.sub.to_string(),
             FormValue::Username(m) => mutate(&live.username, m),
             FormValue::Password(m) => mutate(USER_PASSWORD, m),
+            FormValue::SpaIdToken(m) => mutate(live.browser.as_ref().map_or("", |b| &b.hint), m),
+            FormValue::Pending(m) => mutate(live.browser.as_ref().map_or("", |b| &b.request), m),
+            FormValue::Csrf(m) => mutate(live.browser.as_ref().map_or("", |b| &b.csrf), m),
+            FormValue::SignOut(m) => mutate(live.browser.as_ref().map_or("", |b| &b.signout), m),
             FormValue::Text(text) => text.clone(),
         }
     }
@@ -2007,7 +2132,8 @@ fn form_params(route: Route) -> BoxedStrategy<Params> {
         Route::Refresh => template(Kind::RefreshGrant),
         Route::Revoke | Route::Introspect => template(Kind::Token),
         Route::Logout => template(Kind::Logout),
-        Route::UserInfo | Route::Discovery => Just(Vec::new()).boxed(),
+        // The browser routes build their own (`browser_event`).
+        Route::UserInfo | Route::Discovery | Route::Authorize | Route::EndSession => Just(Vec::new()).boxed(),
     };
     let extra = prop_oneof![
         6 => Just(Vec::new()),
@@ -2042,6 +2168,12 @@ struct HttpEvent {
     cookies: Option<Vec<String>>,
     body: Option<EventBody>,
     base64: bool,
+    /// The browser routes: what the request is meant as, its parameters as the query
+    /// (rendered with the case's values, then mutated; instead of `query`), and the
+    /// browser's cookies.
+    kind: Option<BrowserKind>,
+    query_form: Option<(Params, Vec<Mutation>)>,
+    jar: Option<Jar>,
 }
 
 /// Characters of a request target: RFC 3986 `pchar`, `/`, `?`, `%` with or without its
@@ -2054,7 +2186,7 @@ const QUERY_CHARS: &str = "[A-Za-z0-9._~!$&'()*+,;=:@/?%{}|\\^`\\[\\]é€\"<> \
 
 fn method(route: Route) -> BoxedStrategy<String> {
     let served: &'static [&'static str] = match route {
-        Route::UserInfo => &["GET", "POST"],
+        Route::UserInfo | Route::Authorize | Route::EndSession => &["GET", "POST"],
         Route::Discovery => &["GET"],
         _ => &["POST"],
     };
@@ -2090,11 +2222,10 @@ fn credentials(route: Route) -> BoxedStrategy<(Option<Authorization>, Option<Pre
     }
 }
 
-/// Requests to `route`: its method, content type, credentials and parameters most of the
-/// time, each sometimes replaced by anything else.
-fn event_for(route: Route) -> BoxedStrategy<HttpEvent> {
-    let path = prop::option::weighted(
-        0.1,
+/// Now and then a path other than the route's (API Gateway routes on the route key).
+fn raw_path(probability: f64) -> BoxedStrategy<Option<String>> {
+    prop::option::weighted(
+        probability,
         prop_oneof![
             select(&[
                 "/.well-known/jwks.json",
@@ -2108,7 +2239,12 @@ fn event_for(route: Route) -> BoxedStrategy<HttpEvent> {
             .prop_map(str::to_string),
             re(&format!("(/{URI_CHARS}{{0,12}}){{0,4}}")),
         ],
-    );
+    )
+    .boxed()
+}
+
+/// Mostly none, else a few headers of any name or of a name that matters.
+fn extra_headers() -> BoxedStrategy<Vec<(String, String)>> {
     let header =
         (re("[a-z][a-z0-9-]{0,15}"), prop_oneof![re("[ -~]{0,30}"), re("[^\\x00-\\x08\\x0a-\\x1f\\x7f]{0,20}")]);
     let named = (
@@ -2116,13 +2252,22 @@ fn event_for(route: Route) -> BoxedStrategy<HttpEvent> {
         re("[ -~]{0,20}"),
     )
         .prop_map(|(name, value)| (name.to_string(), value));
-    let extra_headers = prop_oneof![
+    prop_oneof![
         6 => Just(Vec::new()),
         1 => prop::collection::vec(prop_oneof![header, named], 1..4),
-    ];
+    ]
+    .boxed()
+}
+
+fn stage() -> BoxedStrategy<Option<&'static str>> {
+    prop::option::weighted(0.05, select(&["prod", "$default", "v1"])).boxed()
+}
+
+/// Requests to `route`: its method, content type, credentials and parameters most of the
+/// time, each sometimes replaced by anything else.
+fn event_for(route: Route) -> BoxedStrategy<HttpEvent> {
     let cookies = prop::option::weighted(0.05, prop::collection::vec(re("[ -~]{0,20}"), 0..3));
     let query = prop::option::weighted(0.1, re(&format!("{QUERY_CHARS}{{0,40}}")));
-    let stage = prop::option::weighted(0.05, select(&["prod", "$default", "v1"]));
     let form = !matches!(route, Route::UserInfo | Route::Discovery);
     let content_type = if form {
         prop_oneof![10 => Just(Some(FORM.to_string())), 3 => content_type()].boxed()
@@ -2136,8 +2281,8 @@ fn event_for(route: Route) -> BoxedStrategy<HttpEvent> {
             1 => prop::collection::vec(any::<u8>(), 0..200).prop_map(EventBody::Bytes),
         ],
     );
-    let shape = (method(route), path, stage, query);
-    let headers = (content_type, credentials(route), extra_headers, cookies);
+    let shape = (method(route), raw_path(0.1), stage(), query);
+    let headers = (content_type, credentials(route), extra_headers(), cookies);
     (shape, headers, body, prop::bool::weighted(0.7))
         .prop_map(
             move |(
@@ -2158,11 +2303,15 @@ fn event_for(route: Route) -> BoxedStrategy<HttpEvent> {
                 cookies,
                 body,
                 base64,
+                kind: None,
+                query_form: None,
+                jar: None,
             },
         )
         .boxed()
 }
 
+/// The API routes get three quarters of the cases, the browser routes a quarter.
 fn http_event() -> BoxedStrategy<HttpEvent> {
     prop_oneof![
         6 => event_for(Route::Token),
@@ -2172,16 +2321,549 @@ fn http_event() -> BoxedStrategy<HttpEvent> {
         3 => event_for(Route::Logout),
         3 => event_for(Route::UserInfo),
         1 => event_for(Route::Discovery),
+        3 => browser_event(BrowserKind::Authorization),
+        2 => browser_event(BrowserKind::Login),
+        1 => browser_event(BrowserKind::SignOut),
+        1 => browser_event(BrowserKind::Confirm),
     ]
     .boxed()
 }
 
+// The browser routes (`/oauth2/authorize`, `/oauth2/end_session`): parameters of the
+// case's browser, sent as the query of a GET or the form of a POST, and its cookies.
+
+/// What a browser request is meant as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BrowserKind {
+    /// An authorization request of [`SPA`] (`GET` or `POST /oauth2/authorize`).
+    Authorization,
+    /// The login form posted back (`request`, `csrf`, `username`, `password`).
+    Login,
+    /// RP-initiated logout (`id_token_hint`, `client_id`, `post_logout_redirect_uri`).
+    SignOut,
+    /// The sign-out confirmation posted back (`confirm`, `csrf`).
+    Confirm,
+}
+
+impl BrowserKind {
+    fn route(self) -> Route {
+        match self {
+            BrowserKind::Authorization | BrowserKind::Login => Route::Authorize,
+            BrowserKind::SignOut | BrowserKind::Confirm => Route::EndSession,
+        }
+    }
+}
+
+/// Values a page might reflect, that would break out of its markup if not escaped.
+const MARKUP: &[&str] = &[
+    "\"><script>alert(1)</script>",
+    "</title><script>alert(1)</script>",
+    "' onmouseover='alert(1)",
+    "<img src=x onerror=alert(1)>",
+    "javascript:alert(1)",
+    "&lt;script&gt;",
+    "<!--",
+];
+
+const BROWSER_PARAM_NAMES: &[&str] = &[
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+    "prompt",
+    "max_age",
+    "login_hint",
+    "response_mode",
+    "request",
+    "request_uri",
+    "csrf",
+    "username",
+    "password",
+    "id_token_hint",
+    "post_logout_redirect_uri",
+    "confirm",
+];
+
+/// A fixed parameter: mostly `valid`, else mutated, another value of interest, or text.
+fn fixed(valid: &'static str, others: &'static [&'static str]) -> BoxedStrategy<FormValue> {
+    prop_oneof![
+        60 => Just(FormValue::Text(valid.into())),
+        1 => prop::collection::vec(mutation(), 1..4).prop_map(move |m| FormValue::Text(mutate(valid, &m))),
+        2 => select(others).prop_map(|v| FormValue::Text(v.into())),
+        1 => any_text().prop_map(FormValue::Text),
+    ]
+    .boxed()
+}
+
+/// A live value of the case: mostly intact, else mutated, else text.
+fn case_value(value: fn(Vec<Mutation>) -> FormValue) -> BoxedStrategy<FormValue> {
+    prop_oneof![
+        24 => Just(value(Vec::new())),
+        2 => prop::collection::vec(mutation(), 1..4).prop_map(value),
+        1 => any_text().prop_map(FormValue::Text),
+    ]
+    .boxed()
+}
+
+/// `state`, `nonce`: any text, markup, and lengths around the limit.
+fn echoed_value() -> BoxedStrategy<FormValue> {
+    prop_oneof![
+        16 => re("[A-Za-z0-9._~-]{1,32}").prop_map(FormValue::Text),
+        3 => any_text().prop_map(FormValue::Text),
+        1 => select(MARKUP).prop_map(|v| FormValue::Text(v.into())),
+        1 => (0usize..3).prop_map(|n| FormValue::Text("s".repeat(shared::policy::MAX_STATE_BYTES - 1 + n))),
+        1 => (0usize..3).prop_map(|n| FormValue::Text("n".repeat(shared::policy::MAX_NONCE_BYTES - 1 + n))),
+    ]
+    .boxed()
+}
+
+type MaybeParam = BoxedStrategy<Option<(String, FormValue)>>;
+
+fn sometimes(probability: f64, name: &'static str, value: BoxedStrategy<FormValue>) -> MaybeParam {
+    if probability <= 0.0 {
+        return Just(None).boxed();
+    }
+    prop::option::weighted(probability, value).prop_map(move |value| value.map(|v| param(name, v))).boxed()
+}
+
+/// The parameters of a browser request of `kind`, so that most cases get past the first
+/// checks: a third clean (each value the valid one, or text that is valid too), the
+/// others with each value sometimes replaced, and sometimes one more parameter of any
+/// name (a repeated one is refused).
+fn browser_params(kind: BrowserKind) -> BoxedStrategy<Params> {
+    prop_oneof![1 => browser_params_of(kind, true), 2 => browser_params_of(kind, false)].boxed()
+}
+
+fn browser_params_of(kind: BrowserKind, clean: bool) -> BoxedStrategy<Params> {
+    let fixed = |valid: &'static str, others: &'static [&'static str]| {
+        if clean { Just(FormValue::Text(valid.into())).boxed() } else { fixed(valid, others) }
+    };
+    let echoed_value =
+        || if clean { re("[A-Za-z0-9._~-]{1,32}").prop_map(FormValue::Text).boxed() } else { echoed_value() };
+    let case_value =
+        |value: fn(Vec<Mutation>) -> FormValue| if clean { Just(value(Vec::new())).boxed() } else { case_value(value) };
+    let odd = if clean { 0.0 } else { 1.0 };
+    let parts: Vec<MaybeParam> = match kind {
+        BrowserKind::Authorization => vec![
+            sometimes(
+                0.98,
+                "response_type",
+                fixed("code", &["token", "code id_token", "id_token", "CODE", "code ", ""]),
+            ),
+            sometimes(0.98, "client_id", fixed(SPA, &["app", "other", "ghost", "SPA", "spa ", "spa#", ""])),
+            sometimes(
+                0.98,
+                "redirect_uri",
+                fixed(
+                    SPA_CB,
+                    &[
+                        SPA_BYE,
+                        "https://spa.example.com/cb/",
+                        "https://spa.example.com/cb?x=1",
+                        "https://spa.example.com/cb#x",
+                        "https://spa.example.com:443/cb",
+                        "https://SPA.example.com/cb",
+                        "https://spa.example.com/x/../cb",
+                        "http://spa.example.com/cb",
+                        "https://spa.example.com.evil.example/cb",
+                        "https://evil.example.com/cb",
+                        "//evil.example.com/cb",
+                        "javascript:alert(1)",
+                        "http://127.0.0.1:8080/cb",
+                        "",
+                    ],
+                ),
+            ),
+            sometimes(
+                0.8,
+                "scope",
+                fixed(
+                    "openid profile read",
+                    &["openid", "read", "openid write", "openid  read", "profile read read", ""],
+                ),
+            ),
+            sometimes(0.8, "state", echoed_value()),
+            sometimes(0.7, "nonce", echoed_value()),
+            sometimes(
+                0.98,
+                "code_challenge",
+                fixed(
+                    CHALLENGE,
+                    &[
+                        "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-c",
+                        "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM=",
+                        "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw+cM",
+                        "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+                        "",
+                    ],
+                ),
+            ),
+            sometimes(0.98, "code_challenge_method", fixed("S256", &["plain", "s256", "S512", ""])),
+            sometimes(
+                0.15,
+                "prompt",
+                prop_oneof![
+                    4 => select(&["none", "login", "consent", "select_account", "login consent"])
+                        .prop_map(|v| FormValue::Text(v.into())),
+                    1 => text_value(&["none login", "sometimes", "", " ", "NONE"]),
+                ]
+                .boxed(),
+            ),
+            sometimes(
+                0.1,
+                "max_age",
+                prop_oneof![
+                    4 => select(&["0", "1", "3600", "86400"]).prop_map(|v| FormValue::Text(v.into())),
+                    1 => text_value(&["-1", "1.5", "soon", "18446744073709551616", "", " 1"]),
+                ]
+                .boxed(),
+            ),
+            sometimes(
+                0.1,
+                "login_hint",
+                prop_oneof![
+                    2 => case_value(FormValue::Username),
+                    1 => select(MARKUP).prop_map(|v| FormValue::Text(v.into())),
+                ]
+                .boxed(),
+            ),
+            sometimes(0.03 * odd, "response_mode", text_value(&["query", "fragment", "form_post"])),
+            sometimes(0.01 * odd, "request", text_value(&["eyJhbGciOiJub25lIn0.e30.", ""])),
+            sometimes(0.01 * odd, "request_uri", text_value(&["https://evil.example.com/r", "urn:x"])),
+        ],
+        BrowserKind::Login => vec![
+            sometimes(0.98, "request", case_value(FormValue::Pending)),
+            sometimes(0.97, "csrf", case_value(FormValue::Csrf)),
+            // A name nobody holds costs a real argon2 run (the dummy check): mostly the user's.
+            // (Markup: the form shown again after a failure shows the name typed.)
+            sometimes(
+                0.995,
+                "username",
+                prop_oneof![
+                    80 => Just(FormValue::Username(Vec::new())),
+                    1 => prop::collection::vec(mutation(), 1..3).prop_map(FormValue::Username),
+                    1 => select(MARKUP).prop_map(|v| FormValue::Text(v.into())),
+                ]
+                .boxed(),
+            ),
+            sometimes(
+                0.97,
+                "password",
+                prop_oneof![
+                    3 => Just(FormValue::Password(Vec::new())),
+                    1 => prop::collection::vec(mutation(), 1..3).prop_map(FormValue::Password),
+                ]
+                .boxed(),
+            ),
+            // A `client_id` makes it an authorization request.
+            sometimes(0.02 * odd, "client_id", text_value(&[SPA, "app"])),
+        ],
+        BrowserKind::SignOut | BrowserKind::Confirm => {
+            let confirm = kind == BrowserKind::Confirm;
+            vec![
+                sometimes(
+                    if confirm { 0.2 } else { 0.6 },
+                    "id_token_hint",
+                    prop_oneof![
+                        8 => Just(FormValue::SpaIdToken(Vec::new())),
+                        2 => prop::collection::vec(mutation(), 1..4).prop_map(FormValue::SpaIdToken),
+                        2 => rare_mutations().prop_map(FormValue::IdToken),
+                        1 => any_text().prop_map(FormValue::Text),
+                    ]
+                    .boxed(),
+                ),
+                sometimes(if confirm { 0.8 } else { 0.4 }, "client_id", fixed(SPA, &["app", "other", "ghost", ""])),
+                sometimes(
+                    0.7,
+                    "post_logout_redirect_uri",
+                    fixed(
+                        SPA_BYE,
+                        &[
+                            SPA_CB,
+                            "https://spa.example.com/bye/",
+                            "https://spa.example.com/bye?x=1",
+                            "https://spa.example.com/bye#x",
+                            "https://evil.example.com/bye",
+                            "//evil.example.com/bye",
+                            "javascript:alert(1)",
+                            "",
+                        ],
+                    ),
+                ),
+                sometimes(0.6, "state", echoed_value()),
+                sometimes(
+                    if confirm { 0.97 } else { 0.03 },
+                    "confirm",
+                    prop_oneof![
+                        6 => Just(FormValue::Text("yes".into())),
+                        2 => Just(FormValue::Text("no".into())),
+                        1 => text_value(&["YES", "1", "true", "", "yes "]),
+                    ]
+                    .boxed(),
+                ),
+                sometimes(if confirm { 0.97 } else { 0.05 }, "csrf", case_value(FormValue::SignOut)),
+            ]
+        }
+    };
+    let extra = prop_oneof![
+        12 => Just(Vec::new()),
+        1 => prop::collection::vec(
+            (
+                prop_oneof![3 => select(BROWSER_PARAM_NAMES).prop_map(str::to_string), 1 => any_text()],
+                prop_oneof![any_text().prop_map(FormValue::Text), text_value(&["", SPA, SPA_CB, "https://evil.example.com/"])],
+            ),
+            1..3,
+        ),
+    ];
+    let extra = if clean { Just(Vec::new()).boxed() } else { extra.boxed() };
+    (parts, extra).prop_map(|(parts, extra)| parts.into_iter().flatten().chain(extra).collect()).boxed()
+}
+
+fn browser_method(kind: BrowserKind) -> BoxedStrategy<String> {
+    let (get, post) = match kind {
+        BrowserKind::Authorization => (12, 6),
+        BrowserKind::Login | BrowserKind::Confirm => (1, 16),
+        BrowserKind::SignOut => (10, 6),
+    };
+    prop_oneof![
+        get => Just("GET".to_string()),
+        post => Just("POST".to_string()),
+        1 => select(&["PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "get", "post"]).prop_map(str::to_string),
+    ]
+    .boxed()
+}
+
+/// Where the parameters go: mostly where the method puts them (the query of a GET, the
+/// form of a POST), sometimes elsewhere (a POST reads only its body).
+#[derive(Clone, Copy, Debug)]
+enum Carrier {
+    Natural,
+    Query,
+    Body,
+    Both,
+}
+
+/// One cookie of the browser's.
+#[derive(Clone, Debug)]
+enum CookiePick {
+    /// The session cookie, `<sid>.<secret>`, its value maybe mutated.
+    Session(Vec<Mutation>),
+    /// A session cookie with a guessed secret: for the browser's sid, or for the live
+    /// (non-browser) session's, which relying parties see in ID tokens.
+    Guessed {
+        browser_sid: bool,
+        secret: String,
+    },
+    /// The pending sign-in's CSRF cookie, its value maybe mutated.
+    SignIn(Vec<Mutation>),
+    /// A sign-in cookie of another request.
+    OtherSignIn(String, String),
+    /// The sign-out CSRF cookie, its value maybe mutated.
+    SignOut(Vec<Mutation>),
+    /// One of our names (or almost) with any value.
+    Named(&'static str, String),
+    Garbage(String),
+}
+
+impl CookiePick {
+    fn render(&self, live: &Live) -> String {
+        let policy = CookiePolicy::for_issuer(kit::ISSUER);
+        let Some(browser) = &live.browser else { return String::new() };
+        match self {
+            CookiePick::Session(m) => format!("{}={}", policy.session(), mutate(&browser.session, m)),
+            CookiePick::Guessed { browser_sid, secret } => {
+                let sid = if *browser_sid { browser.sid.as_str() } else { live.sid.as_str() };
+                format!("{}={sid}.{secret}", policy.session())
+            }
+            CookiePick::SignIn(m) => format!("{}={}", policy.sign_in(&browser.request), mutate(&browser.csrf, m)),
+            CookiePick::OtherSignIn(id, value) => format!("{}={value}", policy.sign_in(id)),
+            CookiePick::SignOut(m) => format!("{}={}", policy.sign_out(), mutate(&browser.signout, m)),
+            CookiePick::Named(name, value) => format!("{name}={value}"),
+            CookiePick::Garbage(text) => text.clone(),
+        }
+    }
+}
+
+/// How the cookies reach the function: a `cookie` header (joined by `separator`), the
+/// event's `cookies` array (which lambda_http turns into the header, replacing any), or
+/// split between the two.
+#[derive(Clone, Debug)]
+enum Delivery {
+    Header(&'static str),
+    Array,
+    Split(Index),
+}
+
+#[derive(Clone, Debug)]
+struct Jar {
+    cookies: Vec<CookiePick>,
+    delivery: Delivery,
+    mutations: Vec<Mutation>,
+}
+
+impl Jar {
+    /// The `cookie` header and the `cookies` array.
+    fn render(&self, live: &Live) -> (Option<String>, Option<Vec<String>>) {
+        let pairs: Vec<String> = self.cookies.iter().map(|c| c.render(live)).collect();
+        match &self.delivery {
+            Delivery::Header(separator) => (Some(mutate(&pairs.join(separator), &self.mutations)), None),
+            Delivery::Array => (None, Some(pairs.iter().map(|p| mutate(p, &self.mutations)).collect())),
+            Delivery::Split(at) => {
+                let at = at.index(pairs.len() + 1);
+                (Some(pairs[..at].join("; ")), Some(pairs[at..].to_vec()))
+            }
+        }
+    }
+}
+
+/// The browser's cookies: each of its three with the given probability (mostly intact),
+/// and sometimes others, before or after them (the first of a repeated name wins).
+fn jar(session: f64, sign_in: f64, sign_out: f64) -> BoxedStrategy<Jar> {
+    let session = prop::option::weighted(
+        session,
+        prop_oneof![
+            8 => Just(CookiePick::Session(Vec::new())),
+            2 => prop::collection::vec(mutation(), 1..4).prop_map(CookiePick::Session),
+            2 => (any::<bool>(), prop_oneof![3 => re("[A-Za-z0-9_-]{43}"), 1 => any_text()])
+                .prop_map(|(browser_sid, secret)| CookiePick::Guessed { browser_sid, secret }),
+        ],
+    );
+    let sign_in = prop::option::weighted(
+        sign_in,
+        prop_oneof![
+            20 => Just(CookiePick::SignIn(Vec::new())),
+            2 => prop::collection::vec(mutation(), 1..4).prop_map(CookiePick::SignIn),
+            1 => (re("[A-Za-z0-9_-]{22}"), any_text()).prop_map(|(id, value)| CookiePick::OtherSignIn(id, value)),
+        ],
+    );
+    let sign_out = prop::option::weighted(
+        sign_out,
+        prop_oneof![
+            20 => Just(CookiePick::SignOut(Vec::new())),
+            2 => prop::collection::vec(mutation(), 1..4).prop_map(CookiePick::SignOut),
+        ],
+    );
+    let other = prop_oneof![
+        2 => (
+            select(&["__Host-session", "session", "__host-session", "__Host-Session", "__Host-signout", "signout", "__Host-signin-"]),
+            any_text(),
+        )
+            .prop_map(|(name, value)| CookiePick::Named(name, value)),
+        1 => re("[ -~]{0,24}").prop_map(CookiePick::Garbage),
+    ];
+    let others = prop_oneof![4 => Just(Vec::new()), 1 => prop::collection::vec(other, 1..3)];
+    let delivery = prop_oneof![
+        6 => Just(Delivery::Header("; ")),
+        1 => select(&[";", ",", " ; ", ";;", "\t;"]).prop_map(Delivery::Header),
+        4 => Just(Delivery::Array),
+        1 => any::<Index>().prop_map(Delivery::Split),
+    ];
+    (session, sign_in, sign_out, others, any::<Index>(), delivery, rare_mutations())
+        .prop_map(|(session, sign_in, sign_out, others, at, delivery, mutations)| {
+            let mut cookies: Vec<CookiePick> = [session, sign_in, sign_out].into_iter().flatten().collect();
+            let at = at.index(cookies.len() + 1);
+            cookies.splice(at..at, others);
+            Jar { cookies, delivery, mutations }
+        })
+        .boxed()
+}
+
+/// A browser request of `kind`: the parameters it is meant with, mostly where its method
+/// puts them, and mostly the cookies that request would carry.
+fn browser_event(kind: BrowserKind) -> BoxedStrategy<HttpEvent> {
+    let route = kind.route();
+    let (jar, with_cookies) = match kind {
+        BrowserKind::Authorization => (jar(0.5, 0.1, 0.05), 0.85),
+        BrowserKind::Login => (jar(0.2, 0.95, 0.05), 0.95),
+        BrowserKind::SignOut => (jar(0.6, 0.05, 0.3), 0.85),
+        BrowserKind::Confirm => (jar(0.7, 0.05, 0.95), 0.95),
+    };
+    let carrier = prop_oneof![
+        14 => Just(Carrier::Natural),
+        1 => Just(Carrier::Query),
+        1 => Just(Carrier::Body),
+        1 => Just(Carrier::Both),
+    ];
+    let shape = (browser_method(kind), raw_path(0.05), stage(), carrier);
+    let params = (browser_params(kind), rare_mutations(), rare_mutations());
+    let content_type = prop_oneof![10 => Just(Some(FORM.to_string())), 3 => content_type()];
+    let headers = (content_type, prop::option::weighted(0.05, authorization()), extra_headers());
+    (shape, params, headers, prop::option::weighted(with_cookies, jar), prop::bool::weighted(0.7))
+        .prop_map(
+            move |(
+                (method, path, stage, carrier),
+                (params, query_mutations, body_mutations),
+                (content_type, authorization, headers),
+                jar,
+                base64,
+            )| {
+                let posted = method == "POST";
+                let (in_query, in_body) = match carrier {
+                    Carrier::Natural => (!posted, posted),
+                    Carrier::Query => (true, false),
+                    Carrier::Body => (false, true),
+                    Carrier::Both => (true, true),
+                };
+                HttpEvent {
+                    route,
+                    method,
+                    path,
+                    stage,
+                    query: None,
+                    content_type: if posted || in_body { content_type } else { None },
+                    authorization,
+                    body_client: None,
+                    headers,
+                    cookies: None,
+                    body: in_body.then(|| EventBody::Form { params: params.clone(), mutations: body_mutations }),
+                    base64,
+                    kind: Some(kind),
+                    query_form: in_query.then_some((params, query_mutations)),
+                    jar,
+                }
+            },
+        )
+        .boxed()
+}
+
+/// The parameters as a form writes them.
+fn form_pairs(params: &Params, live: &Live) -> Vec<(String, String)> {
+    params.iter().map(|(name, value)| (name.clone(), value.render(live))).collect()
+}
+
 impl HttpEvent {
+    fn raw_query(&self, live: &Live) -> String {
+        match &self.query_form {
+            Some((params, mutations)) => {
+                mutate(&serde_urlencoded::to_string(form_pairs(params, live)).unwrap_or_default(), mutations)
+            }
+            None => self.query.clone().unwrap_or_default(),
+        }
+    }
+
+    /// Every parameter sent, in the query or the body, as a form decoder reads them.
+    fn sent_params(&self, live: &Live) -> Vec<(String, String)> {
+        let query = self.raw_query(live);
+        let body = self.body_bytes(live).unwrap_or_default();
+        let decoded = url::form_urlencoded::parse(query.as_bytes()).chain(url::form_urlencoded::parse(&body));
+        decoded.map(|(name, value)| (name.into_owned(), value.into_owned())).collect()
+    }
+
+    /// Every cookie sent, header and array, as one text.
+    fn cookie_text(&self, live: &Live) -> String {
+        let Some(jar) = &self.jar else { return String::new() };
+        let (header, array) = jar.render(live);
+        header.map(|h| header_safe(&h)).into_iter().chain(array.into_iter().flatten()).collect::<Vec<_>>().join("\n")
+    }
+
     fn body_bytes(&self, live: &Live) -> Option<Vec<u8>> {
         Some(match self.body.as_ref()? {
             EventBody::Form { params, mutations } => {
-                let mut pairs: Vec<(String, String)> =
-                    params.iter().map(|(name, value)| (name.clone(), value.render(live))).collect();
+                let mut pairs = form_pairs(params, live);
                 if let Some(client) = &self.body_client {
                     let (id, secret) = client.credentials();
                     pairs.push(("client_id".into(), id));
@@ -2211,12 +2893,16 @@ impl HttpEvent {
         if let Some(value) = &authorization {
             headers.insert("authorization".into(), json!(value));
         }
+        let (cookie_header, cookie_array) = self.jar.as_ref().map(|jar| jar.render(live)).unwrap_or_default();
+        if let Some(cookie) = &cookie_header {
+            headers.insert("cookie".into(), json!(header_safe(cookie)));
+        }
         let route_key = format!("{} {}", self.method, self.route.path());
         let mut event = json!({
             "version": "2.0",
             "routeKey": route_key,
             "rawPath": raw_path,
-            "rawQueryString": self.query.clone().unwrap_or_default(),
+            "rawQueryString": self.raw_query(live),
             "headers": headers,
             "requestContext": {
                 "accountId": "123456789012", "apiId": "abc123", "domainName": HOST, "domainPrefix": "abc123",
@@ -2227,7 +2913,7 @@ impl HttpEvent {
             },
             "isBase64Encoded": false,
         });
-        if let Some(cookies) = &self.cookies {
+        if let Some(cookies) = cookie_array.as_ref().or(self.cookies.as_ref()) {
             event["cookies"] = json!(cookies);
         }
         if let Some(body) = self.body_bytes(live) {
@@ -2248,6 +2934,8 @@ struct Endpoints {
     logout: shared::endpoints::Logout,
     userinfo: shared::endpoints::UserInfo,
     discovery: shared::endpoints::Discovery,
+    authorize: shared::endpoints::Authorize,
+    end_session: shared::endpoints::EndSession,
 }
 
 fn endpoints(services: &Services) -> Endpoints {
@@ -2260,6 +2948,8 @@ fn endpoints(services: &Services) -> Endpoints {
             logout: FromServices::from_services(services)?,
             userinfo: FromServices::from_services(services)?,
             discovery: FromServices::from_services(services)?,
+            authorize: FromServices::from_services(services)?,
+            end_session: FromServices::from_services(services)?,
         })
     };
     build().expect("every endpoint")
@@ -2272,7 +2962,10 @@ fn apigw_http_events() {
     fuzz("apigw_http_events", http_event(), |recipe, reached| {
         worlds.with(|world| {
             let endpoints = &world.endpoints;
-            let live = live(&rt, world);
+            let mut live = live(&rt, world);
+            if recipe.kind.is_some() {
+                live.browser = Some(browser_live(&rt, world, &live));
+            }
             let (event, authorization) = recipe.render(&live);
             let text = event.to_string();
             // The decoding the functions run: lambda_http's, after `http::event`.
@@ -2288,6 +2981,8 @@ fn apigw_http_events() {
                     Route::Logout => serve(&endpoints.logout, request).await,
                     Route::UserInfo => serve(&endpoints.userinfo, request).await,
                     Route::Discovery => serve(&endpoints.discovery, request).await,
+                    Route::Authorize => serve(&endpoints.authorize, request).await,
+                    Route::EndSession => serve(&endpoints.end_session, request).await,
                 }
             });
             let status = response.status().as_u16();
@@ -2302,14 +2997,139 @@ fn apigw_http_events() {
             if recipe.route == Route::UserInfo && status == 200 {
                 prop_assert_eq!(bearer_token(authorization.as_deref()), Some(live.access.as_str()));
             }
+            if let Some(browser) = &live.browser {
+                check_browser_answer(&recipe, &response, &live, browser, &text, reached)?;
+                // The browser's session ends only by its ID token, or by a confirmation
+                // posted with this browser's sign-out CSRF token and session cookie.
+                let session = rt.block_on(world.store.session(&browser.sid));
+                if session.map_err(|err| TestCaseError::fail(format!("store: {err}")))?.is_none() {
+                    let (sent, cookies) = (recipe.sent_params(&live), recipe.cookie_text(&live));
+                    let has = |name: &str, value: &str| sent.iter().any(|(n, v)| n == name && v == value);
+                    let hinted = recipe.route == Route::EndSession && has("id_token_hint", &browser.hint);
+                    let confirmed = recipe.route == Route::EndSession
+                        && recipe.method == "POST"
+                        && has("confirm", "yes")
+                        && has("csrf", &browser.signout)
+                        && cookies.contains(&browser.signout)
+                        && cookies.contains(&browser.secret);
+                    prop_assert!(
+                        hinted || confirmed,
+                        "the browser's session ended: {:?} {}\nevent: {}",
+                        recipe.route,
+                        status,
+                        text
+                    );
+                    reached.count(format!("{:?}_ended", recipe.route));
+                }
+            }
             reached.count(format!("{:?}_{}xx", recipe.route, status / 100));
             if std::env::var("FUZZ_DETAIL").is_ok() {
-                let body: Value = serde_json::from_slice(response.body().as_ref()).unwrap_or_default();
-                reached.count(format!("{:?}_{}_{}", recipe.route, status, body["error"].as_str().unwrap_or("-")));
+                let what = recipe.kind.map_or_else(|| format!("{:?}", recipe.route), |kind| format!("{kind:?}"));
+                reached.count(format!("{what}_{status}_{}", detail(&response)));
             }
             Ok(())
         })
     });
+}
+
+/// What an answer was, for `FUZZ_DETAIL`: the OAuth error of a JSON body, the `error` of
+/// a redirect (or `code`), or a page's title.
+fn detail(response: &lambda_http::Response<lambda_http::Body>) -> String {
+    if let Some(location) = response.headers().get("location").and_then(|v| v.to_str().ok()) {
+        let url = url::Url::parse(location).ok();
+        let pairs: Vec<(String, String)> = url.iter().flat_map(|u| u.query_pairs().into_owned()).collect();
+        let get = |name: &str| pairs.iter().find(|(n, _)| n == name).map(|(_, v)| v.replace(' ', "_"));
+        return match (get("error"), get("code")) {
+            (Some(error), _) => format!("{error}:{}", get("error_description").unwrap_or_default()),
+            (None, Some(_)) => "code".into(),
+            (None, None) => "-".into(),
+        };
+    }
+    let body = String::from_utf8_lossy(response.body().as_ref()).into_owned();
+    if let Some(title) = body.split_once("<title>").and_then(|(_, rest)| rest.split_once("</title>")) {
+        return title.0.replace(' ', "_");
+    }
+    let json: Value = serde_json::from_str(&body).unwrap_or_default();
+    json["error"].as_str().unwrap_or("-").to_string()
+}
+
+/// The properties of every answer of the browser routes: a method other than GET and POST
+/// is 405; else never cached; a redirect is a 303 to exactly the registered URI of the
+/// endpoint (the redirect URI for authorize, the post-logout one for end_session) and
+/// nowhere else (no open redirector); a page is HTML with its Content-Security-Policy,
+/// unframeable, without a script; every cookie is `__Host-`, HttpOnly, Lax and Secure;
+/// and a code goes only to a browser that signed in (the right form, CSRF token and
+/// password) or that has the session cookie.
+fn check_browser_answer(
+    recipe: &HttpEvent,
+    response: &lambda_http::Response<lambda_http::Body>,
+    live: &Live,
+    browser: &BrowserLive,
+    event: &str,
+    reached: &Reached,
+) -> Result<(), TestCaseError> {
+    let status = response.status().as_u16();
+    let headers = response.headers();
+    let header = |name: &str| headers.get(name).map(|v| v.to_str().unwrap_or("<not visible ASCII>"));
+    let context = || format!("{:?} {} answered {status} {headers:?}\nevent: {event}", recipe.route, recipe.method);
+    if !matches!(recipe.method.as_str(), "GET" | "POST") {
+        prop_assert_eq!(status, 405, "{}", context());
+        return Ok(());
+    }
+    prop_assert_eq!(header("cache-control"), Some("no-store"), "{}", context());
+    for cookie in headers.get_all("set-cookie") {
+        let cookie = cookie.to_str().unwrap_or_default();
+        prop_assert!(
+            cookie.starts_with("__Host-")
+                && cookie.contains("; Path=/; HttpOnly; SameSite=Lax; Max-Age=")
+                && cookie.ends_with("; Secure"),
+            "Set-Cookie {}: {}",
+            cookie,
+            context()
+        );
+    }
+    if (300..400).contains(&status) {
+        prop_assert_eq!(status, 303, "{}", context());
+        let location = header("location").ok_or_else(|| TestCaseError::fail(format!("no Location: {}", context())))?;
+        let registered = if recipe.route == Route::Authorize { SPA_CB } else { SPA_BYE };
+        prop_assert!(
+            location.strip_prefix(registered).is_some_and(|rest| rest.is_empty() || rest.starts_with('?')),
+            "redirected to {} (registered: {}): {}",
+            location,
+            registered,
+            context()
+        );
+        let url = url::Url::parse(location).map_err(|err| TestCaseError::fail(format!("{err}: {}", context())))?;
+        let query: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+        let get = |name: &str| query.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+        if recipe.route == Route::Authorize {
+            prop_assert_eq!(get("iss"), Some(kit::ISSUER), "{}", context());
+            if get("code").is_some() {
+                let sent = recipe.sent_params(live);
+                let has = |name: &str, value: &str| sent.iter().any(|(n, v)| n == name && v == value);
+                let logged_in = recipe.method == "POST"
+                    && has("request", &browser.request)
+                    && has("csrf", &browser.csrf)
+                    && has("password", USER_PASSWORD);
+                let single_sign_on = recipe.cookie_text(live).contains(&browser.secret);
+                prop_assert!(logged_in || single_sign_on, "a code for whom? {}", context());
+                reached.count(if logged_in { "Authorize_code_login" } else { "Authorize_code_sso" });
+            }
+        }
+    } else {
+        prop_assert_eq!(header("content-type"), Some("text/html; charset=utf-8"), "{}", context());
+        let csp = header("content-security-policy").unwrap_or_default();
+        prop_assert!(
+            csp.starts_with("default-src 'none';") && csp.contains("frame-ancestors 'none'"),
+            "Content-Security-Policy {:?}: {}",
+            csp,
+            context()
+        );
+        prop_assert_eq!(header("x-frame-options"), Some("DENY"), "{}", context());
+        let html = String::from_utf8_lossy(response.body().as_ref()).to_ascii_lowercase();
+        prop_assert!(!html.contains("<script"), "a script in the page: {}", context());
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------

@@ -57,6 +57,8 @@ pub struct HttpAnswer {
     pub status: u16,
     pub headers: Value,
     pub body: String,
+    /// The `Set-Cookie` values (payload 2.0 answers carry them apart, as `cookies`).
+    pub cookies: Vec<String>,
 }
 
 impl HttpAnswer {
@@ -71,6 +73,10 @@ impl HttpAnswer {
             status: answer["statusCode"].as_u64().expect("statusCode") as u16,
             headers: answer["headers"].clone(),
             body,
+            cookies: answer["cookies"]
+                .as_array()
+                .map(|all| all.iter().filter_map(|c| c.as_str().map(str::to_string)).collect())
+                .unwrap_or_default(),
         }
     }
 

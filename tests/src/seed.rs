@@ -5,7 +5,9 @@ use crate::env::stack_store;
 use crate::http::{Reply, Stack, form_escape};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use shared::domain::{ClientLifetimes, ClientRecord, ClientSigning, GrantType, Scope, UserRecord};
+use shared::domain::{
+    BrowserSettings, ClientAuthentication, ClientLifetimes, ClientRecord, ClientSigning, GrantType, Scope, UserRecord,
+};
 use shared::ids::{ClientEpoch, ClientId, Subject, random_id};
 use shared::secrets::{ClientSecretHash, PasswordHashString, SecretString};
 use shared::store::dynamo::DynamoStore;
@@ -55,6 +57,43 @@ pub async fn seed_signing_client(grants: &[GrantType], scope: &str, signing: Cli
     seed_record(&stack_store().await, grants, scope, |record| record.signing = signing).await
 }
 
+/// A client that signs users in through the browser (authorization code + PKCE), public
+/// (no secret: its `secret` is empty) or confidential, with its back-channel logout URI
+/// built from its fresh id.
+pub async fn seed_browser_client(
+    public: bool,
+    redirect_uris: &[&str],
+    logout_uri: Option<&dyn Fn(&str) -> String>,
+) -> TestClient {
+    seed_browser_client_into(&stack_store().await, public, redirect_uris, logout_uri).await
+}
+
+pub async fn seed_browser_client_into(
+    store: &DynamoStore,
+    public: bool,
+    redirect_uris: &[&str],
+    logout_uri: Option<&dyn Fn(&str) -> String>,
+) -> TestClient {
+    let grants = [GrantType::AuthorizationCode, GrantType::RefreshToken];
+    let mut client = seed_record(store, &grants, "openid profile read", |record| {
+        if public {
+            record.authentication = ClientAuthentication::None;
+        }
+        record.backchannel_logout_uri = logout_uri.map(|uri| uri(record.id.as_str()));
+        record.browser = BrowserSettings {
+            name: Some(format!("Test app {}", &record.id.as_str()[7..12])),
+            redirect_uris: redirect_uris.iter().map(|u| u.to_string()).collect(),
+            post_logout_redirect_uris: redirect_uris.iter().map(|u| format!("{u}?signed-out")).collect(),
+            allowed_origins: Vec::new(),
+        };
+    })
+    .await;
+    if public {
+        client.secret.clear();
+    }
+    client
+}
+
 /// Registers a client with fresh credentials; `edit` sets what the test is about.
 async fn seed_record(
     store: &DynamoStore,
@@ -66,7 +105,9 @@ async fn seed_record(
     let mut record = ClientRecord {
         id: ClientId::new(&client.id),
         epoch: ClientEpoch::random(),
-        secret_hash: ClientSecretHash::create(&SecretString::new(&client.secret)).expect("hash"),
+        authentication: ClientAuthentication::Secret(
+            ClientSecretHash::create(&SecretString::new(&client.secret)).expect("hash"),
+        ),
         grant_types: grants.iter().copied().collect(),
         scopes: Scope::parse(scope).expect("scope"),
         audience: None,
@@ -75,6 +116,7 @@ async fn seed_record(
         backchannel_logout_uri: None,
         lifetimes: ClientLifetimes::default(),
         signing: ClientSigning::default(),
+        browser: Default::default(),
     };
     edit(&mut record);
     store.put_client(&record).await.expect("seed client");

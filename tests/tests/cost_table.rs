@@ -6,10 +6,12 @@
 
 use shared::Services;
 use shared::config::Config;
-use shared::domain::{ClientRecord, GrantType, UserRecord};
+use shared::domain::{ClientAuthentication, ClientRecord, GrantType, UserRecord};
 use shared::ids::Subject;
 use shared::oauth::OAuthRequest;
 use shared::secrets::{PasswordHashString, SecretString};
+use shared::signin::Answer;
+use shared::signin::cookies::Cookies;
 use shared::store::{ClientAdmin, UserAdmin};
 use shared::testing::costs::{Metered, Units};
 use shared::testing::kit;
@@ -44,17 +46,82 @@ impl World {
         let grants = [GrantType::ClientCredentials, GrantType::Password, GrantType::RefreshToken];
         let app = ClientRecord { may_introspect: true, ..kit::client("app", &grants, "openid profile read") };
         self.store.put_client(&app).await.unwrap();
+        let mut spa = kit::client("spa", &[GrantType::AuthorizationCode, GrantType::RefreshToken], "openid profile");
+        spa.authentication = ClientAuthentication::None;
+        spa.browser.redirect_uris = vec![SPA_REDIRECT.into()];
+        self.store.put_client(&spa).await.unwrap();
         let password_hash = PasswordHashString::create(&SecretString::new("correct horse")).unwrap();
         let user = UserRecord { username: "alice".into(), sub: Subject::random(), password_hash, disabled: false };
         self.store.create_user(&user).await.unwrap();
         // Warm: the client is cached, as in a warm instance.
         self.services.token_issuer().token(&form("grant_type=client_credentials")).await.unwrap();
+        let sign_in = self.services.sign_in().unwrap();
+        sign_in.authorize(authorize_query(), &Cookies::default()).await;
         self.store.take();
     }
 }
 
 fn form(body: &str) -> OAuthRequest {
     kit::form_as("app", body)
+}
+
+const SPA_REDIRECT: &str = "https://spa.example.com/cb";
+/// PKCE: the verifier and S256 challenge of RFC 7636 Appendix B.
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+fn authorize_query() -> Result<OAuthRequest, shared::oauth::OAuthError> {
+    let query = format!(
+        "response_type=code&client_id=spa&redirect_uri=https%3A%2F%2Fspa.example.com%2Fcb&scope=openid\
+         &state=s&code_challenge={CHALLENGE}&code_challenge_method=S256"
+    );
+    OAuthRequest::parse(Some("application/x-www-form-urlencoded"), None, query.as_bytes())
+}
+
+/// The browser's side of a sign-in: the cookies it was given, the page it was shown.
+#[derive(Default)]
+struct Browser {
+    cookies: Vec<String>,
+    page: String,
+    location: String,
+}
+
+impl Browser {
+    fn jar(&self) -> Cookies {
+        Cookies::parse([self.cookies.join("; ").as_str()])
+    }
+
+    fn keep(&mut self, answer: Answer) {
+        let set = match answer {
+            Answer::Redirect { location, cookies } => {
+                self.location = location;
+                cookies
+            }
+            Answer::Page { page, cookies, .. } => {
+                self.page = page.html;
+                cookies
+            }
+        };
+        for cookie in set {
+            let pair = cookie.header.split(';').next().unwrap_or_default().to_string();
+            let name = pair.split('=').next().unwrap_or_default().to_string();
+            self.cookies.retain(|kept| !kept.starts_with(&format!("{name}=")));
+            self.cookies.push(pair);
+        }
+    }
+
+    /// The value of the shown form's field `name`.
+    fn field(&self, name: &str) -> String {
+        let marker = format!("name=\"{name}\" value=\"");
+        let start = self.page.find(&marker).unwrap_or_else(|| panic!("no field {name}")) + marker.len();
+        self.page[start..].split('"').next().unwrap_or_default().to_string()
+    }
+
+    /// The code the browser was sent on with.
+    fn code(&self) -> String {
+        let url = url::Url::parse(&self.location).expect("a redirect");
+        url.query_pairs().find(|(k, _)| k == "code").map(|(_, v)| v.into_owned()).expect("a code")
+    }
 }
 
 struct Row {
@@ -137,6 +204,40 @@ async fn rows() -> Vec<Row> {
     w.store.take();
     revoker.revoke(&form(&format!("token={}", second.refresh_token.unwrap()))).await.unwrap();
     measure("revoke a refresh token", http, &w.store);
+
+    // Browser sign-in with a public client: the login page, the form, the exchange, a
+    // second authorization in the same browser (single sign-on), and its logout.
+    let sign_in = w.services.sign_in().unwrap();
+    let mut browser = Browser::default();
+    browser.keep(sign_in.authorize(authorize_query(), &browser.jar()).await);
+    measure("authorize, the login page", http, &w.store);
+    let login = format!(
+        "request={}&csrf={}&username=alice&password=correct+horse",
+        browser.field("request"),
+        browser.field("csrf")
+    );
+    let posted = OAuthRequest::parse(Some("application/x-www-form-urlencoded"), None, login.as_bytes()).unwrap();
+    browser.keep(sign_in.login(&posted, &browser.jar()).await);
+    measure("authorize, the login form posted (right password)", http, &w.store);
+    let exchange = |code: String| {
+        kit::form(&format!(
+            "grant_type=authorization_code&client_id=spa&code={code}\
+             &redirect_uri=https%3A%2F%2Fspa.example.com%2Fcb&code_verifier={VERIFIER}"
+        ))
+    };
+    let signed_in = issuer.token(&exchange(browser.code())).await.unwrap();
+    measure("issue, `authorization_code` (public client)", http, &w.store);
+    browser.keep(sign_in.authorize(authorize_query(), &browser.jar()).await);
+    measure("authorize, single sign-on", http, &w.store);
+    let hint = signed_in.id_token.expect("an ID token");
+    let end = OAuthRequest::parse(
+        Some("application/x-www-form-urlencoded"),
+        None,
+        format!("id_token_hint={hint}").as_bytes(),
+    );
+    browser.keep(sign_in.end_session(end, false, &browser.jar()).await);
+    measure("end_session with id_token_hint (no RP to notify)", http, &w.store);
+
     let logout = w.services.logout().unwrap();
     logout.logout(&form(&format!("refresh_token={next_refresh}"))).await.unwrap();
     measure("logout of one session (no RP to notify)", http, &w.store);

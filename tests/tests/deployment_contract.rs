@@ -55,6 +55,8 @@ const SCENARIOS: &[&str] = &[
     "revoke",
     "logout",
     "logout-retry",
+    "authorize",
+    "end-session",
 ];
 
 fn workspace() -> PathBuf {
@@ -218,16 +220,18 @@ impl Deployment {
         headers: &[(&str, &str)],
         body: &str,
     ) -> HttpAnswer {
+        // The route is the path without its query.
+        let route = path.split_once('?').map_or(path, |(route, _)| route);
         let authorizer = self
             .function(binary)
             .events
             .iter()
             .find_map(|e| match e {
-                Event::Http { method: m, path: p, authorizer } if m == method && p == path => Some(authorizer.clone()),
+                Event::Http { method: m, path: p, authorizer } if m == method && p == route => Some(authorizer.clone()),
                 _ => None,
             })
-            .unwrap_or_else(|| panic!("{binary} does not serve {method} {path} in the template"));
-        self.called.insert((method.to_string(), path.to_string()));
+            .unwrap_or_else(|| panic!("{binary} does not serve {method} {route} in the template"));
+        self.called.insert((method.to_string(), route.to_string()));
         if authorizer.is_some()
             && let Some(refusal) = self.api_gateway_authorizer(headers).await
         {
@@ -247,6 +251,7 @@ impl Deployment {
             status,
             headers: json!({"content-type": "application/json"}),
             body: json!({ "message": message }).to_string(),
+            cookies: Vec::new(),
         };
         let Some((_, authorization)) = headers.iter().find(|(name, _)| name.eq_ignore_ascii_case("authorization"))
         else {
@@ -418,6 +423,10 @@ async fn every_function_starts_and_answers_with_the_environment_the_template_ren
     let logout_token = recorder.tokens().pop().expect("the RP received a logout token");
     assert_eq!(verify(&logout_token, &jwks, &client.id)["sub"], user.sub.as_str());
 
+    // authorize, issue (authorization_code) and end-session: browser sign-in as deployed,
+    // with single sign-on and RP-initiated logout reaching the RP by back-channel.
+    browser_sign_in(&mut d, &recorder, &user, &jwks).await;
+
     // logout-retry: a scheduled run delivers what is due.
     let pending = DeliveryRecord {
         id: random_id(),
@@ -473,4 +482,115 @@ async fn every_function_starts_and_answers_with_the_environment_the_template_ren
         denied.len(),
         lines.join("\n")
     );
+}
+
+/// The value of a `name="…" value="…"` field of a page.
+fn field(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker).unwrap_or_else(|| panic!("no field {name} in the page")) + marker.len();
+    html[start..].split('"').next().unwrap_or_default().to_string()
+}
+
+/// `name=value` of the `Set-Cookie` named `name`.
+fn cookie(answer: &HttpAnswer, name: &str) -> String {
+    answer
+        .cookies
+        .iter()
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .and_then(|c| c.split(';').next())
+        .unwrap_or_else(|| panic!("no cookie {name}: {:?}", answer.cookies))
+        .to_string()
+}
+
+fn query_of(location: &str) -> std::collections::HashMap<String, String> {
+    let url = url::Url::parse(location).expect("a URL");
+    url.query_pairs().into_owned().collect()
+}
+
+async fn browser_sign_in(d: &mut Deployment, recorder: &LogoutRecorder, user: &tests::TestUser, jwks: &JwkSet) {
+    const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+    let back = "https://app.contract.example/cb";
+    let app = tests::seed_browser_client_into(&d.store, true, &[back], Some(&|_| recorder.uri("logout"))).await;
+    let authorize = format!(
+        "/oauth2/authorize?response_type=code&client_id={}&redirect_uri={}&scope=openid&state=s-1&nonce=n-1\
+         &code_challenge={CHALLENGE}&code_challenge_method=S256",
+        app.id,
+        url::form_urlencoded::byte_serialize(back.as_bytes()).collect::<String>()
+    );
+    let form = d.http("authorize", "GET", &authorize, &[], "").await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    assert!(form.header("content-security-policy").is_some_and(|csp| csp.contains("frame-ancestors 'none'")));
+    let request = field(&form.body, "request");
+    let signin_cookie = cookie(&form, &format!("__Host-signin-{request}"));
+    let body = encode_form(&[
+        ("request", request.as_str()),
+        ("csrf", field(&form.body, "csrf").as_str()),
+        ("username", user.username.as_str()),
+        ("password", user.password.as_str()),
+    ]);
+    let form_headers = [("content-type", "application/x-www-form-urlencoded"), ("cookie", signin_cookie.as_str())];
+    let signed_in = d.http("authorize", "POST", "/oauth2/authorize", &form_headers, &body).await;
+    assert_eq!(signed_in.status, 303, "{}", signed_in.body);
+    let session_cookie = cookie(&signed_in, "__Host-session");
+    let params = query_of(signed_in.header("location").expect("a Location"));
+    assert_eq!((params["state"].as_str(), params["iss"].as_str()), ("s-1", ISSUER));
+
+    let exchange = encode_form(&[
+        ("grant_type", "authorization_code"),
+        ("client_id", app.id.as_str()),
+        ("code", params["code"].as_str()),
+        ("redirect_uri", back),
+        ("code_verifier", VERIFIER),
+    ]);
+    let path = d.route("issue", "POST");
+    let tokens =
+        d.http("issue", "POST", &path, &[("content-type", "application/x-www-form-urlencoded")], &exchange).await;
+    assert_eq!(tokens.status, 200, "{}", tokens.body);
+    let id_token = tokens.json()["id_token"].as_str().expect("an ID token").to_string();
+    let claims = verify(&id_token, jwks, &app.id);
+    assert_eq!(claims["nonce"], "n-1");
+
+    // Single sign-on: the session cookie, and a code at once.
+    let again = d.http("authorize", "GET", &authorize, &[("cookie", session_cookie.as_str())], "").await;
+    assert_eq!(again.status, 303, "{}", again.body);
+
+    // RP-initiated logout: without a hint, a confirmation (GET), confirmed (POST)...
+    let ask = d.http("end-session", "GET", &format!("/oauth2/end_session?client_id={}", app.id), &[], "").await;
+    assert_eq!(ask.status, 200, "{}", ask.body);
+    let signout_cookie = cookie(&ask, "__Host-signout");
+    let before = recorder.tokens().len();
+    let confirm = encode_form(&[("confirm", "yes"), ("csrf", field(&ask.body, "csrf").as_str())]);
+    let cookies = format!("{signout_cookie}; {session_cookie}");
+    let headers = [("content-type", "application/x-www-form-urlencoded"), ("cookie", cookies.as_str())];
+    let ended = d.http("end-session", "POST", "/oauth2/end_session", &headers, &confirm).await;
+    assert_eq!(ended.status, 200, "{}", ended.body);
+    assert!(recorder.tokens().len() > before, "the RP was told by back-channel");
+    // ... and with a hint, at once (the session is already over: nothing more to tell).
+    let hinted = format!(
+        "/oauth2/end_session?id_token_hint={id_token}&post_logout_redirect_uri={}&state=bye",
+        url::form_urlencoded::byte_serialize(format!("{back}?signed-out").as_bytes()).collect::<String>()
+    );
+    let left = d.http("end-session", "GET", &hinted, &[], "").await;
+    assert_eq!(left.status, 303, "{}", left.body);
+    assert_eq!(query_of(left.header("location").expect("a Location"))["state"], "bye");
+
+    // CORS preflights: the app's origin (of its redirect URI) passes, at every route a
+    // browser app calls.
+    let origin = "https://app.contract.example";
+    let preflights = [
+        ("issue", "/oauth2/token"),
+        ("refresh", "/oauth2/refresh"),
+        ("revoke", "/oauth2/revoke"),
+        ("userinfo", "/userinfo"),
+        ("discovery", "/.well-known/openid-configuration"),
+        ("discovery", "/.well-known/oauth-authorization-server"),
+        ("discovery", "/.well-known/jwks.json"),
+    ];
+    for (binary, path) in preflights {
+        let answer = d.http(binary, "OPTIONS", path, &[("origin", origin)], "").await;
+        assert_eq!(answer.status, 204, "{binary} {path}");
+        let allowed = answer.header("access-control-allow-origin");
+        assert!(allowed == Some(origin) || allowed == Some("*"), "{binary} {path}: {:?}", answer.headers);
+    }
 }

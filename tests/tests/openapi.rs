@@ -8,11 +8,15 @@
 //! Python module `HOOKS` below, written to a scratch directory with the seeded values):
 //!
 //! * deterministic probes first (the examples phase): each success, the 401, 403, 413
-//!   and 429 answers, the refusals worth pinning down;
+//!   and 429 answers, the refusals worth pinning down; for browser sign-in, a login on
+//!   the page, single sign-on, a code exchange by a public client and RP-initiated
+//!   logout, from a sign-in the test walks through first (`seed_browser`); for each
+//!   CORS preflight, a registered origin and another;
 //! * then the coverage and fuzzing phases, `EXAMPLES` cases per operation, where most
 //!   OAuth requests get a seeded client's credentials (Basic or `client_secret_post`),
 //!   some none, some a wrong secret, and parameters that name a token, user or session
-//!   are often live ones.
+//!   are often live ones; browser requests often name the seeded browser client and
+//!   its registered URIs, so that they get past the error page.
 //!
 //! Wrong secrets always name one client id (`victim`): after five failures in a row it
 //! is throttled (429, which the description allows wherever clients authenticate), and
@@ -28,10 +32,13 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use shared::domain::GrantType;
 use shared::ids::random_id;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use tests::{Stack, TestClient, password_login, required_env, seed_client, seed_rp_client, seed_user};
+use tests::{
+    Req, Stack, TestClient, encode_form, password_login, required_env, seed_browser_client, seed_client,
+    seed_rp_client, seed_user,
+};
 
 /// Generated cases per operation (`--max-examples`, the fuzzing phase; the coverage
 /// phase adds some 20 boundary cases per operation, the probes 30 requests in all):
@@ -45,18 +52,33 @@ const CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_co
                       response_headers_conformance,response_schema_conformance";
 
 /// Every operation of the description, as schemathesis labels them.
-const OPERATIONS: [&str; 10] = [
+const OPERATIONS: [&str; 21] = [
     "POST /oauth2/token",
+    "OPTIONS /oauth2/token",
     "POST /oauth2/refresh",
+    "OPTIONS /oauth2/refresh",
     "POST /oauth2/revoke",
+    "OPTIONS /oauth2/revoke",
     "POST /oauth2/introspect",
     "POST /oauth2/logout",
+    "GET /oauth2/authorize",
+    "POST /oauth2/authorize",
+    "GET /oauth2/end_session",
+    "POST /oauth2/end_session",
     "GET /userinfo",
     "POST /userinfo",
+    "OPTIONS /userinfo",
     "GET /.well-known/openid-configuration",
+    "OPTIONS /.well-known/openid-configuration",
     "GET /.well-known/oauth-authorization-server",
+    "OPTIONS /.well-known/oauth-authorization-server",
     "GET /.well-known/jwks.json",
+    "OPTIONS /.well-known/jwks.json",
 ];
+
+/// PKCE: the verifier and S256 challenge of RFC 7636 Appendix B.
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
 #[tokio::test]
 async fn every_answer_of_every_endpoint_conforms_to_the_openapi_description() {
@@ -165,6 +187,9 @@ async fn seed(stack: &Stack) -> Value {
         add("target_access", client, &client_credentials(stack, client).await);
     }
     let probe_login = password_login(stack, &admin, &probe, "openid read").await;
+    let refresh_probe = password_login(stack, &admin, &rotating, "openid read").await;
+    // Last: its code is good for a minute, and the token probes come first.
+    let browser = seed_browser(stack).await;
     json!({
         "clients": [credentials(&good[0]), credentials(&good[1])],
         "admin": credentials(&admin),
@@ -172,14 +197,145 @@ async fn seed(stack: &Stack) -> Value {
         "victim": credentials(&victim),
         "user": { "username": reader.username, "password": reader.password },
         "victim_user": victim_user.username,
-        "usernames": [&reader.username, &rotating.username, &target.username, &probe.username],
+        "usernames": [
+            &reader.username, &rotating.username, &target.username, &probe.username, &browser["user"]["username"],
+        ],
         "protect": protect,
         "probe": {
             "sub": claims(probe_login.str("access_token"))["sub"],
-            "refresh": password_login(stack, &admin, &rotating, "openid read").await.str("refresh_token"),
+            "refresh": refresh_probe.str("refresh_token"),
         },
         "values": values,
+        "browser": browser,
     })
+}
+
+/// A browser sign-in for the probes, walked through here: a public client (its
+/// redirect URI's origin thereby registered for CORS) and a user who signed in on the
+/// login page. The probes get the single sign-on cookie, the ID token of that session
+/// (to end it with), a fresh code and a refresh token of the client, a pending login
+/// form and a logout confirmation, each with its CSRF cookie.
+async fn seed_browser(stack: &Stack) -> Value {
+    let host: String = random_id().chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_lowercase();
+    let origin = format!("https://spa-{host}.example");
+    let redirect_uri = format!("{origin}/cb");
+    let client = seed_browser_client(true, &[redirect_uri.as_str()], None).await;
+    let user = seed_user(false).await;
+    let authorize = format!(
+        "/oauth2/authorize?{}",
+        encode_form(&[
+            ("response_type", "code"),
+            ("client_id", client.id.as_str()),
+            ("redirect_uri", redirect_uri.as_str()),
+            ("scope", "openid profile"),
+            ("state", "seed"),
+            ("nonce", "seed-nonce"),
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "S256"),
+        ])
+    );
+    // The login page, and the form posted back: a session, and a code.
+    let form = browse(stack, "GET", &authorize, None, None).await;
+    assert_eq!(form.status, 200, "the login page: {}", form.body);
+    let login = encode_form(&[
+        ("request", form.field("request").as_str()),
+        ("csrf", form.field("csrf").as_str()),
+        ("username", user.username.as_str()),
+        ("password", user.password.as_str()),
+    ]);
+    let signed_in = browse(stack, "POST", "/oauth2/authorize", Some(&form.cookie("signin-")), Some(&login)).await;
+    assert_eq!(signed_in.status, 303, "signed in: {}", signed_in.body);
+    let session = signed_in.cookie("session=");
+    let exchange = encode_form(&[
+        ("grant_type", "authorization_code"),
+        ("client_id", client.id.as_str()),
+        ("code", signed_in.param("code").as_str()),
+        ("redirect_uri", redirect_uri.as_str()),
+        ("code_verifier", VERIFIER),
+    ]);
+    let tokens = stack.post("/oauth2/token", Req::form(&exchange)).await;
+    assert_eq!(tokens.status, 200, "the public client's exchange: {}", tokens.json);
+    // Single sign-on: a code at once, for the token probe to exchange.
+    let sso = browse(stack, "GET", &authorize, Some(&session), None).await;
+    assert_eq!(sso.status, 303, "single sign-on: {}", sso.body);
+    // A login form and a logout confirmation for the probes to post back.
+    let pending = browse(stack, "GET", &authorize, None, None).await;
+    let ask = browse(stack, "GET", "/oauth2/end_session", None, None).await;
+    assert_eq!(ask.status, 200, "the logout confirmation: {}", ask.body);
+    json!({
+        "client_id": client.id,
+        "origin": origin,
+        "redirect_uri": redirect_uri,
+        "post_logout_redirect_uri": format!("{redirect_uri}?signed-out"),
+        "challenge": CHALLENGE,
+        "verifier": VERIFIER,
+        "session_cookie": session,
+        "code": sso.param("code"),
+        "refresh": tokens.str("refresh_token"),
+        "hint": tokens.str("id_token"),
+        "login": {
+            "request": pending.field("request"),
+            "csrf": pending.field("csrf"),
+            "cookie": pending.cookie("signin-"),
+        },
+        "signout": { "csrf": ask.field("csrf"), "cookie": ask.cookie("signout=") },
+        "user": { "username": user.username, "password": user.password },
+        // A username nobody holds, for the throttled login form.
+        "stranger": format!("nobody-{}", random_id()),
+    })
+}
+
+/// What a browser is answered: status, `Location`, the cookies set (`name=value`), body.
+struct Answer {
+    status: u16,
+    location: Option<String>,
+    cookies: Vec<String>,
+    body: String,
+}
+
+async fn browse(stack: &Stack, method: &str, path: &str, cookie: Option<&str>, form: Option<&str>) -> Answer {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a method");
+    let mut request = stack.http.request(method, stack.url(path));
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    if let Some(form) = form {
+        request = request.header("content-type", "application/x-www-form-urlencoded").body(form.to_string());
+    }
+    let response = request.send().await.expect("the stack answers");
+    let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let location = header("location");
+    let cookies = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(|c| c.split(';').next().unwrap_or_default().to_string())
+        .collect();
+    Answer { status: response.status().as_u16(), location, cookies, body: response.text().await.expect("a body") }
+}
+
+impl Answer {
+    /// The value of the page's `name="…" value="…"` field.
+    fn field(&self, name: &str) -> String {
+        let marker = format!("name=\"{name}\" value=\"");
+        let start = self.body.find(&marker).unwrap_or_else(|| panic!("no field {name}: {}", self.body)) + marker.len();
+        self.body[start..].split('"').next().unwrap_or_default().to_string()
+    }
+
+    /// The `name=value` of the cookie set whose name starts with `prefix`.
+    fn cookie(&self, prefix: &str) -> String {
+        let found = self.cookies.iter().find(|c| c.starts_with(prefix));
+        found.unwrap_or_else(|| panic!("no cookie {prefix}…: {:?}", self.cookies)).clone()
+    }
+
+    /// A parameter of the `Location`'s query.
+    fn param(&self, name: &str) -> String {
+        let location = self.location.as_deref().expect("a Location");
+        let query: HashMap<String, String> =
+            url::Url::parse(location).expect("a URL").query_pairs().into_owned().collect();
+        query.get(name).unwrap_or_else(|| panic!("no {name} in {location}")).clone()
+    }
 }
 
 fn credentials(client: &TestClient) -> Value {
@@ -253,9 +409,11 @@ const HOOKS: &str = r###""""Schemathesis hooks of tests/tests/openapi.rs: creden
   parameter names a token, user or session, often a live one. So the fuzzing reaches
   past client authentication into the grants, revocation, introspection, logout and
   userinfo. Each choice is a function of the generated case (a hash of it), so a case
-  replays identically when Hypothesis shrinks it.
+  replays identically when Hypothesis shrinks it. Browser requests often name the
+  seeded browser client and its registered URIs; preflights a registered origin or not.
 * `before_add_examples`: deterministic probes, sent first, one per answer worth pinning
-  down (each success, 401, 403, 413, 429, the refusals), with the credentials they need.
+  down (each success, 401, 403, 413, 429, the refusals), with the credentials they need,
+  and the browser sign-in's cookies and CSRF tokens.
 * `after_call`: one line per request (operation and status) for the test's summary.
 """
 
@@ -275,6 +433,8 @@ CLIENTS = {c["id"]: c for c in CTX["clients"] + [CTX["admin"], CTX["limited"]]}
 # live for the whole run.
 PROTECTED = set(CTX["protect"])
 USERNAMES = set(CTX["usernames"])
+BROWSER = CTX["browser"]
+BROWSER_PATHS = ("/oauth2/authorize", "/oauth2/end_session")
 FORM = "application/x-www-form-urlencoded"
 
 # How an OAuth request authenticates its client, by weight: a seeded client as Basic or
@@ -354,6 +514,46 @@ def authenticate(case, pick, form, owner):
         set_header(case, "Authorization", None)
 
 
+def jwt_sid(token):
+    """The `sid` claim of a JWT we issued, read, not verified; `None` for anything else."""
+    try:
+        payload = token.split(".")[1]
+        return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))).get("sid")
+    except (AttributeError, IndexError, ValueError, binascii.Error):
+        return None
+
+
+def browser_params(case, pick):
+    """Often the seeded browser client and its registered URIs, so that a request gets
+    past the error page to the request's own checks, the login page or the logout."""
+    params = case.query if case.method.upper() == "GET" else case.body
+    if params is None and case.method.upper() == "GET":
+        params = case.query = {}
+    if not isinstance(params, dict):
+        return
+    if case.path == "/oauth2/end_session":
+        # Schemathesis reuses values it saw in answers: never end a protected session.
+        if jwt_sid(params.get("id_token_hint")) in PROTECTED:
+            del params["id_token_hint"]
+        if pick([True, True, False]):
+            params["client_id"] = BROWSER["client_id"]
+            registered = BROWSER["post_logout_redirect_uri"]
+            params["post_logout_redirect_uri"] = pick([registered, registered, "https://unregistered.example/"])
+        return
+    if params.get("username") in USERNAMES:
+        # A seeded username with a generated password would throttle it.
+        params["username"] = CTX["victim_user"]
+    if "request" in params and "client_id" not in params:
+        return  # the login form posted back: it stays one
+    if pick([True, True, True, False]):
+        params["client_id"] = BROWSER["client_id"]
+        params["redirect_uri"] = pick([BROWSER["redirect_uri"]] * 3 + ["https://unregistered.example/cb"])
+        if pick([True, True, False]):
+            params["code_challenge"] = BROWSER["challenge"]
+            params["code_challenge_method"] = "S256"
+            params["response_type"] = pick(["code", "code", "code", "token"])
+
+
 def substitute(pick, form, name, kinds):
     """Maybe replace the generated `name` with a live value; returns that value's client."""
     if name not in form:
@@ -369,6 +569,14 @@ def substitute(pick, form, name, kinds):
 @schemathesis.hook
 def map_case(context, case):
     pick = Chooser(case)
+    if case.method.upper() == "OPTIONS":
+        origin = pick([BROWSER["origin"], BROWSER["origin"], "https://unregistered.example", "generated", None])
+        if origin != "generated":
+            set_header(case, "Origin", origin)
+        return case
+    if case.path in BROWSER_PATHS:
+        browser_params(case, pick)
+        return case
     if case.path == "/userinfo":
         kind = pick(["access", "access", "access_no_openid", "id", "generated", "none"])
         if kind == "none":
@@ -409,6 +617,13 @@ def map_case(context, case):
                 if form.get(name) in PROTECTED:
                     form[name] = pick(CTX["values"][kind])["value"]
     authenticate(case, pick, form, owner)
+    if form is not None and form.get("grant_type") == "authorization_code" and pick([True, True, False]):
+        # The public client naming itself: past client authentication into the grant.
+        set_header(case, "Authorization", None)
+        form.pop("client_secret", None)
+        form["client_id"] = BROWSER["client_id"]
+        form["redirect_uri"] = BROWSER["redirect_uri"]
+        form["code_verifier"] = BROWSER["verifier"]
     return case
 
 
@@ -462,6 +677,86 @@ def oauth_probes():
     }
 
 
+def browser_probes():
+    """(headers, parameters) by (method, path): the query of a GET, the form of a POST."""
+    b = BROWSER
+    user, pending = b["user"], b["login"]
+    authz = {
+        "response_type": "code",
+        "client_id": b["client_id"],
+        "redirect_uri": b["redirect_uri"],
+        "scope": "openid profile",
+        "state": "probe",
+        "nonce": "probe-nonce",
+        "code_challenge": b["challenge"],
+        "code_challenge_method": "S256",
+    }
+    with_form = {"Cookie": pending["cookie"]}
+    back = b["post_logout_redirect_uri"]
+
+    def login(username, password, csrf=None):
+        csrf = csrf or pending["csrf"]
+        return {"request": pending["request"], "csrf": csrf, "username": username, "password": password}
+
+    return {
+        ("GET", "/oauth2/authorize"): [
+            ({}, authz),  # the login page
+            ({"Cookie": b["session_cookie"]}, authz),  # single sign-on: a code at once
+            ({}, {**authz, "prompt": "none"}),  # login_required, back to the client
+            ({}, {**authz, "code_challenge_method": "plain"}),  # invalid_request, back to the client
+            ({}, {**authz, "redirect_uri": "https://unregistered.example/cb"}),  # a page, never a redirect
+            ({}, {}),  # no client: a page
+        ],
+        ("POST", "/oauth2/authorize"): [
+            ({}, authz),
+            # Five failures in a row for one username, then 429.
+            *[(with_form, login(b["stranger"], f"wrong-{n}")) for n in range(6)],
+            (with_form, login(user["username"], user["password"], csrf="forged")),  # 403
+            ({}, login(user["username"], user["password"])),  # no CSRF cookie: 403
+            (with_form, login(user["username"], "wrong")),  # 401, the form again
+            (with_form, login(user["username"], user["password"])),  # 303 with the session cookie
+            (with_form, login(user["username"], user["password"])),  # posted twice: 400
+        ],
+        ("GET", "/oauth2/end_session"): [
+            ({}, {}),  # "Sign out?"
+            ({}, {"client_id": b["client_id"], "post_logout_redirect_uri": back, "state": "s"}),
+            ({}, {"client_id": b["client_id"], "post_logout_redirect_uri": "https://unregistered.example/"}),
+            # With a hint: the seeded session ends, back to the client with `state`.
+            ({}, {"id_token_hint": b["hint"], "post_logout_redirect_uri": back, "state": "bye"}),
+        ],
+        ("POST", "/oauth2/end_session"): [
+            ({}, {"state": "probe"}),
+            ({}, {"confirm": "yes", "csrf": "forged"}),  # 403
+            # Confirmed, with no session in this browser: signed out, cookies cleared.
+            ({"Cookie": b["signout"]["cookie"]}, {"confirm": "yes", "csrf": b["signout"]["csrf"]}),
+        ],
+    }
+
+
+def public_client_probes():
+    """A public client names itself with `client_id` alone (`none`)."""
+    b = BROWSER
+    exchange = {
+        "grant_type": "authorization_code",
+        "client_id": b["client_id"],
+        "code": b["code"],
+        "redirect_uri": b["redirect_uri"],
+        "code_verifier": b["verifier"],
+    }
+    return {
+        # The seeded code (within its minute, or invalid_grant), then its replay.
+        "/oauth2/token": [({}, exchange), ({}, exchange)],
+        "/oauth2/refresh": [
+            ({}, {"grant_type": "refresh_token", "client_id": b["client_id"], "refresh_token": b["refresh"]})
+        ],
+        "/oauth2/revoke": [({}, {"client_id": b["client_id"], "token": "not-a-token"})],
+    }
+
+
+def preflight_probes():
+    return [{"Origin": BROWSER["origin"]}, {"Origin": "https://unregistered.example"}, {}]
+
+
 def userinfo_probes():
     client = CTX["clients"][0]
     return [
@@ -476,10 +771,22 @@ def userinfo_probes():
 @schemathesis.hook
 def before_add_examples(context, examples):
     operation = context.operation
+    method = operation.method.upper()
+    if method == "OPTIONS":
+        examples.extend(operation.Case(headers=headers) for headers in preflight_probes())
+        return
+    if operation.path in BROWSER_PATHS:
+        for headers, params in browser_probes().get((method, operation.path), []):
+            if method == "GET":
+                examples.append(operation.Case(headers=headers, query=params))
+            else:
+                examples.append(operation.Case(headers=headers, body=params, media_type=FORM))
+        return
     if operation.path == "/userinfo":
         examples.extend(operation.Case(headers=headers) for headers in userinfo_probes())
         return
-    for headers, form in oauth_probes().get(operation.path, []):
+    probes = oauth_probes().get(operation.path, []) + public_client_probes().get(operation.path, [])
+    for headers, form in probes:
         examples.append(operation.Case(headers=headers, body=form, media_type=FORM))
 
 

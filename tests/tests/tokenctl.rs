@@ -1,6 +1,6 @@
 //! The admin CLI against moto: every command, as an operator would type it.
 
-use shared::domain::{GrantType, SigningAlgorithm};
+use shared::domain::{ClientAuthentication, GrantType, SigningAlgorithm};
 use shared::ids::{ClientId, random_id};
 use shared::keys::KeySetDocument;
 use shared::secrets::SecretString;
@@ -86,7 +86,8 @@ async fn table_and_client_commands() {
         out.lines().find_map(|l| l.strip_prefix("client_secret: ")).expect("a generated secret is printed once");
     let store = ctl.store().await;
     let client = store.client(&ClientId::new("svc")).await.unwrap().expect("client stored");
-    assert!(client.secret_hash.verify(&SecretString::new(secret)));
+    let ClientAuthentication::Secret(hash) = &client.authentication else { panic!("a confidential client") };
+    assert!(hash.verify(&SecretString::new(secret)));
     assert!(client.allows(GrantType::Password) && !client.allows(GrantType::RefreshToken));
     assert_eq!(client.scopes.to_string(), "openid read write");
     assert!(client.may_introspect && !client.admin);
@@ -140,6 +141,64 @@ async fn user_commands() {
     assert!(ctl.fails(&["user", "set-password", "nobody", "--password", "x"]).contains("no user"));
     assert!(ctl.ok(&["user", "revoke-all", "alice"]).contains("every session of alice ended"));
     assert!(ctl.fails(&["user", "revoke-all", "nobody"]).contains("no user"));
+}
+
+#[tokio::test]
+async fn a_browser_client_is_registered_public_with_its_redirect_uris_and_bad_ones_are_refused() {
+    let ctl = Ctl::new();
+    ctl.ok(&["table", "create"]);
+    let spa = [
+        "client",
+        "add",
+        "spa",
+        "--public",
+        "--grant",
+        "authorization_code",
+        "--grant",
+        "refresh_token",
+        "--scope",
+        "openid",
+        "--name",
+        "The Shop",
+        "--redirect-uri",
+        "https://shop.example.com/cb",
+        "--redirect-uri",
+        "com.example.shop:/cb",
+        "--post-logout-redirect-uri",
+        "https://shop.example.com/",
+        "--allowed-origin",
+        "https://admin.shop.example.com",
+    ];
+    let out = ctl.ok(&spa);
+    assert!(!out.contains("client_secret"), "a public client has no secret: {out}");
+    let client = ctl.store().await.client(&ClientId::new("spa")).await.unwrap().expect("stored");
+    assert!(client.is_public() && client.allows(GrantType::AuthorizationCode));
+    assert_eq!(client.browser.name.as_deref(), Some("The Shop"));
+    assert_eq!(client.browser.redirect_uris, ["https://shop.example.com/cb", "com.example.shop:/cb"]);
+    assert_eq!(client.browser.post_logout_redirect_uris, ["https://shop.example.com/"]);
+    let listed = ctl.ok(&["client", "list"]);
+    assert!(listed.contains("\"public\":true") && listed.contains("com.example.shop:/cb"), "{listed}");
+
+    let refusals = [
+        (vec!["--redirect-uri", "https://*.example.com/cb"], "wildcard"),
+        (vec!["--redirect-uri", "https://shop.example.com/cb#frag"], "fragment"),
+        (vec!["--redirect-uri", "http://shop.example.com/cb"], "https"),
+        (vec!["--redirect-uri", "myapp:/cb"], "private-use scheme"),
+        (vec!["--allowed-origin", "https://shop.example.com/path"], "exactly an origin"),
+    ];
+    for (extra, why) in refusals {
+        let mut args = vec!["client", "add", "bad", "--grant", "authorization_code"];
+        args.extend(extra.iter().copied());
+        if !args.contains(&"--redirect-uri") {
+            args.extend(["--redirect-uri", "https://ok.example.com/cb"]);
+        }
+        let err = ctl.fails(&args);
+        assert!(err.contains(why), "{extra:?}: {err}");
+    }
+    let err = ctl.fails(&["client", "add", "bad", "--public", "--grant", "client_credentials"]);
+    assert!(err.contains("public client may use only"), "{err}");
+    let err = ctl.fails(&["client", "add", "bad", "--grant", "authorization_code"]);
+    assert!(err.contains("at least one redirect URI"), "{err}");
 }
 
 #[test]

@@ -16,7 +16,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config as RunnerConfig, TestCaseError, TestRunner};
 use shared::Services;
 use shared::config::Config;
-use shared::domain::{ClientRecord, GrantType, UserRecord};
+use shared::domain::{ClientAuthentication, ClientRecord, GrantType, UserRecord};
 use shared::ids::{FamilyId, Subject, random_id};
 use shared::keys::KeyRing;
 use shared::oauth::OAuthRequest;
@@ -140,7 +140,9 @@ async fn run_case(f: &Fixture, schedule: Vec<Wire>) -> Result<(), TestCaseError>
     let store = Arc::new(DynamoStore::connect(&f.direct.aws).await);
     let (app, rs) = (format!("app-{}", random_id()), format!("rs-{}", random_id()));
     let client = |id: &str, grants: &[GrantType], may_introspect| ClientRecord {
-        secret_hash: ClientSecretHash::create(&SecretString::new(SECRET)).expect("hash"),
+        authentication: ClientAuthentication::Secret(
+            ClientSecretHash::create(&SecretString::new(SECRET)).expect("hash"),
+        ),
         grant_types: grants.iter().copied().collect(),
         scopes: shared::domain::Scope::parse("openid read").expect("scope"),
         audience: Some(AUDIENCE.into()),

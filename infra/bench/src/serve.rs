@@ -12,7 +12,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use lambda_http::Body;
 use shared::config::Config;
-use shared::domain::{ClientRecord, GrantType};
+use shared::domain::{ClientAuthentication, ClientRecord, GrantType};
 use shared::endpoints::{FromServices, Introspect, Revoke, Token};
 use shared::http::response::not_found;
 use shared::http::serve;
@@ -64,7 +64,9 @@ async fn main() {
         std::process::exit(2);
     };
     let client = ClientRecord {
-        secret_hash: ClientSecretHash::create(&SecretString::new(secret.as_str())).expect("secret"),
+        authentication: ClientAuthentication::Secret(
+            ClientSecretHash::create(&SecretString::new(secret.as_str())).expect("secret"),
+        ),
         may_introspect: true,
         audience: Some("https://api.example.com".into()),
         ..kit::client(client_id, &[GrantType::ClientCredentials], "read")

@@ -2,7 +2,8 @@ use clap::{Args, Parser, Subcommand};
 use shared::admin::{ClientRegistry, Registration};
 use shared::config::{AwsSettings, ConfigError, KeySourceConfig, Vars};
 use shared::domain::{
-    ClientLifetimes, ClientRecord, ClientSigning, GrantType, RevocationCause, Scope, SigningAlgorithm, UserRecord,
+    BrowserSettings, ClientAuthentication, ClientLifetimes, ClientRecord, ClientSigning, GrantType, RevocationCause,
+    Scope, SigningAlgorithm, UserRecord,
 };
 use shared::ids::{ClientEpoch, ClientId, Subject, random_bytes};
 use shared::keys::{KeySet, KeySetDocument, generate_key};
@@ -63,9 +64,28 @@ struct ClientAdd {
     /// The client secret (at least 24 characters); generated and printed once if omitted
     #[arg(long)]
     secret: Option<String>,
-    /// A grant type the client may use (repeatable): client_credentials, password, refresh_token
+    /// A grant type the client may use (repeatable): authorization_code, client_credentials,
+    /// password, refresh_token
     #[arg(long = "grant", default_values_t = ["client_credentials".to_string()])]
     grants: Vec<String>,
+    /// A public client (a SPA or a native app): no secret, token_endpoint_auth_method none;
+    /// only the authorization_code and refresh_token grants
+    #[arg(long, conflicts_with = "secret")]
+    public: bool,
+    /// The name the login page shows
+    #[arg(long)]
+    name: Option<String>,
+    /// Where authorization responses may go (repeatable; exact match): https, http to
+    /// loopback, or a private-use scheme such as com.example.app:/callback
+    #[arg(long = "redirect-uri")]
+    redirect_uris: Vec<String>,
+    /// Where RP-initiated logout may send the browser back (repeatable; exact match)
+    #[arg(long = "post-logout-redirect-uri")]
+    post_logout_redirect_uris: Vec<String>,
+    /// An origin whose browser code may call the token, revocation and userinfo
+    /// endpoints, beside those of the redirect URIs (repeatable)
+    #[arg(long = "allowed-origin")]
+    allowed_origins: Vec<String>,
     /// A scope the client may request (repeatable)
     #[arg(long = "scope")]
     scopes: Vec<String>,
@@ -193,7 +213,7 @@ async fn client<F: Fn(&str) -> Option<String>>(vars: &Vars<F>, cmd: ClientComman
     );
     match cmd {
         ClientCommand::Add(add) => {
-            let generated = add.secret.is_none();
+            let generated = add.secret.is_none() && !add.public;
             let secret = SecretString::new(add.secret.clone().unwrap_or_else(generate_secret));
             let record = client_record(&add, &secret)?;
             let done = registry.register(record.clone(), add.replace).await.map_err(|e| e.to_string())?;
@@ -214,6 +234,11 @@ async fn client<F: Fn(&str) -> Option<String>>(vars: &Vars<F>, cmd: ClientComman
                     "introspect": c.may_introspect,
                     "admin": c.admin,
                     "backchannel_logout_uri": c.backchannel_logout_uri,
+                    "public": c.is_public(),
+                    "name": c.browser.name,
+                    "redirect_uris": c.browser.redirect_uris,
+                    "post_logout_redirect_uris": c.browser.post_logout_redirect_uris,
+                    "allowed_origins": c.browser.allowed_origins,
                     "access_token_alg": c.signing.access_token.map(SigningAlgorithm::as_str),
                     "id_token_alg": c.id_token_alg().as_str(),
                 });
@@ -240,7 +265,11 @@ fn client_record(add: &ClientAdd, secret: &SecretString) -> Result<ClientRecord,
         id: ClientId::new(&add.id),
         // The registry assigns the registration.
         epoch: ClientEpoch::new(""),
-        secret_hash: ClientSecretHash::create(secret).map_err(|e| e.to_string())?,
+        authentication: if add.public {
+            ClientAuthentication::None
+        } else {
+            ClientAuthentication::Secret(ClientSecretHash::create(secret).map_err(|e| e.to_string())?)
+        },
         grant_types,
         scopes,
         audience: add.audience.clone(),
@@ -256,6 +285,12 @@ fn client_record(add: &ClientAdd, secret: &SecretString) -> Result<ClientRecord,
         signing: ClientSigning {
             access_token: add.access_token_alg.as_deref().map(str::parse).transpose()?,
             id_token: add.id_token_alg.as_deref().map(str::parse).transpose()?,
+        },
+        browser: BrowserSettings {
+            name: add.name.clone(),
+            redirect_uris: add.redirect_uris.clone(),
+            post_logout_redirect_uris: add.post_logout_redirect_uris.clone(),
+            allowed_origins: add.allowed_origins.clone(),
         },
     };
     record.validate().map_err(|e| e.to_string())?;

@@ -14,6 +14,9 @@ pub struct SessionRecord {
     pub client_ids: BTreeSet<ClientId>,
     pub auth_time: UnixTime,
     pub expires_at: UnixTime,
+    /// A session begun on the login page: what its browser cookie proves. Read only
+    /// through the session's own item (`SessionRead::session`), never the index.
+    pub browser: Option<super::BrowserLogin>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

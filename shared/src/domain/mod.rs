@@ -9,16 +9,18 @@ mod delivery;
 mod login;
 mod revocation;
 mod scope;
+mod signin;
 mod throttle;
 mod user;
 
 pub use algorithm::SigningAlgorithm;
-pub use client::{ClientLifetimes, ClientRecord, ClientSigning, GrantType};
+pub use client::{BrowserSettings, ClientAuthentication, ClientLifetimes, ClientRecord, ClientSigning, GrantType};
 pub use delivery::{DeliveryRecord, DeliveryStatus};
 pub use login::{
     FamilyRecord, FamilyRevocation, FamilyStatus, LoginGuard, Rotation, RotationKind, RotationOutcome, SessionRecord,
 };
 pub use revocation::{Marker, RevocationCause, RevocationQuery, RevocationReason, RevocationStatus};
 pub use scope::{InvalidScope, Scope};
+pub use signin::{AuthorizationCode, AuthorizationRequest, BrowserLogin, Prompt, Redemption};
 pub use throttle::{Attempted, FailureCount};
 pub use user::{UserProfile, UserRecord};

@@ -22,10 +22,13 @@ pub enum RevocationCause {
     AdminRevokeAll,
     /// `tokenctl user disable`.
     UserDisabled,
+    /// An authorization code was presented again: what its first exchange began is
+    /// revoked (RFC 6749 §4.1.2).
+    CodeReplay,
 }
 
 impl RevocationCause {
-    const ALL: [Self; 7] = [
+    const ALL: [Self; 8] = [
         Self::RevokedByClient,
         Self::RefreshTokenReuse,
         Self::Logout,
@@ -33,6 +36,7 @@ impl RevocationCause {
         Self::PasswordChange,
         Self::AdminRevokeAll,
         Self::UserDisabled,
+        Self::CodeReplay,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -44,6 +48,7 @@ impl RevocationCause {
             Self::PasswordChange => "password_change",
             Self::AdminRevokeAll => "admin_revoke_all",
             Self::UserDisabled => "user_disabled",
+            Self::CodeReplay => "authorization_code_replay",
         }
     }
 
@@ -53,7 +58,7 @@ impl RevocationCause {
 }
 
 /// A revocation marker: the denylist entries every token check consults. `expires_at`
-/// is when nothing it covers can still be valid (`policy::marker_expiry`).
+/// is when nothing it covers can still be valid (`policy::Lifetimes::marker_expiry`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Marker {
     Token {

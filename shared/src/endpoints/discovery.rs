@@ -4,6 +4,7 @@
 use super::FromServices;
 use crate::discovery::{DiscoveryDocuments, JWKS_PATH};
 use crate::http::Endpoint;
+use crate::http::cors::Cors;
 use crate::http::response::{cacheable_json_bytes, not_found};
 use crate::oauth::OAuthError;
 use crate::policy::JWKS_MAX_AGE_SECONDS;
@@ -38,6 +39,11 @@ impl Endpoint for Discovery {
     type Output = (Document, Arc<DiscoveryDocuments>);
     type Error = OAuthError;
     const METHODS: &'static [Method] = &[Method::GET];
+
+    /// Public documents: any origin may read them.
+    fn cors(&self) -> Option<&Cors> {
+        Some(&Cors::Anyone)
+    }
 
     fn parse(&self, req: &Request) -> Result<Document, OAuthError> {
         let path = req.uri().path();

@@ -9,6 +9,7 @@ mod logout;
 mod logout_retry;
 mod revoke;
 mod rotation;
+mod signin;
 mod token;
 mod userinfo;
 
@@ -19,6 +20,7 @@ pub use logout::Logout;
 pub use logout_retry::LogoutRetry;
 pub use revoke::Revoke;
 pub use rotation::KeyRotation;
+pub use signin::{Authorize, EndSession};
 pub use token::{Refresh, Token, TokenEndpoint};
 pub use userinfo::UserInfo;
 

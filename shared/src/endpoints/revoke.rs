@@ -2,6 +2,7 @@
 
 use super::FromServices;
 use crate::http::FormEndpoint;
+use crate::http::cors::Cors;
 use crate::http::response::empty_no_store;
 use crate::oauth::{OAuthError, OAuthRequest};
 use crate::revocation::Revoker;
@@ -10,11 +11,12 @@ use lambda_http::{Body, Response};
 
 pub struct Revoke {
     revoker: Revoker,
+    cors: Cors,
 }
 
 impl FromServices for Revoke {
     fn from_services(services: &Services) -> Result<Self, InitError> {
-        Ok(Self { revoker: services.revoker() })
+        Ok(Self { revoker: services.revoker(), cors: services.cors() })
     }
 }
 
@@ -28,5 +30,9 @@ impl FormEndpoint for Revoke {
     /// RFC 7009 §2.2: 200 and an empty body, whatever the token was.
     fn respond(&self, (): ()) -> Response<Body> {
         empty_no_store()
+    }
+
+    fn cors(&self) -> Option<&Cors> {
+        Some(&self.cors)
     }
 }

@@ -5,6 +5,7 @@ use super::FromServices;
 use crate::domain::GrantType;
 use crate::grants::{REFRESH_ENDPOINT_GRANTS, SUPPORTED_GRANTS, TokenIssuer, TokenResponse};
 use crate::http::FormEndpoint;
+use crate::http::cors::Cors;
 use crate::http::response::no_store_json;
 use crate::oauth::{OAuthError, OAuthRequest};
 use crate::services::{InitError, Services};
@@ -12,6 +13,7 @@ use lambda_http::{Body, Response};
 
 pub struct TokenEndpoint<const REFRESH_ONLY: bool> {
     issuer: TokenIssuer,
+    cors: Cors,
 }
 
 pub type Token = TokenEndpoint<false>;
@@ -23,7 +25,7 @@ impl<const REFRESH_ONLY: bool> TokenEndpoint<REFRESH_ONLY> {
 
 impl<const REFRESH_ONLY: bool> FromServices for TokenEndpoint<REFRESH_ONLY> {
     fn from_services(services: &Services) -> Result<Self, InitError> {
-        Ok(Self { issuer: services.token_issuer() })
+        Ok(Self { issuer: services.token_issuer(), cors: services.cors() })
     }
 }
 
@@ -37,6 +39,10 @@ impl<const REFRESH_ONLY: bool> FormEndpoint for TokenEndpoint<REFRESH_ONLY> {
     /// RFC 6749 §5.1.
     fn respond(&self, tokens: TokenResponse) -> Response<Body> {
         no_store_json(200, &tokens)
+    }
+
+    fn cors(&self) -> Option<&Cors> {
+        Some(&self.cors)
     }
 }
 

@@ -2,6 +2,7 @@
 
 use super::FromServices;
 use crate::http::Endpoint;
+use crate::http::cors::Cors;
 use crate::http::response::no_store_json;
 use crate::oauth::BearerError;
 use crate::services::{InitError, Services};
@@ -12,11 +13,12 @@ use serde_json::Value;
 
 pub struct UserInfo {
     userinfo: crate::userinfo::UserInfo,
+    cors: Cors,
 }
 
 impl FromServices for UserInfo {
     fn from_services(services: &Services) -> Result<Self, InitError> {
-        Ok(Self { userinfo: services.userinfo() })
+        Ok(Self { userinfo: services.userinfo(), cors: services.cors() })
     }
 }
 
@@ -37,5 +39,9 @@ impl Endpoint for UserInfo {
 
     fn respond(&self, info: Value) -> Response<Body> {
         no_store_json(200, &info)
+    }
+
+    fn cors(&self) -> Option<&Cors> {
+        Some(&self.cors)
     }
 }

@@ -2,6 +2,7 @@
 //! scope resolution and minting. One grant per file; `login` is the start of a user
 //! session that every user-facing grant ends in.
 
+mod authorization_code;
 mod client_credentials;
 mod login;
 mod password;
@@ -17,7 +18,7 @@ use crate::oauth::client_auth::ClientDirectory;
 use crate::oauth::{OAuthError, OAuthErrorCode, OAuthRequest};
 use crate::passwords::PasswordCheck;
 use crate::policy::Lifetimes;
-use crate::store::{FamilyWrite, MarkerWrite, RevocationRead, SessionWrite};
+use crate::store::{FamilyWrite, MarkerWrite, RevocationRead, SessionWrite, SignInStore};
 use crate::time::UnixTime;
 use crate::tokens::access::{self, AccessTokenClaims};
 use serde::Serialize;
@@ -50,6 +51,8 @@ pub struct TokenIssuer {
     pub(crate) markers: Arc<dyn MarkerWrite>,
     /// The login guard of a grace answer after a lost race (`refresh`).
     pub(crate) revocations: Arc<dyn RevocationRead>,
+    /// Authorization codes (`authorization_code`).
+    pub(crate) signins: Arc<dyn SignInStore>,
 }
 
 /// The login an access token belongs to, for user grants.
@@ -61,7 +64,7 @@ pub(crate) struct LoginBinding {
 
 /// Grant types the token endpoint answers; discovery advertises exactly these.
 pub const SUPPORTED_GRANTS: &[GrantType] =
-    &[GrantType::ClientCredentials, GrantType::Password, GrantType::RefreshToken];
+    &[GrantType::AuthorizationCode, GrantType::ClientCredentials, GrantType::Password, GrantType::RefreshToken];
 
 /// What `POST /oauth2/refresh` answers: only refreshes, so that the hot refresh path can
 /// scale, throttle and alarm on its own (docs/ARCHITECTURE.md §1).
@@ -83,7 +86,7 @@ impl TokenIssuer {
             .ok()
             .filter(|g| allowed.contains(g))
             .ok_or(OAuthError::new(OAuthErrorCode::UnsupportedGrantType, "this grant type is not supported"))?;
-        let client = self.clients.authenticate(req).await?;
+        let client = self.clients.authenticate_or_identify_public(req).await?;
         if !client.allows(grant) {
             return Err(OAuthError::new(OAuthErrorCode::UnauthorizedClient, "the client may not use this grant type"));
         }
@@ -91,6 +94,7 @@ impl TokenIssuer {
             GrantType::ClientCredentials => self.client_credentials(&keys, &client, requested_scope(req, &client)?),
             GrantType::Password => self.password(&keys, req, &client, requested_scope(req, &client)?).await,
             GrantType::RefreshToken => self.refresh(&keys, req, &client).await,
+            GrantType::AuthorizationCode => self.authorization_code(&keys, req, &client).await,
         }
     }
 

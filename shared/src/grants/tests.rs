@@ -3,7 +3,7 @@
 
 use super::*;
 
-use crate::domain::{ClientLifetimes, UserRecord};
+use crate::domain::{ClientAuthentication, ClientLifetimes, UserRecord};
 use crate::ids::ClientId;
 use crate::secrets::{ClientSecretHash, PasswordHashString, SecretString};
 use crate::store::{ClientAdmin, FamilyRead, SessionRead, UserAdmin};
@@ -45,7 +45,7 @@ async fn fixture_configured(grants: &[GrantType], lifetimes: ClientLifetimes, co
         .put_client(&ClientRecord {
             id: ClientId::new("app"),
             epoch: crate::ids::ClientEpoch::new("app-1"),
-            secret_hash: ClientSecretHash::create(&SecretString::new(SECRET)).unwrap(),
+            authentication: ClientAuthentication::Secret(ClientSecretHash::create(&SecretString::new(SECRET)).unwrap()),
             grant_types: grants.iter().copied().collect(),
             scopes: Scope::parse("openid read write").unwrap(),
             audience: Some("https://api.example.com".into()),
@@ -54,6 +54,7 @@ async fn fixture_configured(grants: &[GrantType], lifetimes: ClientLifetimes, co
             backchannel_logout_uri: None,
             lifetimes,
             signing: Default::default(),
+            browser: Default::default(),
         })
         .await
         .unwrap();
@@ -405,7 +406,9 @@ mod refresh {
         f.store
             .put_client(&ClientRecord {
                 id: ClientId::new("other"),
-                secret_hash: ClientSecretHash::create(&SecretString::new(other_secret)).unwrap(),
+                authentication: ClientAuthentication::Secret(
+                    ClientSecretHash::create(&SecretString::new(other_secret)).unwrap(),
+                ),
                 ..f.store.client(&ClientId::new("app")).await.unwrap().unwrap()
             })
             .await

@@ -5,11 +5,13 @@
 //! each function names its endpoint and nothing else (`lambda::serve_http`), and the
 //! method check, the error rendering and the headers live here once.
 
+pub mod cors;
 pub mod event;
 pub mod response;
 
 use crate::oauth::{OAuthError, OAuthRequest};
 use lambda_http::http::Method;
+use lambda_http::http::header::ORIGIN;
 use lambda_http::{Body, Request, Response};
 
 /// A value that knows its HTTP response: the errors (`OAuthError`, `BearerError`) and
@@ -31,6 +33,11 @@ pub trait Endpoint: Send + Sync {
     fn parse(&self, req: &Request) -> Result<Self::Input, Self::Error>;
     fn call(&self, input: Self::Input) -> impl Future<Output = Result<Self::Output, Self::Error>> + Send;
     fn respond(&self, output: Self::Output) -> Response<Body>;
+
+    /// Who may read the answers from browser code; `None`: no CORS at all.
+    fn cors(&self) -> Option<&cors::Cors> {
+        None
+    }
 }
 
 /// An OAuth endpoint that takes a form POST (RFC 6749 §3.2): token, refresh, revoke,
@@ -39,6 +46,10 @@ pub trait FormEndpoint: Send + Sync {
     type Output: Send;
     fn call(&self, request: OAuthRequest) -> impl Future<Output = Result<Self::Output, OAuthError>> + Send;
     fn respond(&self, output: Self::Output) -> Response<Body>;
+
+    fn cors(&self) -> Option<&cors::Cors> {
+        None
+    }
 }
 
 impl<T: FormEndpoint> Endpoint for T {
@@ -58,19 +69,33 @@ impl<T: FormEndpoint> Endpoint for T {
     fn respond(&self, output: T::Output) -> Response<Body> {
         FormEndpoint::respond(self, output)
     }
+
+    fn cors(&self) -> Option<&cors::Cors> {
+        FormEndpoint::cors(self)
+    }
 }
 
-/// Serve one request: method check, parse, call, respond.
+/// Serve one request: CORS preflight, method check, parse, call, respond, and the CORS
+/// headers of the answer.
 pub async fn serve<E: Endpoint>(endpoint: &E, req: Request) -> Response<Body> {
-    if !E::METHODS.contains(req.method()) {
-        return response::method_not_allowed(E::METHODS);
+    let origin = req.headers().get(ORIGIN).and_then(|v| v.to_str().ok()).map(str::to_string);
+    if let (true, Some(cors)) = (req.method() == Method::OPTIONS, endpoint.cors()) {
+        return cors.preflight(origin.as_deref(), E::METHODS).await;
     }
-    let result = match endpoint.parse(&req) {
-        Ok(input) => endpoint.call(input).await,
-        Err(err) => Err(err),
+    let mut response = if !E::METHODS.contains(req.method()) {
+        response::method_not_allowed(E::METHODS)
+    } else {
+        let result = match endpoint.parse(&req) {
+            Ok(input) => endpoint.call(input).await,
+            Err(err) => Err(err),
+        };
+        match result {
+            Ok(output) => endpoint.respond(output),
+            Err(err) => err.to_response(),
+        }
     };
-    match result {
-        Ok(output) => endpoint.respond(output),
-        Err(err) => err.to_response(),
+    if let (Some(cors), Some(origin)) = (endpoint.cors(), origin.as_deref()) {
+        cors.expose(&mut response, origin).await;
     }
+    response
 }

@@ -125,6 +125,25 @@ impl LogoutService {
         }
     }
 
+    /// RP-initiated logout: end the session `sid`, if it is still live, and tell every
+    /// relying party of it.
+    pub async fn end_session_by_id(&self, sid: &Sid, cause: RevocationCause) -> Result<LogoutSummary, StoreError> {
+        let keys = self.keys.current().await;
+        let sessions = self.store.session(sid).await?.into_iter().collect();
+        self.end_sessions(&keys, sessions, cause).await
+    }
+
+    /// End a session the caller has just read (ending it is conditional on its item:
+    /// nothing happens twice).
+    pub async fn end_read_session(
+        &self,
+        session: SessionRecord,
+        cause: RevocationCause,
+    ) -> Result<LogoutSummary, StoreError> {
+        let keys = self.keys.current().await;
+        self.end_sessions(&keys, vec![session], cause).await
+    }
+
     /// Semantics 4: every session, family and access token of `sub` issued before now
     /// is dead, and every RP of every session is told. Used by admin logout, password
     /// change and `tokenctl user revoke-all`.

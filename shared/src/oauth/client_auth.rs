@@ -4,10 +4,10 @@
 //! failed authentications are counted per client id and throttled (`policy`).
 
 use super::{OAuthError, OAuthRequest};
-use crate::domain::{Attempted, ClientRecord, FailureCount};
+use crate::domain::{Attempted, ClientAuthentication, ClientRecord, FailureCount};
 use crate::ids::ClientId;
 use crate::secrets::{ClientSecretHash, SecretString};
-use crate::store::{FailureStore, StoreResult};
+use crate::store::{ClientLookup, StoreResult};
 use crate::time::UnixTime;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -26,6 +26,13 @@ pub struct ClientCredentials {
     pub id: ClientId,
     pub secret: SecretString,
     pub method: AuthMethod,
+}
+
+/// A public client naming itself (`token_endpoint_auth_method` none): a `client_id`
+/// parameter and no secret in any form.
+pub fn public_client_id(req: &OAuthRequest) -> Option<&str> {
+    let no_secret = req.authorization.is_none() && req.secret_param("client_secret").is_none();
+    req.param("client_id").filter(|_| no_secret)
 }
 
 /// Read the client's credentials from the request without touching storage.
@@ -96,9 +103,12 @@ fn form_decode(raw: &str) -> Option<String> {
 /// fast as a known one and the timing tells nothing of which ids exist. The cache is capped; when full, unknown ids go first, so a flood
 /// of made-up ids cannot push the real clients out.
 pub struct ClientDirectory {
-    store: Arc<dyn FailureStore>,
+    store: Arc<dyn ClientLookup>,
     ttl: Duration,
     cache: Mutex<HashMap<ClientId, Cached>>,
+    /// Whether an origin is some client's (CORS), for as long as a client record is
+    /// trusted; capped like the client cache.
+    origins: Mutex<HashMap<String, (Instant, bool)>>,
 }
 
 #[derive(Clone)]
@@ -111,8 +121,34 @@ struct Cached {
 const CACHE_CAPACITY: usize = 1024;
 
 impl ClientDirectory {
-    pub fn new(store: Arc<dyn FailureStore>, ttl: Duration) -> Self {
-        Self { store, ttl, cache: Mutex::new(HashMap::new()) }
+    pub fn new(store: Arc<dyn ClientLookup>, ttl: Duration) -> Self {
+        Self { store, ttl, cache: Mutex::new(HashMap::new()), origins: Mutex::new(HashMap::new()) }
+    }
+
+    /// Whether some client registered `origin` (its redirect URIs' origins, or
+    /// `--allowed-origin`): whose browser code may read the answers (CORS).
+    pub async fn origin_registered(&self, origin: &str) -> StoreResult<bool> {
+        // What no client could register is not looked up (nor cached): a header of any
+        // length or shape arrives here from anyone, and must not reach a key.
+        if crate::policy::origin(origin).is_err() {
+            return Ok(false);
+        }
+        if let Ok(cache) = self.origins.lock()
+            && let Some((at, known)) = cache.get(origin)
+            && at.elapsed() < self.ttl
+        {
+            return Ok(*known);
+        }
+        let known = self.store.origin_registered(origin).await?;
+        if !self.ttl.is_zero()
+            && let Ok(mut cache) = self.origins.lock()
+        {
+            if cache.len() >= CACHE_CAPACITY {
+                cache.clear();
+            }
+            cache.insert(origin.to_string(), (Instant::now(), known));
+        }
+        Ok(known)
     }
 
     pub async fn get(&self, id: &ClientId) -> StoreResult<Option<ClientRecord>> {
@@ -159,7 +195,19 @@ impl ClientDirectory {
         }
     }
 
-    /// Authenticate the calling client. Unknown client and wrong secret look the same to
+    /// The calling client at the token and revocation endpoints, where a public client
+    /// (`token_endpoint_auth_method` none) may name itself with `client_id` alone: its
+    /// codes are bound by PKCE and its refresh tokens by rotation.
+    pub async fn authenticate_or_identify_public(&self, req: &OAuthRequest) -> Result<ClientRecord, OAuthError> {
+        match public_client_id(req) {
+            Some(id) => self.identify_public(id).await,
+            None => self.authenticate(req).await,
+        }
+    }
+
+    /// Authenticate the calling client by its secret: every endpoint that acts for the
+    /// client beyond its own tokens (introspection, logout) accepts nothing less, since a
+    /// public client's id is no secret. Unknown client and wrong secret look the same to
     /// the caller (`invalid_client`), and are throttled the same after
     /// `policy::FREE_FAILURES` in a row (429, checked against nothing); an unreachable
     /// store is 503, never a guess.
@@ -179,7 +227,7 @@ impl ClientDirectory {
         }
         let attempted = Attempted::Client(credentials.id.clone());
         match found.client {
-            Some(client) if client.secret_hash.verify(&credentials.secret) => {
+            Some(client) if secret_matches(&client, &credentials.secret) => {
                 if found.failures.failures > 0 {
                     // Best effort: a count left behind lapses on its own.
                     match self.store.clear_failures(&attempted).await {
@@ -190,7 +238,7 @@ impl ClientDirectory {
                 Ok(client)
             }
             known => {
-                if known.is_none() {
+                if !known.as_ref().is_some_and(|c| matches!(c.authentication, ClientAuthentication::Secret(_))) {
                     ClientSecretHash::verify_against_dummy(&credentials.secret);
                 }
                 let failures = self.store.record_failure(&attempted, now).await?;
@@ -201,68 +249,29 @@ impl ClientDirectory {
             }
         }
     }
+
+    /// A public client is identified, not authenticated: PKCE binds its codes and
+    /// rotation its refresh tokens. A confidential client must authenticate; naming it
+    /// is not a failed guess (nothing was guessed), so nothing is counted against it.
+    async fn identify_public(&self, id: &str) -> Result<ClientRecord, OAuthError> {
+        if !crate::policy::valid_client_id(id) {
+            tracing::warn!(event = "client.auth_failed", reason = "malformed_client_id");
+            return Err(OAuthError::invalid_client());
+        }
+        match self.lookup(&ClientId::new(id)).await?.client {
+            Some(client) if client.is_public() => Ok(client),
+            _ => {
+                tracing::warn!(event = "client.auth_failed", client_id = %id, reason = "no_client_secret");
+                Err(OAuthError::invalid_client())
+            }
+        }
+    }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::oauth::OAuthErrorCode;
-
-    fn request(auth: Option<&str>, body: &str) -> OAuthRequest {
-        OAuthRequest::parse(Some("application/x-www-form-urlencoded"), auth, body.as_bytes()).unwrap()
-    }
-
-    fn basic(id: &str, secret: &str) -> String {
-        format!("Basic {}", STANDARD.encode(format!("{id}:{secret}")))
-    }
-
-    #[test]
-    fn basic_credentials_are_form_decoded() {
-        let creds = extract_credentials(&request(Some(&basic("my%20app", "p%3As+x")), "")).unwrap();
-        assert_eq!((creds.id.as_str(), creds.secret.expose()), ("my app", "p:s x"));
-        assert_eq!(creds.method, AuthMethod::ClientSecretBasic);
-    }
-
-    #[test]
-    fn post_credentials_are_read_from_the_body() {
-        let creds = extract_credentials(&request(None, "client_id=app&client_secret=pw")).unwrap();
-        assert_eq!(creds.method, AuthMethod::ClientSecretPost);
-    }
-
-    #[test]
-    fn two_methods_at_once_is_invalid_request() {
-        let err = extract_credentials(&request(Some(&basic("app", "pw")), "client_secret=pw")).unwrap_err();
-        assert_eq!(err.code, OAuthErrorCode::InvalidRequest);
-        let err = extract_credentials(&request(Some(&basic("app", "pw")), "client_id=other")).unwrap_err();
-        assert_eq!(err.code, OAuthErrorCode::InvalidRequest);
-    }
-
-    #[test]
-    fn malformed_basic_headers_are_invalid_client_401() {
-        let no_colon = format!("Basic {}", STANDARD.encode("appsecret"));
-        let bad_escape = basic("app%zz", "pw");
-        for header in
-            ["Basic", "Basic !!!notbase64", no_colon.as_str(), "Bearer abc", bad_escape.as_str(), "Basic Og=="]
-        {
-            let err = extract_credentials(&request(Some(header), "")).unwrap_err();
-            assert_eq!((err.code, err.status()), (OAuthErrorCode::InvalidClient, 401), "{header}");
-        }
-    }
-
-    #[test]
-    fn an_escape_is_two_hex_digits_not_a_signed_number() {
-        // `%+0` once decoded to a NUL byte: `u8::from_str_radix("+0", 16)` is `Ok(0)`.
-        for raw in ["%+0", "%+41", "a%+Fb", "%-1"] {
-            assert_eq!(form_decode(raw), None, "{raw}");
-            let err = extract_credentials(&request(Some(&basic("app", raw)), "")).unwrap_err();
-            assert_eq!(err.code, OAuthErrorCode::InvalidClient, "{raw}");
-        }
-        assert_eq!(form_decode("%41%2b+%3A").as_deref(), Some("A+ :"));
-    }
-
-    #[test]
-    fn no_credentials_is_invalid_client() {
-        let err = extract_credentials(&request(None, "client_id=app")).unwrap_err();
-        assert_eq!(err.code, OAuthErrorCode::InvalidClient);
+/// A public client has no secret: any secret presented for it is wrong.
+fn secret_matches(client: &ClientRecord, presented: &SecretString) -> bool {
+    match &client.authentication {
+        ClientAuthentication::Secret(hash) => hash.verify(presented),
+        ClientAuthentication::None => false,
     }
 }

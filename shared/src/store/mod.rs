@@ -8,8 +8,9 @@
 pub mod dynamo;
 
 use crate::domain::{
-    Attempted, ClientRecord, DeliveryRecord, FailureCount, FamilyRecord, FamilyRevocation, Marker, RevocationCause,
-    RevocationQuery, RevocationStatus, Rotation, RotationOutcome, SessionRecord, UserProfile, UserRecord,
+    Attempted, AuthorizationCode, AuthorizationRequest, ClientRecord, DeliveryRecord, FailureCount, FamilyRecord,
+    FamilyRevocation, Marker, Redemption, RevocationCause, RevocationQuery, RevocationStatus, Rotation,
+    RotationOutcome, SessionRecord, UserProfile, UserRecord,
 };
 use crate::ids::{ClientId, FamilyId, Sid, Subject};
 use crate::time::UnixTime;
@@ -50,14 +51,27 @@ pub trait ClientRead: Send + Sync {
     async fn client(&self, id: &ClientId) -> StoreResult<Option<ClientRecord>>;
 }
 
+/// The browser origins some client registered (CORS): what a preflight, which names no
+/// client, is answered from.
+#[async_trait]
+pub trait OriginRead: Send + Sync {
+    async fn origin_registered(&self, origin: &str) -> StoreResult<bool>;
+}
+
 #[async_trait]
 pub trait ClientAdmin: ClientRead {
-    /// Register a new client; `Conflict` if the id is taken.
+    /// Register a new client, and its origins (`ClientRecord::origins`); `Conflict` if
+    /// the id is taken.
     async fn create_client(&self, client: &ClientRecord) -> StoreResult<()>;
-    /// Create or replace a client.
+    /// Create or replace a client, and register its origins; those of the replaced
+    /// registration that the new one drops no longer name it. An origin is registered
+    /// while some client names it, and then passes CORS at every endpoint that checks
+    /// origins: CORS decides who may read an answer, and every answer but the public
+    /// documents needs the client's own credentials anyway.
     async fn put_client(&self, client: &ClientRecord) -> StoreResult<()>;
-    /// Remove a client and write its revocation marker, in one transaction. Returns
-    /// whether a client was there to remove (if not, nothing is written).
+    /// Remove a client, unregister its origins and write its revocation marker, in one
+    /// transaction. Returns whether a client was there to remove (if not, nothing is
+    /// written).
     async fn remove_client(&self, id: &ClientId, marker: &Marker) -> StoreResult<bool>;
     async fn list_clients(&self) -> StoreResult<Vec<ClientRecord>>;
 }
@@ -145,6 +159,38 @@ pub trait SessionRead: Send + Sync {
     async fn sessions_of(&self, sub: &Subject) -> StoreResult<Vec<SessionRecord>>;
 }
 
+/// Browser sign-in: pending authorization requests, codes, and the sessions they begin.
+#[async_trait]
+pub trait SignInStore: Send + Sync {
+    async fn save_authorization(&self, request: &AuthorizationRequest) -> StoreResult<()>;
+    /// A pending request, if it is still live.
+    async fn authorization(&self, id: &str) -> StoreResult<Option<AuthorizationRequest>>;
+    /// A login on the page completes `request_id`: the browser's session begins, its
+    /// code is stored and the request is used up, in one transaction. `false`: the
+    /// request was used up already (a form posted twice), and nothing was written.
+    async fn complete_login(
+        &self,
+        session: &SessionRecord,
+        code: &AuthorizationCode,
+        request_id: &str,
+    ) -> StoreResult<bool>;
+    /// A code for a live session (single sign-on), in one transaction with a check that
+    /// no revoke-all or disable of the user came since the login (`code.auth_time`);
+    /// `false`, and nothing written, if one did.
+    async fn save_code(&self, code: &AuthorizationCode) -> StoreResult<bool>;
+    /// The code whose digest this is, redeemed or not, while its record lives.
+    async fn code(&self, digest: &str) -> StoreResult<Option<AuthorizationCode>>;
+    /// The exchange, in one transaction: the code is marked redeemed by `family` (if it
+    /// was not, and is within its minute at `now`), the family begins, and its session
+    /// (which must still exist) gains the family's client as a relying party.
+    async fn redeem_code(
+        &self,
+        code: &AuthorizationCode,
+        family: &FamilyRecord,
+        now: UnixTime,
+    ) -> StoreResult<Redemption>;
+}
+
 /// Ending sessions (logout, revoke-all).
 #[async_trait]
 pub trait SessionEnd: Send + Sync {
@@ -169,6 +215,16 @@ pub trait DeliveryStore: Send + Sync {
     async fn claim_delivery(&self, delivery: &DeliveryRecord, lease_until: UnixTime) -> StoreResult<bool>;
 }
 
+/// What client lookups need, as one object: clients with their failure counts, and the
+/// origins clients registered.
+pub trait ClientLookup: FailureStore + OriginRead {}
+impl<T: FailureStore + OriginRead> ClientLookup for T {}
+
+/// What browser sign-in needs, as one object: its own items, and the sessions a
+/// browser cookie points at.
+pub trait BrowserStore: SignInStore + SessionRead {}
+impl<T: SignInStore + SessionRead> BrowserStore for T {}
+
 /// What the logout path needs, as one object.
 pub trait LogoutStore: FamilyRead + SessionRead + SessionEnd + MarkerWrite + DeliveryStore {}
 impl<T: FamilyRead + SessionRead + SessionEnd + MarkerWrite + DeliveryStore> LogoutStore for T {}
@@ -177,8 +233,10 @@ impl<T: FamilyRead + SessionRead + SessionEnd + MarkerWrite + DeliveryStore> Log
 /// from, and what the behaviour suite checks.
 pub trait FullStore:
     ClientAdmin
+    + ClientLookup
     + UserAdmin
     + FailureStore
+    + BrowserStore
     + SessionWrite
     + SessionRead
     + FamilyWrite
@@ -189,8 +247,10 @@ pub trait FullStore:
 }
 impl<T> FullStore for T where
     T: ClientAdmin
+        + ClientLookup
         + UserAdmin
         + FailureStore
+        + BrowserStore
         + SessionWrite
         + SessionRead
         + FamilyWrite

@@ -24,13 +24,18 @@ pub async fn run_all(store: &impl FullStore) {
     ending_a_session_marks_it_and_removes_it(store).await;
     deliveries_come_due_in_order_and_are_claimed_once(store).await;
     failures_are_read_with_the_user_or_client_counted_atomically_and_lapse(store).await;
+    origins_are_registered_while_some_client_names_them(store).await;
+    a_login_form_completes_once_and_a_code_is_redeemed_once(store).await;
+    a_code_is_not_redeemed_into_an_ended_session_or_for_a_user_revoked_since_login(store).await;
 }
 
 pub fn sample_client(id: &str) -> ClientRecord {
     ClientRecord {
         id: ClientId::new(id),
         epoch: ClientEpoch::random(),
-        secret_hash: ClientSecretHash::create(&SecretString::new("behaviour-test-secret-0123456789")).expect("hash"),
+        authentication: ClientAuthentication::Secret(
+            ClientSecretHash::create(&SecretString::new("behaviour-test-secret-0123456789")).expect("hash"),
+        ),
         grant_types: [GrantType::ClientCredentials, GrantType::Password].into_iter().collect(),
         scopes: Scope::parse("openid read write").expect("scope"),
         audience: Some("https://api.example.com".into()),
@@ -44,6 +49,12 @@ pub fn sample_client(id: &str) -> ClientRecord {
             refresh_grace: Some(0),
         },
         signing: ClientSigning { access_token: Some(SigningAlgorithm::Rs256), id_token: Some(SigningAlgorithm::Es256) },
+        browser: BrowserSettings {
+            name: Some("Behaviour Shop".into()),
+            redirect_uris: vec!["https://shop.example.com/callback".into(), "com.example.shop:/cb".into()],
+            post_logout_redirect_uris: vec!["https://shop.example.com/".into()],
+            allowed_origins: vec!["https://admin.shop.example.com".into()],
+        },
     }
 }
 
@@ -58,6 +69,9 @@ async fn client_round_trip_list_and_remove(store: &impl FullStore) {
     minimal.scopes = Scope::default();
     minimal.grant_types = BTreeSet::new();
     minimal.lifetimes = ClientLifetimes::default();
+    minimal.browser = BrowserSettings::default();
+    minimal.authentication = ClientAuthentication::None;
+    minimal.may_introspect = false;
     store.put_client(&minimal).await.expect("replace");
     assert_eq!(store.client(&client.id).await.expect("get"), Some(minimal), "put replaces, empty sets survive");
 
@@ -469,4 +483,164 @@ async fn deliveries_come_due_in_order_and_are_claimed_once(store: &impl FullStor
     store.save_delivery(&settled).await.expect("settle");
     assert!(!store.due_deliveries(now.plus(7200), 1000).await.expect("due").iter().any(|d| d.id == first.id));
     assert!(!store.claim_delivery(&settled, now.plus(60)).await.expect("claim"), "settled ones are never claimed");
+}
+
+/// A code for `session`'s login, to `client`, issued at `now`.
+fn code_for(session: &SessionRecord, client: &ClientId, now: UnixTime) -> AuthorizationCode {
+    AuthorizationCode {
+        digest: crate::secrets::digest_of(&random_id()),
+        client_id: client.clone(),
+        redirect_uri: "https://shop.example.com/callback".into(),
+        scope: Scope::parse("openid read").expect("scope"),
+        nonce: Some("n-1".into()),
+        code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
+        sid: session.sid.clone(),
+        sub: session.sub.clone(),
+        username: "alice".into(),
+        auth_time: session.auth_time,
+        session_ends_at: session.expires_at,
+        client_in_session: session.client_ids.contains(client),
+        valid_until: now.plus(60),
+        redeemed_by: None,
+        expires_at: now.plus(3600),
+    }
+}
+
+/// The family an exchange of `code` begins.
+fn family_of(code: &AuthorizationCode, now: UnixTime) -> FamilyRecord {
+    let (_, mut family) = crate::testing::kit::session(now, 3600);
+    family.sid = code.sid.clone();
+    family.sub = code.sub.clone();
+    family.client_id = code.client_id.clone();
+    family
+}
+
+/// A browser session as the login form begins it: no client yet.
+fn browser_session(now: UnixTime) -> SessionRecord {
+    let (mut session, _) = crate::testing::kit::session(now, 3600);
+    session.client_ids.clear();
+    session.browser = Some(BrowserLogin { username: "alice".into(), secret_digest: crate::secrets::digest_of("s") });
+    session
+}
+
+async fn a_login_form_completes_once_and_a_code_is_redeemed_once(store: &impl FullStore) {
+    let now = UnixTime::now();
+    let session = browser_session(now);
+    let (shop, blog) = (ClientId::new(format!("shop-{}", random_id())), ClientId::new(format!("blog-{}", random_id())));
+    let pending = AuthorizationRequest {
+        id: random_id(),
+        client_id: shop.clone(),
+        redirect_uri: "https://shop.example.com/callback".into(),
+        scope: Scope::parse("openid read").expect("scope"),
+        state: Some("st".into()),
+        nonce: None,
+        code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
+        login_hint: None,
+        csrf_digest: crate::secrets::digest_of("csrf"),
+        expires_at: now.plus(600),
+    };
+    store.save_authorization(&pending).await.expect("saved");
+    assert_eq!(store.authorization(&pending.id).await.expect("read"), Some(pending.clone()));
+    let first = code_for(&session, &shop, now);
+    assert!(store.complete_login(&session, &first, &pending.id).await.expect("completed"));
+    // Posted twice: the second post's session and code are new, the request used up.
+    let (twice, twice_code) = (browser_session(now), code_for(&session, &shop, now));
+    assert!(!store.complete_login(&twice, &twice_code, &pending.id).await.expect("posted twice"), "once only");
+    assert_eq!(store.session(&twice.sid).await.expect("read"), None, "all or nothing");
+    assert_eq!(store.authorization(&pending.id).await.expect("read"), None, "the request is used up");
+    assert_eq!(store.code(&first.digest).await.expect("read"), Some(first.clone()));
+
+    let family = family_of(&first, now);
+    assert_eq!(store.redeem_code(&first, &family, now).await.expect("redeemed"), Redemption::Redeemed);
+    let again = family_of(&first, now);
+    assert_eq!(
+        store.redeem_code(&first, &again, now).await.expect("answered"),
+        Redemption::Spent(Some(family.fid.clone())),
+        "a replay learns the family to revoke"
+    );
+    assert_eq!(store.family(&again.fid).await.expect("read"), None, "and begins nothing");
+    let joined = store.session(&session.sid).await.expect("read").expect("live");
+    assert_eq!(joined.client_ids, BTreeSet::from([shop.clone()]), "the client joined the session");
+
+    // Single sign-on: a second code for the same client, then one for another client.
+    for client in [&shop, &blog] {
+        let code = code_for(&joined, client, now);
+        assert!(store.save_code(&code).await.expect("saved"));
+        assert_eq!(
+            store.redeem_code(&code, &family_of(&code, now), now).await.expect("redeemed"),
+            Redemption::Redeemed
+        );
+    }
+    let joined = store.session(&session.sid).await.expect("read").expect("live");
+    assert_eq!(joined.client_ids, BTreeSet::from([shop, blog]));
+
+    let mut late = code_for(&joined, &ClientId::new("late"), now);
+    late.valid_until = now;
+    assert!(store.save_code(&late).await.expect("saved"));
+    assert_eq!(store.redeem_code(&late, &family_of(&late, now), now).await.expect("answered"), Redemption::Spent(None));
+}
+
+async fn a_code_is_not_redeemed_into_an_ended_session_or_for_a_user_revoked_since_login(store: &impl FullStore) {
+    let now = UnixTime::now();
+    let client = ClientId::new(format!("shop-{}", random_id()));
+    // The session is gone (a logout ended it).
+    let gone = browser_session(now);
+    let code = code_for(&gone, &client, now);
+    assert!(store.save_code(&code).await.expect("saved"));
+    let family = family_of(&code, now);
+    assert_eq!(store.redeem_code(&code, &family, now).await.expect("answered"), Redemption::SessionGone);
+    assert_eq!(store.family(&family.fid).await.expect("read"), None);
+
+    // The session is there (a revoke-all missed it), but the user's line moved past the login.
+    let (session, first_family) = crate::testing::kit::session(now, 3600);
+    store.begin_session(&session, &first_family).await.expect("begin");
+    let code = code_for(&session, &client, now);
+    assert!(store.save_code(&code).await.expect("saved"));
+    let marker = Marker::Subject { sub: session.sub.clone(), not_before: now.plus(1), expires_at: now.plus(3600) };
+    store.put_marker(&marker).await.expect("marked");
+    let family = family_of(&code, now);
+    assert_eq!(store.redeem_code(&code, &family, now).await.expect("answered"), Redemption::SessionGone);
+    assert_eq!(store.family(&family.fid).await.expect("read"), None, "no family begins");
+    // Nor does single sign-on issue another code for that login.
+    let refused = code_for(&session, &client, now);
+    assert!(!store.save_code(&refused).await.expect("answered"), "the line moved past the login");
+    assert_eq!(store.code(&refused.digest).await.expect("read"), None, "nothing written");
+    // A line drawn before the login leaves it be.
+    let (earlier, earlier_family) = crate::testing::kit::session(now, 3600);
+    store.begin_session(&earlier, &earlier_family).await.expect("begin");
+    let before = Marker::Subject { sub: earlier.sub.clone(), not_before: now, expires_at: now.plus(3600) };
+    store.put_marker(&before).await.expect("marked");
+    let code = code_for(&earlier, &client, now);
+    assert!(store.save_code(&code).await.expect("saved"), "a line before the login");
+    assert_eq!(store.redeem_code(&code, &family_of(&code, now), now).await.expect("redeemed"), Redemption::Redeemed);
+}
+
+async fn origins_are_registered_while_some_client_names_them(store: &impl FullStore) {
+    let origin = |name: &str| format!("https://{name}-{}.example", random_id().to_lowercase().replace('_', "x"));
+    let (app, admin, other) = (origin("app"), origin("admin"), origin("other"));
+    let mut first = sample_client(&format!("client-{}", random_id()));
+    first.browser.redirect_uris = vec![format!("{app}/cb")];
+    first.browser.allowed_origins = vec![admin.clone()];
+    let mut second = sample_client(&format!("client-{}", random_id()));
+    second.browser.redirect_uris = vec![format!("{app}/other-cb")];
+    second.browser.allowed_origins = Vec::new();
+    store.create_client(&first).await.expect("created");
+    store.put_client(&second).await.expect("put");
+    let registered = |o: String| async move { store.origin_registered(&o).await.expect("read") };
+    assert!(registered(app.clone()).await && registered(admin.clone()).await);
+    assert!(!registered(other.clone()).await);
+
+    // A replace that drops an origin unregisters it, unless another client names it.
+    let mut replaced = first.clone();
+    replaced.browser.allowed_origins = vec![other.clone()];
+    store.put_client(&replaced).await.expect("replaced");
+    assert!(!registered(admin.clone()).await, "dropped");
+    assert!(registered(other.clone()).await && registered(app.clone()).await);
+    let now = UnixTime::now();
+    let marker = |id: &ClientId| Marker::Client { client_id: id.clone(), not_before: now, expires_at: now.plus(60) };
+    assert!(store.remove_client(&replaced.id, &marker(&replaced.id)).await.expect("removed"));
+    assert!(!registered(other.clone()).await, "its origins go with it");
+    assert!(registered(app.clone()).await, "still the second client's");
+    assert!(store.remove_client(&second.id, &marker(&second.id)).await.expect("removed"));
+    assert!(!registered(app).await);
 }

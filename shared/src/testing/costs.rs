@@ -22,7 +22,18 @@ pub struct Units {
 /// The units one call consumes.
 pub fn units_of(call: Call) -> Units {
     let (requests, reads, writes) = match call.op {
-        "client" | "user" | "session" | "family" | "delivery" => (1, 1.0, 0.0),
+        "client" | "user" | "session" | "family" | "delivery" | "authorization" | "code" | "origin_registered" => {
+            (1, 1.0, 0.0)
+        }
+        "save_authorization" => (1, 0.0, 1.0),
+        // The code's put and the user's line checked, transactional.
+        "save_code" => (1, 0.0, 4.0),
+        // Request delete + session put (and its index entry) + code put, transactional.
+        "complete_login" => (1, 0.0, 7.0),
+        // Code update + family put + session update + the subject-line check,
+        // transactional; the session's `by_subject` index entry is rewritten as the client
+        // joins (a client already in the session has a condition check instead: one less).
+        "redeem_code" => (1, 0.0, 9.0),
         "revocation_status" | "user_for_login" | "client_for_auth" => (1, call.items as f64, 0.0),
         "user_profile_by_subject" | "sessions_of" => (1, 0.5, 0.0),
         // Sixteen shards of the pending index, one query each.

@@ -103,6 +103,53 @@ impl<H: Hook, S: FailureStore> FailureStore for Decorated<S, H> {
 }
 
 #[async_trait]
+impl<H: Hook, S: SignInStore> SignInStore for Decorated<S, H> {
+    async fn save_authorization(&self, request: &AuthorizationRequest) -> StoreResult<()> {
+        self.call("save_authorization", self.inner.save_authorization(request)).await
+    }
+
+    async fn authorization(&self, id: &str) -> StoreResult<Option<AuthorizationRequest>> {
+        self.call("authorization", self.inner.authorization(id)).await
+    }
+
+    async fn complete_login(
+        &self,
+        session: &SessionRecord,
+        code: &AuthorizationCode,
+        request_id: &str,
+    ) -> StoreResult<bool> {
+        self.call_items("complete_login", 3, self.inner.complete_login(session, code, request_id)).await
+    }
+
+    async fn save_code(&self, code: &AuthorizationCode) -> StoreResult<bool> {
+        self.call("save_code", self.inner.save_code(code)).await
+    }
+
+    async fn code(&self, digest: &str) -> StoreResult<Option<AuthorizationCode>> {
+        self.call("code", self.inner.code(digest)).await
+    }
+
+    async fn redeem_code(
+        &self,
+        code: &AuthorizationCode,
+        family: &FamilyRecord,
+        now: UnixTime,
+    ) -> StoreResult<Redemption> {
+        match self.hook.before(Call { op: "redeem_code", items: 4 }) {
+            Injected::ConditionLost { .. } => Ok(Redemption::Spent(None)),
+            other => self.apply(other, self.inner.redeem_code(code, family, now)).await,
+        }
+    }
+}
+
+#[async_trait]
+impl<H: Hook, S: OriginRead> OriginRead for Decorated<S, H> {
+    async fn origin_registered(&self, origin: &str) -> StoreResult<bool> {
+        self.call("origin_registered", self.inner.origin_registered(origin)).await
+    }
+}
+
+#[async_trait]
 impl<H: Hook, S: ClientAdmin> ClientAdmin for Decorated<S, H> {
     async fn create_client(&self, client: &ClientRecord) -> StoreResult<()> {
         self.call("create_client", self.inner.create_client(client)).await

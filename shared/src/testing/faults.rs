@@ -49,6 +49,9 @@ pub enum Fault {
 /// the puts whose lost condition means "already there") only see outages.
 const CONDITIONAL: &[&str] = &[
     "rotate",
+    "redeem_code",
+    "complete_login",
+    "save_code",
     "revoke_family",
     "claim_delivery",
     "begin_session",

@@ -5,7 +5,9 @@
 use crate::Services;
 use crate::config::Config;
 use crate::domain::SigningAlgorithm;
-use crate::domain::{ClientLifetimes, ClientRecord, FamilyRecord, FamilyStatus, GrantType, Scope, SessionRecord};
+use crate::domain::{
+    ClientAuthentication, ClientLifetimes, ClientRecord, FamilyRecord, FamilyStatus, GrantType, Scope, SessionRecord,
+};
 use crate::ids::{ClientEpoch, ClientId, FamilyId, Jti, Sid, Subject, random_id};
 use crate::keys::KeyRing;
 use crate::oauth::OAuthRequest;
@@ -37,7 +39,9 @@ pub fn client(id: &str, grants: &[GrantType], scope: &str) -> ClientRecord {
     ClientRecord {
         id: ClientId::new(id),
         epoch: ClientEpoch::random(),
-        secret_hash: ClientSecretHash::create(&SecretString::new(CLIENT_SECRET)).expect("a long enough secret"),
+        authentication: ClientAuthentication::Secret(
+            ClientSecretHash::create(&SecretString::new(CLIENT_SECRET)).expect("a long enough secret"),
+        ),
         grant_types: grants.iter().copied().collect(),
         scopes: Scope::parse(scope).expect("a valid scope"),
         audience: None,
@@ -46,6 +50,7 @@ pub fn client(id: &str, grants: &[GrantType], scope: &str) -> ClientRecord {
         backchannel_logout_uri: None,
         lifetimes: ClientLifetimes::default(),
         signing: Default::default(),
+        browser: Default::default(),
     }
 }
 
@@ -77,6 +82,7 @@ pub fn session(now: UnixTime, lifetime: u64) -> (SessionRecord, FamilyRecord) {
         client_ids: BTreeSet::from([client.clone()]),
         auth_time: now,
         expires_at: now.plus(lifetime),
+        browser: None,
     };
     let family = FamilyRecord {
         fid: FamilyId::random(),

@@ -23,6 +23,9 @@ struct Inner {
     markers: Markers,
     deliveries: HashMap<String, DeliveryRecord>,
     failures: HashMap<Attempted, FailureCount>,
+    authorizations: HashMap<String, AuthorizationRequest>,
+    origins: HashMap<String, std::collections::BTreeSet<ClientId>>,
+    codes: HashMap<String, AuthorizationCode>,
 }
 
 /// Denylist entries, each with its `expires_at`.
@@ -49,6 +52,12 @@ impl MemoryStore {
     /// Every delivery record, settled or not (what a test asks of the audit trail).
     pub fn deliveries(&self) -> StoreResult<Vec<DeliveryRecord>> {
         Ok(self.lock()?.deliveries.values().cloned().collect())
+    }
+
+    /// Overwrite a code as it stands (a test's way to age one).
+    pub fn overwrite_code(&self, code: &AuthorizationCode) -> StoreResult<()> {
+        self.lock()?.codes.insert(code.digest.clone(), code.clone());
+        Ok(())
     }
 
     /// An independent copy of everything stored now: a property test asks "what could
@@ -78,21 +87,22 @@ impl ClientAdmin for MemoryStore {
         if inner.clients.contains_key(&client.id) {
             return Err(StoreError::Conflict);
         }
-        inner.clients.insert(client.id.clone(), client.clone());
+        inner.register(client);
         Ok(())
     }
 
     async fn put_client(&self, client: &ClientRecord) -> StoreResult<()> {
         client.validate().map_err(|e| StoreError::Rejected(e.to_string()))?;
-        self.lock()?.clients.insert(client.id.clone(), client.clone());
+        self.lock()?.register(client);
         Ok(())
     }
 
     async fn remove_client(&self, id: &ClientId, marker: &Marker) -> StoreResult<bool> {
         let mut inner = self.lock()?;
-        if inner.clients.remove(id).is_none() {
+        let Some(removed) = inner.clients.remove(id) else {
             return Ok(false);
-        }
+        };
+        inner.unregister_origins(&removed, &Default::default());
         put(&mut inner.markers, marker);
         Ok(true)
     }
@@ -101,6 +111,13 @@ impl ClientAdmin for MemoryStore {
         let mut all: Vec<ClientRecord> = self.lock()?.clients.values().cloned().collect();
         all.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(all)
+    }
+}
+
+#[async_trait]
+impl OriginRead for MemoryStore {
+    async fn origin_registered(&self, origin: &str) -> StoreResult<bool> {
+        Ok(self.lock()?.origins.get(origin).is_some_and(|clients| !clients.is_empty()))
     }
 }
 
@@ -142,8 +159,111 @@ impl FailureStore for MemoryStore {
 }
 
 impl Inner {
+    fn register(&mut self, client: &ClientRecord) {
+        if let Some(old) = self.clients.get(&client.id).cloned() {
+            self.unregister_origins(&old, &client.origins());
+        }
+        for origin in client.origins() {
+            self.origins.entry(origin).or_default().insert(client.id.clone());
+        }
+        self.clients.insert(client.id.clone(), client.clone());
+    }
+
+    /// `client`'s origins no longer name it, but for those it `keeps`.
+    fn unregister_origins(&mut self, client: &ClientRecord, keeps: &std::collections::BTreeSet<String>) {
+        for origin in client.origins().difference(keeps) {
+            if let Some(clients) = self.origins.get_mut(origin) {
+                clients.remove(&client.id);
+            }
+        }
+    }
+
     fn failures_of(&self, attempted: &Attempted) -> FailureCount {
         self.failures.get(attempted).copied().unwrap_or_default().at(UnixTime::now())
+    }
+}
+
+/// A revoke-all or disable of the code's user since the login it stands for.
+fn revoked_since_login(inner: &Inner, code: &AuthorizationCode, now: UnixTime) -> bool {
+    live(inner.markers.subjects.get(&code.sub), |(_, exp)| *exp, now)
+        .is_some_and(|(not_before, _)| code.auth_time < *not_before)
+}
+
+#[async_trait]
+impl SignInStore for MemoryStore {
+    async fn save_authorization(&self, request: &AuthorizationRequest) -> StoreResult<()> {
+        self.lock()?.authorizations.insert(request.id.clone(), request.clone());
+        Ok(())
+    }
+
+    async fn authorization(&self, id: &str) -> StoreResult<Option<AuthorizationRequest>> {
+        Ok(live(self.lock()?.authorizations.get(id), |r| r.expires_at, UnixTime::now()).cloned())
+    }
+
+    async fn complete_login(
+        &self,
+        session: &SessionRecord,
+        code: &AuthorizationCode,
+        request_id: &str,
+    ) -> StoreResult<bool> {
+        let mut inner = self.lock()?;
+        if inner.sessions.contains_key(&session.sid) || inner.codes.contains_key(&code.digest) {
+            return Err(StoreError::Conflict);
+        }
+        if inner.authorizations.remove(request_id).is_none() {
+            return Ok(false);
+        }
+        inner.sessions.insert(session.sid.clone(), session.clone());
+        inner.codes.insert(code.digest.clone(), code.clone());
+        Ok(true)
+    }
+
+    async fn save_code(&self, code: &AuthorizationCode) -> StoreResult<bool> {
+        let mut inner = self.lock()?;
+        if inner.codes.contains_key(&code.digest) {
+            return Err(StoreError::Conflict);
+        }
+        if revoked_since_login(&inner, code, UnixTime::now()) {
+            return Ok(false);
+        }
+        inner.codes.insert(code.digest.clone(), code.clone());
+        Ok(true)
+    }
+
+    async fn code(&self, digest: &str) -> StoreResult<Option<AuthorizationCode>> {
+        Ok(live(self.lock()?.codes.get(digest), |c| c.expires_at, UnixTime::now()).cloned())
+    }
+
+    async fn redeem_code(
+        &self,
+        code: &AuthorizationCode,
+        family: &FamilyRecord,
+        now: UnixTime,
+    ) -> StoreResult<Redemption> {
+        let mut inner = self.lock()?;
+        let stored = live(inner.codes.get(&code.digest), |c| c.expires_at, now).cloned();
+        match stored {
+            Some(stored) if stored.redeemed_by.is_none() && now < stored.valid_until => {}
+            Some(stored) => return Ok(Redemption::Spent(stored.redeemed_by)),
+            None => return Ok(Redemption::Spent(None)),
+        }
+        if live(inner.sessions.get(&family.sid), |s| s.expires_at, now).is_none() {
+            return Ok(Redemption::SessionGone);
+        }
+        if revoked_since_login(&inner, code, now) {
+            return Ok(Redemption::SessionGone);
+        }
+        if inner.families.contains_key(&family.fid) {
+            return Err(StoreError::Conflict);
+        }
+        if let Some(stored) = inner.codes.get_mut(&code.digest) {
+            stored.redeemed_by = Some(family.fid.clone());
+        }
+        if let Some(session) = inner.sessions.get_mut(&family.sid) {
+            session.client_ids.insert(family.client_id.clone());
+        }
+        inner.families.insert(family.fid.clone(), family.clone());
+        Ok(Redemption::Redeemed)
     }
 }
 

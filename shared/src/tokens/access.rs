@@ -138,6 +138,7 @@ mod tests {
                 iat: now,
                 auth_time: now,
                 sid: Sid::random(),
+                nonce: None,
             },
         )
         .unwrap();

@@ -2,8 +2,9 @@
 //! because DynamoDB refuses an empty set and an empty grant list is legitimate.
 
 use crate::domain::{
-    Attempted, ClientLifetimes, ClientRecord, ClientSigning, DeliveryRecord, DeliveryStatus, FailureCount,
-    FamilyRecord, FamilyStatus, GrantType, Marker, Scope, SessionRecord, SigningAlgorithm, UserProfile, UserRecord,
+    Attempted, AuthorizationCode, AuthorizationRequest, BrowserLogin, BrowserSettings, ClientAuthentication,
+    ClientLifetimes, ClientRecord, ClientSigning, DeliveryRecord, DeliveryStatus, FailureCount, FamilyRecord,
+    FamilyStatus, GrantType, Marker, Scope, SessionRecord, SigningAlgorithm, UserProfile, UserRecord,
 };
 use crate::ids::{ClientEpoch, ClientId, FamilyId, Jti, Sid, Subject};
 use crate::secrets::{ClientSecretHash, PasswordHashString};
@@ -99,6 +100,17 @@ impl Key {
     pub fn delivery(id: &str) -> Self {
         Self { pk: format!("DELIVERY#{id}"), sk: "DELIVERY" }
     }
+    /// The clients that registered a browser origin (CORS).
+    pub fn origin(origin: &str) -> Self {
+        Self { pk: format!("ORIGIN#{origin}"), sk: "ORIGIN" }
+    }
+    pub fn authorization(id: &str) -> Self {
+        Self { pk: format!("AUTHREQ#{id}"), sk: "AUTHREQ" }
+    }
+    /// Keyed by the code's digest: the code itself is never stored.
+    pub fn code(digest: &str) -> Self {
+        Self { pk: format!("CODE#{digest}"), sk: "CODE" }
+    }
     /// Failures are counted apart from the user or client item, so that a name nobody
     /// holds is counted too, and never a user or client item is written for it.
     pub fn failures(attempted: &Attempted) -> Self {
@@ -124,6 +136,11 @@ pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
 pub(crate) fn n(v: u64) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
+/// A list attribute, left out when empty (most clients have no browser settings).
+fn non_empty(values: &[String]) -> Option<AttributeValue> {
+    (!values.is_empty()).then(|| list(values.iter().cloned()))
+}
+
 fn list<I: IntoIterator<Item = S>, S: Into<String>>(values: I) -> AttributeValue {
     AttributeValue::L(values.into_iter().map(|v| AttributeValue::S(v.into())).collect())
 }
@@ -181,6 +198,9 @@ impl Item {
             _ => Err(self.corrupt(name)),
         }
     }
+    fn opt_list(&self, name: &str) -> StoreResult<Vec<String>> {
+        if self.0.contains_key(name) { self.req_list(name) } else { Ok(Vec::new()) }
+    }
     fn opt_alg(&self, name: &str) -> StoreResult<Option<SigningAlgorithm>> {
         self.opt_s(name)?.map(|raw| raw.parse().map_err(|_| self.corrupt(name))).transpose()
     }
@@ -208,7 +228,13 @@ impl Item {
         let mut item = Self::keyed(Key::client(&c.id));
         item.set("client_id", s(c.id.as_str()))
             .set("epoch", s(c.epoch.as_str()))
-            .set("secret_hash", s(c.secret_hash.stored()))
+            .set_opt(
+                "secret_hash",
+                match &c.authentication {
+                    ClientAuthentication::Secret(hash) => Some(s(hash.stored())),
+                    ClientAuthentication::None => None,
+                },
+            )
             .set("grant_types", list(c.grant_types.iter().map(|g| g.as_str())))
             .set("scopes", s(c.scopes.to_string()))
             .set("may_introspect", AttributeValue::Bool(c.may_introspect))
@@ -220,7 +246,11 @@ impl Item {
             .set_opt("refresh_idle_ttl", c.lifetimes.refresh_idle.map(n))
             .set_opt("refresh_grace", c.lifetimes.refresh_grace.map(n))
             .set_opt("access_token_alg", c.signing.access_token.map(|alg| s(alg.as_str())))
-            .set_opt("id_token_alg", c.signing.id_token.map(|alg| s(alg.as_str())));
+            .set_opt("id_token_alg", c.signing.id_token.map(|alg| s(alg.as_str())))
+            .set_opt("name", c.browser.name.as_deref().map(s))
+            .set_opt("redirect_uris", non_empty(&c.browser.redirect_uris))
+            .set_opt("post_logout_redirect_uris", non_empty(&c.browser.post_logout_redirect_uris))
+            .set_opt("allowed_origins", non_empty(&c.browser.allowed_origins));
         item
     }
 
@@ -233,7 +263,11 @@ impl Item {
         Ok(ClientRecord {
             id: ClientId::new(self.req_s("client_id")?),
             epoch: ClientEpoch::new(self.req_s("epoch")?),
-            secret_hash: ClientSecretHash::from_stored(self.req_s("secret_hash")?),
+            // A client without a secret is public (`token_endpoint_auth_method` none).
+            authentication: match self.opt_s("secret_hash")? {
+                Some(stored) => ClientAuthentication::Secret(ClientSecretHash::from_stored(stored)),
+                None => ClientAuthentication::None,
+            },
             grant_types,
             scopes: self.scope("scopes")?,
             audience: self.opt_s("audience")?,
@@ -249,6 +283,12 @@ impl Item {
             signing: ClientSigning {
                 access_token: self.opt_alg("access_token_alg")?,
                 id_token: self.opt_alg("id_token_alg")?,
+            },
+            browser: BrowserSettings {
+                name: self.opt_s("name")?,
+                redirect_uris: self.opt_list("redirect_uris")?,
+                post_logout_redirect_uris: self.opt_list("post_logout_redirect_uris")?,
+                allowed_origins: self.opt_list("allowed_origins")?,
             },
         })
     }
@@ -292,17 +332,24 @@ impl Item {
             .set(EXPIRES_AT, n(x.expires_at.0))
             // The `by_subject` index: every session of a user, for "log out everywhere".
             .set("gsi1pk", s(format!("SUB#{}", x.sub)))
-            .set("gsi1sk", s(format!("{SESSION_INDEX_PREFIX}{}", x.sid)));
+            .set("gsi1sk", s(format!("{SESSION_INDEX_PREFIX}{}", x.sid)))
+            .set_opt("username", x.browser.as_ref().map(|b| s(&b.username)))
+            .set_opt("browser_secret", x.browser.as_ref().map(|b| s(&b.secret_digest)));
         item
     }
 
     pub fn to_session(&self) -> StoreResult<SessionRecord> {
+        let browser = match (self.opt_s("username")?, self.opt_s("browser_secret")?) {
+            (Some(username), Some(secret_digest)) => Some(BrowserLogin { username, secret_digest }),
+            _ => None,
+        };
         Ok(SessionRecord {
             sid: Sid::new(self.req_s("sid")?),
             sub: Subject::new(self.req_s("sub")?),
             client_ids: self.req_list("client_ids")?.into_iter().map(ClientId::new).collect(),
             auth_time: UnixTime(self.req_n("auth_time")?),
             expires_at: UnixTime(self.req_n(EXPIRES_AT)?),
+            browser,
         })
     }
 
@@ -388,6 +435,76 @@ impl Item {
     pub fn to_failures(&self, now: UnixTime) -> StoreResult<FailureCount> {
         let failures = u32::try_from(self.req_n(FAILURES)?).map_err(|_| self.corrupt(FAILURES))?;
         Ok(FailureCount { failures, last_failed_at: UnixTime(self.req_n(LAST_FAILED_AT)?) }.at(now))
+    }
+
+    pub fn from_authorization(r: &AuthorizationRequest) -> Self {
+        let mut item = Self::keyed(Key::authorization(&r.id));
+        item.set("id", s(&r.id))
+            .set("client_id", s(r.client_id.as_str()))
+            .set("redirect_uri", s(&r.redirect_uri))
+            .set("scope", s(r.scope.to_string()))
+            .set("code_challenge", s(&r.code_challenge))
+            .set("csrf_digest", s(&r.csrf_digest))
+            .set(EXPIRES_AT, n(r.expires_at.0))
+            .set_opt("state", r.state.as_deref().map(s))
+            .set_opt("nonce", r.nonce.as_deref().map(s))
+            .set_opt("login_hint", r.login_hint.as_deref().map(s));
+        item
+    }
+
+    pub fn to_authorization(&self) -> StoreResult<AuthorizationRequest> {
+        Ok(AuthorizationRequest {
+            id: self.req_s("id")?,
+            client_id: ClientId::new(self.req_s("client_id")?),
+            redirect_uri: self.req_s("redirect_uri")?,
+            scope: self.scope("scope")?,
+            state: self.opt_s("state")?,
+            nonce: self.opt_s("nonce")?,
+            code_challenge: self.req_s("code_challenge")?,
+            login_hint: self.opt_s("login_hint")?,
+            csrf_digest: self.req_s("csrf_digest")?,
+            expires_at: UnixTime(self.req_n(EXPIRES_AT)?),
+        })
+    }
+
+    pub fn from_code(c: &AuthorizationCode) -> Self {
+        let mut item = Self::keyed(Key::code(&c.digest));
+        item.set("digest", s(&c.digest))
+            .set("client_id", s(c.client_id.as_str()))
+            .set("redirect_uri", s(&c.redirect_uri))
+            .set("scope", s(c.scope.to_string()))
+            .set("code_challenge", s(&c.code_challenge))
+            .set("sid", s(c.sid.as_str()))
+            .set("sub", s(c.sub.as_str()))
+            .set("username", s(&c.username))
+            .set("auth_time", n(c.auth_time.0))
+            .set("session_ends_at", n(c.session_ends_at.0))
+            .set("client_in_session", AttributeValue::Bool(c.client_in_session))
+            .set("valid_until", n(c.valid_until.0))
+            .set(EXPIRES_AT, n(c.expires_at.0))
+            .set_opt("nonce", c.nonce.as_deref().map(s))
+            .set_opt("redeemed_by", c.redeemed_by.as_ref().map(|fid| s(fid.as_str())));
+        item
+    }
+
+    pub fn to_code(&self) -> StoreResult<AuthorizationCode> {
+        Ok(AuthorizationCode {
+            digest: self.req_s("digest")?,
+            client_id: ClientId::new(self.req_s("client_id")?),
+            redirect_uri: self.req_s("redirect_uri")?,
+            scope: self.scope("scope")?,
+            nonce: self.opt_s("nonce")?,
+            code_challenge: self.req_s("code_challenge")?,
+            sid: Sid::new(self.req_s("sid")?),
+            sub: Subject::new(self.req_s("sub")?),
+            username: self.req_s("username")?,
+            auth_time: UnixTime(self.req_n("auth_time")?),
+            session_ends_at: UnixTime(self.req_n("session_ends_at")?),
+            client_in_session: self.req_bool("client_in_session")?,
+            valid_until: UnixTime(self.req_n("valid_until")?),
+            redeemed_by: self.opt_s("redeemed_by")?.map(FamilyId::new),
+            expires_at: UnixTime(self.req_n(EXPIRES_AT)?),
+        })
     }
 
     pub fn from_delivery(d: &DeliveryRecord) -> Self {

@@ -9,6 +9,7 @@ mod failures;
 mod logout;
 mod rotation;
 pub mod schema;
+mod signin;
 
 use super::*;
 use crate::config::AwsSettings;
@@ -17,7 +18,7 @@ use crate::time::UnixTime;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use codec::{Item, Key};
 use std::time::Duration;
 
@@ -174,26 +175,87 @@ impl ClientRead for DynamoStore {
     }
 }
 
+impl DynamoStore {
+    /// The client, and each of its origins' record naming it, in one transaction; the
+    /// origins of the registration it replaces that it drops no longer name it.
+    async fn write_client(&self, client: &ClientRecord, condition: Option<&str>) -> StoreResult<()> {
+        client.validate().map_err(|e| StoreError::Rejected(e.to_string()))?;
+        // An admin operation: the read before the write costs nothing that matters, and a
+        // concurrent replace of one client by two admins is theirs to sort out.
+        let replaced = match condition {
+            None => self.client(&client.id).await?,
+            Some(_) => None,
+        };
+        let mut put = Put::builder().table_name(&self.table).set_item(Some(Item::from_client(client).0));
+        if let Some(condition) = condition {
+            put = put.condition_expression(condition);
+        }
+        let mut transaction = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(built(put.build())?).build());
+        for origin in client.origins() {
+            let update = built(
+                Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(Key::origin(&origin).into_map()))
+                    .update_expression("ADD client_ids :client")
+                    .expression_attribute_values(":client", AttributeValue::Ss(vec![client.id.to_string()]))
+                    .build(),
+            )?;
+            transaction = transaction.transact_items(TransactWriteItem::builder().update(update).build());
+        }
+        if let Some(replaced) = replaced {
+            for origin in replaced.origins().difference(&client.origins()) {
+                transaction = transaction.transact_items(self.unregister_origin(origin, &client.id)?);
+            }
+        }
+        match transaction.send().await {
+            Ok(_) => Ok(()),
+            Err(err) if lost_condition(&err) => Err(StoreError::Conflict),
+            Err(err) => Err(classify(err)),
+        }
+    }
+
+    /// `origin`'s record no longer names `client` (a set emptied is the attribute gone:
+    /// the origin is then registered by nobody).
+    fn unregister_origin(&self, origin: &str, client: &ClientId) -> StoreResult<TransactWriteItem> {
+        let update = built(
+            Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(Key::origin(origin).into_map()))
+                .update_expression("DELETE client_ids :client")
+                .expression_attribute_values(":client", AttributeValue::Ss(vec![client.to_string()]))
+                .build(),
+        )?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+}
+
+#[async_trait]
+impl OriginRead for DynamoStore {
+    async fn origin_registered(&self, origin: &str) -> StoreResult<bool> {
+        let item = self.get(Key::origin(origin)).await?;
+        Ok(item
+            .is_some_and(|item| matches!(item.0.get("client_ids"), Some(AttributeValue::Ss(ids)) if !ids.is_empty())))
+    }
+}
+
 #[async_trait]
 impl ClientAdmin for DynamoStore {
     async fn put_client(&self, client: &ClientRecord) -> StoreResult<()> {
-        client.validate().map_err(|e| StoreError::Rejected(e.to_string()))?;
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(Item::from_client(client).0))
-            .send()
-            .await
-            .map_err(classify)?;
-        Ok(())
+        self.write_client(client, None).await
     }
 
     async fn create_client(&self, client: &ClientRecord) -> StoreResult<()> {
-        client.validate().map_err(|e| StoreError::Rejected(e.to_string()))?;
-        self.conditional_put(Item::from_client(client), "attribute_not_exists(pk)").await
+        self.write_client(client, Some("attribute_not_exists(pk)")).await
     }
 
     async fn remove_client(&self, id: &ClientId, marker: &Marker) -> StoreResult<bool> {
+        // Its origins, to unregister with it (an admin operation: one more read is fine).
+        let Some(removed) = self.client(id).await? else {
+            return Ok(false);
+        };
         let delete = built(
             Delete::builder()
                 .table_name(&self.table)
@@ -202,13 +264,15 @@ impl ClientAdmin for DynamoStore {
                 .build(),
         )?;
         let mark = built(Put::builder().table_name(&self.table).set_item(Some(Item::from_marker(marker).0)).build())?;
-        let result = self
+        let mut transaction = self
             .client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().delete(delete).build())
-            .transact_items(TransactWriteItem::builder().put(mark).build())
-            .send()
-            .await;
+            .transact_items(TransactWriteItem::builder().put(mark).build());
+        for origin in removed.origins() {
+            transaction = transaction.transact_items(self.unregister_origin(&origin, id)?);
+        }
+        let result = transaction.send().await;
         match result {
             Ok(_) => Ok(true),
             Err(err) if lost_condition(&err) => Ok(false),

@@ -72,7 +72,8 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().update(update).build())
     }
 
-    fn check(
+    /// A condition check on `key`, one item of a transaction.
+    pub(super) fn check(
         &self,
         key: Key,
         condition: &str,
