@@ -28,6 +28,8 @@ use std::time::Duration;
 struct World {
     store: Arc<MemoryStore>,
     alice: UserRecord,
+    /// The registration of `app` that its families must carry.
+    app_epoch: shared::ids::ClientEpoch,
     keys: Arc<KeyRing>,
     issuer: TokenIssuer,
     revoker: Revoker,
@@ -43,7 +45,8 @@ fn with_client(body: &str) -> OAuthRequest {
 async fn world(alg: SigningAlgorithm) -> World {
     let store = Arc::new(MemoryStore::new());
     let grants = [GrantType::ClientCredentials, GrantType::Password, GrantType::RefreshToken];
-    store.put_client(&ClientRecord { may_introspect: true, ..client("app", &grants, "openid read") }).await.unwrap();
+    let app = ClientRecord { may_introspect: true, ..client("app", &grants, "openid read") };
+    store.put_client(&app).await.unwrap();
     let password_hash = PasswordHashString::create(&SecretString::new("correct horse")).unwrap();
     let alice =
         UserRecord { username: "alice".into(), sub: shared::ids::Subject::random(), password_hash, disabled: false };
@@ -64,6 +67,7 @@ async fn world(alg: SigningAlgorithm) -> World {
         discovery: services.discovery(),
         store,
         alice,
+        app_epoch: app.epoch,
         keys,
     }
 }
@@ -161,6 +165,7 @@ fn fresh_family(w: &World) -> String {
     family.sub = w.alice.sub.clone();
     family.username = w.alice.username.clone();
     family.client_id = shared::ids::ClientId::new("app");
+    family.client_epoch = w.app_epoch.clone();
     family.scope = Scope::parse("read").unwrap();
     futures::executor::block_on(w.store.begin_session(&session, &family)).unwrap();
     RefreshToken { family: family.fid, generation: 0 }.encode(w.keys.snapshot().refresh_mac_key())

@@ -316,6 +316,11 @@ pub fn redirect_uri(raw: &str) -> Result<Url, String> {
     if url.fragment().is_some() {
         return Err("may not have a fragment".into());
     }
+    // The login and sign-out pages' Content-Security-Policy must name the target in
+    // `form-action`, and CSP has no syntax for an IPv6 address.
+    if matches!(url.host(), Some(url::Host::Ipv6(_))) {
+        return Err("may not name an IPv6 address (use 127.0.0.1 for loopback, or a host name)".into());
+    }
     match url.scheme() {
         "https" if url.host_str().is_some() => Ok(url),
         "http" if is_loopback(&url) => Ok(url),
@@ -454,5 +459,25 @@ mod tests {
         let mut client = kit::client("c", &[], "");
         client.lifetimes.refresh_idle = Some(5);
         assert_eq!(Lifetimes::default().for_client(&client).refresh_grace, 5);
+    }
+
+    #[test]
+    fn redirect_uris_are_exact_targets_a_pages_policy_can_name() {
+        for good in
+            ["https://app.example.com/cb", "http://127.0.0.1:8080/cb", "http://localhost/cb", "com.example.app:/cb"]
+        {
+            assert!(redirect_uri(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "https://*.example.com/cb",
+            "https://app.example.com/cb#frag",
+            "http://app.example.com/cb",
+            "http://[::1]:8080/cb",
+            "https://[2001:db8::1]/cb",
+            "javascript:alert(1)",
+            "relative/cb",
+        ] {
+            assert!(redirect_uri(bad).is_err(), "{bad}");
+        }
     }
 }

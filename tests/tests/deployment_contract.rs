@@ -555,25 +555,27 @@ async fn browser_sign_in(d: &mut Deployment, recorder: &LogoutRecorder, user: &t
     let again = d.http("authorize", "GET", &authorize, &[("cookie", session_cookie.as_str())], "").await;
     assert_eq!(again.status, 303, "{}", again.body);
 
-    // RP-initiated logout: without a hint, a confirmation (GET), confirmed (POST)...
+    // RP-initiated logout: a hint naming this browser's session ends it at once, and the
+    // RP is told by back-channel...
+    let before = recorder.tokens().len();
+    let hinted = format!(
+        "/oauth2/end_session?id_token_hint={id_token}&post_logout_redirect_uri={}&state=bye",
+        url::form_urlencoded::byte_serialize(format!("{back}?signed-out").as_bytes()).collect::<String>()
+    );
+    let left = d.http("end-session", "GET", &hinted, &[("cookie", session_cookie.as_str())], "").await;
+    assert_eq!(left.status, 303, "{}", left.body);
+    assert_eq!(query_of(left.header("location").expect("a Location"))["state"], "bye");
+    assert!(recorder.tokens().len() > before, "the RP was told by back-channel");
+    // ... and without a hint, a confirmation (GET), confirmed (POST): the session is over
+    // already, so the browser is only signed out.
     let ask = d.http("end-session", "GET", &format!("/oauth2/end_session?client_id={}", app.id), &[], "").await;
     assert_eq!(ask.status, 200, "{}", ask.body);
     let signout_cookie = cookie(&ask, "__Host-signout");
-    let before = recorder.tokens().len();
     let confirm = encode_form(&[("confirm", "yes"), ("csrf", field(&ask.body, "csrf").as_str())]);
     let cookies = format!("{signout_cookie}; {session_cookie}");
     let headers = [("content-type", "application/x-www-form-urlencoded"), ("cookie", cookies.as_str())];
     let ended = d.http("end-session", "POST", "/oauth2/end_session", &headers, &confirm).await;
     assert_eq!(ended.status, 200, "{}", ended.body);
-    assert!(recorder.tokens().len() > before, "the RP was told by back-channel");
-    // ... and with a hint, at once (the session is already over: nothing more to tell).
-    let hinted = format!(
-        "/oauth2/end_session?id_token_hint={id_token}&post_logout_redirect_uri={}&state=bye",
-        url::form_urlencoded::byte_serialize(format!("{back}?signed-out").as_bytes()).collect::<String>()
-    );
-    let left = d.http("end-session", "GET", &hinted, &[], "").await;
-    assert_eq!(left.status, 303, "{}", left.body);
-    assert_eq!(query_of(left.header("location").expect("a Location"))["state"], "bye");
 
     // CORS preflights: the app's origin (of its redirect URI) passes, at every route a
     // browser app calls.

@@ -56,7 +56,8 @@ pub struct AuthorizationCode {
     /// marker lasts until the session's end, and must outlive every family of it.
     pub session_ends_at: UnixTime,
     /// The client was one of the session's already when the code was issued: the
-    /// exchange then adds nothing to the session (whose list of clients has no repeats).
+    /// exchange then only checks that the session is live, and leaves its item (and its
+    /// index entry) unwritten.
     pub client_in_session: bool,
     /// The code may be exchanged until then.
     pub valid_until: UnixTime,

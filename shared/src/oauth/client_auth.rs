@@ -275,3 +275,67 @@ fn secret_matches(client: &ClientRecord, presented: &SecretString) -> bool {
         ClientAuthentication::None => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oauth::OAuthErrorCode;
+
+    fn request(auth: Option<&str>, body: &str) -> OAuthRequest {
+        OAuthRequest::parse(Some("application/x-www-form-urlencoded"), auth, body.as_bytes()).unwrap()
+    }
+
+    fn basic(id: &str, secret: &str) -> String {
+        format!("Basic {}", STANDARD.encode(format!("{id}:{secret}")))
+    }
+
+    #[test]
+    fn basic_credentials_are_form_decoded() {
+        let creds = extract_credentials(&request(Some(&basic("my%20app", "p%3As+x")), "")).unwrap();
+        assert_eq!((creds.id.as_str(), creds.secret.expose()), ("my app", "p:s x"));
+        assert_eq!(creds.method, AuthMethod::ClientSecretBasic);
+    }
+
+    #[test]
+    fn post_credentials_are_read_from_the_body() {
+        let creds = extract_credentials(&request(None, "client_id=app&client_secret=pw")).unwrap();
+        assert_eq!(creds.method, AuthMethod::ClientSecretPost);
+    }
+
+    #[test]
+    fn two_methods_at_once_is_invalid_request() {
+        let err = extract_credentials(&request(Some(&basic("app", "pw")), "client_secret=pw")).unwrap_err();
+        assert_eq!(err.code, OAuthErrorCode::InvalidRequest);
+        let err = extract_credentials(&request(Some(&basic("app", "pw")), "client_id=other")).unwrap_err();
+        assert_eq!(err.code, OAuthErrorCode::InvalidRequest);
+    }
+
+    #[test]
+    fn malformed_basic_headers_are_invalid_client_401() {
+        let no_colon = format!("Basic {}", STANDARD.encode("appsecret"));
+        let bad_escape = basic("app%zz", "pw");
+        for header in
+            ["Basic", "Basic !!!notbase64", no_colon.as_str(), "Bearer abc", bad_escape.as_str(), "Basic Og=="]
+        {
+            let err = extract_credentials(&request(Some(header), "")).unwrap_err();
+            assert_eq!((err.code, err.status()), (OAuthErrorCode::InvalidClient, 401), "{header}");
+        }
+    }
+
+    #[test]
+    fn an_escape_is_two_hex_digits_not_a_signed_number() {
+        // `%+0` once decoded to a NUL byte: `u8::from_str_radix("+0", 16)` is `Ok(0)`.
+        for raw in ["%+0", "%+41", "a%+Fb", "%-1"] {
+            assert_eq!(form_decode(raw), None, "{raw}");
+            let err = extract_credentials(&request(Some(&basic("app", raw)), "")).unwrap_err();
+            assert_eq!(err.code, OAuthErrorCode::InvalidClient, "{raw}");
+        }
+        assert_eq!(form_decode("%41%2b+%3A").as_deref(), Some("A+ :"));
+    }
+
+    #[test]
+    fn no_credentials_is_invalid_client() {
+        let err = extract_credentials(&request(None, "client_id=app")).unwrap_err();
+        assert_eq!(err.code, OAuthErrorCode::InvalidClient);
+    }
+}

@@ -56,7 +56,10 @@ impl SignIn {
             }
         };
         let now = UnixTime::now();
-        let fresh = |s: &SessionRecord| requested.max_age.is_none_or(|max| now.0.saturating_sub(s.auth_time.0) <= max);
+        // `max_age=0` asks for a sign-in now, as `prompt=login` does (OIDC Core §3.1.2.1).
+        let fresh = |s: &SessionRecord| {
+            requested.max_age.is_none_or(|max| max > 0 && now.0.saturating_sub(s.auth_time.0) <= max)
+        };
         if let Some(session) = session.filter(|s| requested.prompt != Prompt::Login && fresh(s)) {
             // Single sign-on: the browser's session, and a code at once, unless the user's
             // tokens were revoked since the login.
@@ -138,6 +141,7 @@ impl SignIn {
             Err(err) => return Answer::unavailable(err),
         }
         tracing::info!(event = "session.started", client_id = %client.id, sub = %user.sub, sid = %session.sid);
+        self.end_another_users_session(cookies, &user.sub).await;
         // Signed in: this form's CSRF cookie goes, and so do those of forms left open in
         // other tabs or reloaded (they would otherwise pile up until they expire).
         let prefix = policy.sign_in("");
@@ -155,6 +159,24 @@ impl SignIn {
             params.push(("state", state));
         }
         self.back_to(&pending.redirect_uri, &params, set_cookies)
+    }
+
+    /// Another user signed in on this browser (a shared computer): the session the
+    /// browser held until now ends, with its back-channel logout, rather than live on
+    /// out of anyone's reach (its cookie is replaced). The same user signing in again
+    /// (`prompt=login`, `max_age`) keeps theirs: it is theirs to end. Best effort: the
+    /// new sign-in stands whatever happens here.
+    async fn end_another_users_session(&self, cookies: &Cookies, signed_in: &crate::ids::Subject) {
+        let previous = match self.browser_session(cookies).await {
+            Ok(Some(previous)) if previous.sub != *signed_in => previous,
+            Ok(_) => return,
+            Err(err) => return err.report(),
+        };
+        let sid = previous.sid.clone();
+        match self.logout.end_read_session(previous, crate::domain::RevocationCause::Logout).await {
+            Ok(_) => tracing::info!(event = "session.replaced", sid = %sid),
+            Err(err) => err.report(),
+        }
     }
 
     /// The client a request names, or the page that says it cannot be signed in to.

@@ -7,8 +7,15 @@ use std::collections::HashMap;
 
 /// The cookies a request carries (the `Cookie` headers; API Gateway passes its
 /// `cookies` array as one).
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Cookies(HashMap<String, String>);
+
+/// Names only: the values are session secrets and CSRF tokens.
+impl std::fmt::Debug for Cookies {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
 
 impl Cookies {
     pub fn parse<'a>(headers: impl IntoIterator<Item = &'a str>) -> Self {
@@ -79,9 +86,17 @@ impl CookiePolicy {
 }
 
 /// One `Set-Cookie` header value.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct SetCookie {
     pub header: String,
+}
+
+/// The cookie's name only: its value may be a session secret or a CSRF token.
+impl std::fmt::Debug for SetCookie {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = self.header.split('=').next().unwrap_or_default();
+        f.debug_struct("SetCookie").field("name", &name).finish_non_exhaustive()
+    }
 }
 
 #[cfg(test)]

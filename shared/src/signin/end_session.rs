@@ -68,13 +68,23 @@ impl SignIn {
         match params.param("confirm").filter(|_| posted) {
             // The confirmation form, posted back.
             Some(answer) => self.confirmed(answer == "yes", &params, cookies, back_to.as_deref(), state).await,
-            None => match hint {
-                Some(hint) => {
-                    let ended = self.logout.end_session_by_id(&hint.sid, RevocationCause::Logout).await;
-                    self.signed_out(ended, back_to.as_deref(), state)
+            None => {
+                // The hint ends this browser's session at once only if it names that very
+                // session: a hint is no secret (any holder of an old ID token has one, and
+                // it needs no cookie), so for any other session the user is asked
+                // (RP-Initiated Logout 1.0 §2), and the confirmation ends the browser's own.
+                let session = match self.browser_session(cookies).await {
+                    Ok(session) => session,
+                    Err(err) => return Answer::unavailable(err),
+                };
+                match (hint, session) {
+                    (Some(hint), Some(session)) if hint.sid == session.sid => {
+                        let ended = self.logout.end_read_session(session, RevocationCause::Logout).await;
+                        self.signed_out(ended, back_to.as_deref(), state)
+                    }
+                    _ => self.ask(client.as_ref(), back_to.as_deref(), state),
                 }
-                None => self.ask(client.as_ref(), back_to.as_deref(), state),
-            },
+            }
         }
     }
 

@@ -47,7 +47,6 @@ pub struct SignIn {
 }
 
 /// What the browser is answered.
-#[derive(Debug)]
 pub enum Answer {
     /// 303 See Other, on to `location` (the client, with a code or an error).
     Redirect { location: String, cookies: Vec<SetCookie> },
@@ -64,6 +63,22 @@ impl Answer {
     fn unavailable(err: StoreError) -> Self {
         err.report();
         Self::error_page(503, "Try again in a moment", "The sign-in service is briefly unavailable. Please try again.")
+    }
+}
+
+/// Without the redirect's query (a code) or the page (a CSRF token).
+impl std::fmt::Debug for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Answer::Redirect { location, cookies } => f
+                .debug_struct("Redirect")
+                .field("to", &location.split('?').next().unwrap_or_default())
+                .field("cookies", cookies)
+                .finish_non_exhaustive(),
+            Answer::Page { status, cookies, .. } => {
+                f.debug_struct("Page").field("status", status).field("cookies", cookies).finish_non_exhaustive()
+            }
+        }
     }
 }
 

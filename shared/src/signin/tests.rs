@@ -291,8 +291,8 @@ async fn prompt_login_and_max_age_ask_again_despite_a_session() {
     let w = world().await;
     let mut browser = Browser::default();
     w.sign_in(&mut browser, "shop", SHOP).await;
+    // In the very second of the sign-in: `max_age=0` is a sign-in now, like `prompt=login`.
     for extra in ["&prompt=login", "&max_age=0"] {
-        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
         let answer = w.sign_in.authorize(authorize_query("blog", BLOG, extra), &browser.cookies()).await;
         assert!(matches!(answer, Answer::Page { status: 200, .. }), "{extra}: the form again");
     }
@@ -411,4 +411,90 @@ async fn no_family_outlives_the_browser_session_it_belongs_to() {
         family.expires_at,
         session.expires_at
     );
+}
+
+#[tokio::test]
+async fn a_hint_for_a_session_this_browser_does_not_hold_only_asks() {
+    let w = world().await;
+    // The user signed in in two browsers; an old ID token of the first is replayed (say,
+    // from an image tag) in the second, or with no cookie at all.
+    let (mut first, mut second) = (Browser::default(), Browser::default());
+    let code = w.sign_in(&mut first, "shop", SHOP).await["code"].clone();
+    let hint = w.exchange("shop", &code, SHOP, VERIFIER).await.unwrap().id_token.unwrap();
+    let first_sid = w.id_claims(&hint).sid;
+    let code = w.sign_in(&mut second, "shop", SHOP).await["code"].clone();
+    let second_sid = w.id_claims(&w.exchange("shop", &code, SHOP, VERIFIER).await.unwrap().id_token.unwrap()).sid;
+
+    let mut stranger = Browser::default();
+    for browser in [&mut second, &mut stranger] {
+        let answer = w.sign_in.end_session(query(&format!("id_token_hint={hint}")), false, &browser.cookies()).await;
+        browser.keep(&answer);
+        assert!(matches!(answer, Answer::Page { status: 200, .. }), "the user is asked: {answer:?}");
+    }
+    assert!(w.store.session(&first_sid).await.unwrap().is_some(), "the hint's session lives on");
+    assert!(w.store.session(&second_sid).await.unwrap().is_some(), "and so does the browser's");
+    assert!(second.jar.contains_key("__Host-session"), "its cookie is not cleared");
+}
+
+#[tokio::test]
+async fn debug_output_shows_no_code_cookie_value_or_csrf_token() {
+    let w = world().await;
+    let mut browser = Browser::default();
+    let form = w.sign_in.authorize(authorize_query("shop", SHOP, ""), &browser.cookies()).await;
+    browser.keep(&form);
+    let Answer::Page { page, .. } = &form else { panic!("a form") };
+    let csrf = hidden(page, "csrf");
+    let posted =
+        query(&format!("request={}&csrf={csrf}&username=alice&password=correct+horse", hidden(page, "request")));
+    let answer = w.sign_in.login(&posted.unwrap(), &browser.cookies()).await;
+    let (_, params) = location_params(&answer);
+    browser.keep(&answer);
+    let shown = format!("{form:?} {answer:?} {:?}", browser.cookies());
+    let session = browser.jar["__Host-session"].clone();
+    for secret in [&params["code"], &csrf, &session] {
+        assert!(!shown.contains(secret.as_str()), "{shown}");
+    }
+}
+
+#[tokio::test]
+async fn another_user_signing_in_on_the_same_browser_ends_the_first_ones_session() {
+    let w = world().await;
+    let bob = UserRecord {
+        username: "bob".into(),
+        sub: Subject::random(),
+        password_hash: PasswordHashString::create(&crate::secrets::SecretString::new("bob's horse")).unwrap(),
+        disabled: false,
+    };
+    w.store.create_user(&bob).await.unwrap();
+    let mut browser = Browser::default();
+    let code = w.sign_in(&mut browser, "shop", SHOP).await["code"].clone();
+    let alice_sid = w.id_claims(&w.exchange("shop", &code, SHOP, VERIFIER).await.unwrap().id_token.unwrap()).sid;
+
+    // The same user again (`prompt=login`): their first session stays theirs.
+    let form = w.sign_in.authorize(authorize_query("shop", SHOP, "&prompt=login"), &browser.cookies()).await;
+    browser.keep(&form);
+    let Answer::Page { page, .. } = &form else { panic!("a form") };
+    let posted = query(&format!(
+        "request={}&csrf={}&username=alice&password=correct+horse",
+        hidden(page, "request"),
+        hidden(page, "csrf")
+    ));
+    browser.keep(&w.sign_in.login(&posted.unwrap(), &browser.cookies()).await);
+    assert!(w.store.session(&alice_sid).await.unwrap().is_some(), "alice's own sessions are hers to end");
+
+    // Bob on the same browser: the session it held ends.
+    let form = w.sign_in.authorize(authorize_query("shop", SHOP, "&prompt=login"), &browser.cookies()).await;
+    browser.keep(&form);
+    let Answer::Page { page, .. } = &form else { panic!("a form") };
+    let posted = query(&format!(
+        "request={}&csrf={}&username=bob&password=bob%27s+horse",
+        hidden(page, "request"),
+        hidden(page, "csrf")
+    ));
+    let before = browser.jar["__Host-session"].clone();
+    let (held, _) = before.split_once('.').unwrap();
+    let answer = w.sign_in.login(&posted.unwrap(), &browser.cookies()).await;
+    location_params(&answer);
+    assert!(w.store.session(&crate::ids::Sid::new(held)).await.unwrap().is_none(), "alice's session here ended");
+    assert!(w.store.session(&alice_sid).await.unwrap().is_some(), "her earlier one was not this browser's to end");
 }

@@ -198,6 +198,13 @@ impl Item {
             _ => Err(self.corrupt(name)),
         }
     }
+    fn opt_string_set(&self, name: &str) -> StoreResult<Vec<String>> {
+        match self.0.get(name) {
+            None => Ok(Vec::new()),
+            Some(AttributeValue::Ss(values)) => Ok(values.clone()),
+            Some(_) => Err(self.corrupt(name)),
+        }
+    }
     fn opt_list(&self, name: &str) -> StoreResult<Vec<String>> {
         if self.0.contains_key(name) { self.req_list(name) } else { Ok(Vec::new()) }
     }
@@ -327,14 +334,20 @@ impl Item {
         let mut item = Self::keyed(Key::session(&x.sid));
         item.set("sid", s(x.sid.as_str()))
             .set("sub", s(x.sub.as_str()))
-            .set("client_ids", list(x.client_ids.iter().map(|c| c.as_str())))
             .set("auth_time", n(x.auth_time.0))
             .set(EXPIRES_AT, n(x.expires_at.0))
             // The `by_subject` index: every session of a user, for "log out everywhere".
             .set("gsi1pk", s(format!("SUB#{}", x.sub)))
             .set("gsi1sk", s(format!("{SESSION_INDEX_PREFIX}{}", x.sid)))
             .set_opt("username", x.browser.as_ref().map(|b| s(&b.username)))
-            .set_opt("browser_secret", x.browser.as_ref().map(|b| s(&b.secret_digest)));
+            .set_opt("browser_secret", x.browser.as_ref().map(|b| s(&b.secret_digest)))
+            // A string set, so that a client joins at most once (`ADD` is idempotent);
+            // DynamoDB has no empty set: a browser session begins without the attribute.
+            .set_opt(
+                "client_ids",
+                (!x.client_ids.is_empty())
+                    .then(|| AttributeValue::Ss(x.client_ids.iter().map(|c| c.to_string()).collect())),
+            );
         item
     }
 
@@ -346,7 +359,7 @@ impl Item {
         Ok(SessionRecord {
             sid: Sid::new(self.req_s("sid")?),
             sub: Subject::new(self.req_s("sub")?),
-            client_ids: self.req_list("client_ids")?.into_iter().map(ClientId::new).collect(),
+            client_ids: self.opt_string_set("client_ids")?.into_iter().map(ClientId::new).collect(),
             auth_time: UnixTime(self.req_n("auth_time")?),
             expires_at: UnixTime(self.req_n(EXPIRES_AT)?),
             browser,

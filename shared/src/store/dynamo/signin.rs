@@ -116,9 +116,9 @@ impl SignInStore for DynamoStore {
                 Update::builder()
                     .table_name(&self.table)
                     .set_key(Some(Key::session(&family.sid).into_map()))
-                    .update_expression("SET client_ids = list_append(client_ids, :client)")
+                    .update_expression("ADD client_ids :client")
                     .condition_expression(live_session)
-                    .expression_attribute_values(":client", AttributeValue::L(vec![s(family.client_id.as_str())]))
+                    .expression_attribute_values(":client", AttributeValue::Ss(vec![family.client_id.to_string()]))
                     .expression_attribute_values(":now", now_n)
                     .build(),
             )?;
@@ -155,6 +155,14 @@ impl SignInStore for DynamoStore {
         }
         if failed(SESSION) || failed(USER_CLEAR) {
             return Ok(Redemption::SessionGone);
+        }
+        // Two exchanges of one code at the same moment: DynamoDB may cancel the loser for
+        // the conflict rather than the condition. If the winner has redeemed it by now,
+        // this is a replay like any other, and its family is revoked.
+        if reasons.get(CODE).and_then(|r| r.code()) == Some("TransactionConflict")
+            && let Some(redeemed_by) = self.code(&code.digest).await?.and_then(|c| c.redeemed_by)
+        {
+            return Ok(Redemption::Spent(Some(redeemed_by)));
         }
         Err(classify(err))
     }
