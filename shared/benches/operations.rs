@@ -54,6 +54,8 @@ async fn world(alg: SigningAlgorithm) -> World {
     let keys = Arc::new(KeyRing::ephemeral(alg).unwrap());
     // A warm instance: the client stays cached for the whole run.
     let config = shared::config::Config {
+        // Access tokens in this group's algorithm (the client has no override of its own).
+        signing_algorithm: alg,
         client_cache_ttl: Duration::from_secs(3600),
         expected_audience: Some(shared::config::ExpectedAudience::OneOf(vec!["https://api.example.com".into()])),
         ..config()
