@@ -73,16 +73,16 @@ impl SignIn {
                 // session: a hint is no secret (any holder of an old ID token has one, and
                 // it needs no cookie), so for any other session the user is asked
                 // (RP-Initiated Logout 1.0 §2), and the confirmation ends the browser's own.
-                let session = match self.browser_session(cookies).await {
-                    Ok(session) => session,
-                    Err(err) => return Answer::unavailable(err),
+                let Some(hint) = hint else {
+                    return self.ask(client.as_ref(), back_to.as_deref(), state);
                 };
-                match (hint, session) {
-                    (Some(hint), Some(session)) if hint.sid == session.sid => {
+                match self.browser_session(cookies).await {
+                    Ok(Some(session)) if hint.sid == session.sid => {
                         let ended = self.logout.end_read_session(session, RevocationCause::Logout).await;
                         self.signed_out(ended, back_to.as_deref(), state)
                     }
-                    _ => self.ask(client.as_ref(), back_to.as_deref(), state),
+                    Ok(_) => self.ask(client.as_ref(), back_to.as_deref(), state),
+                    Err(err) => Answer::unavailable(err),
                 }
             }
         }
