@@ -114,13 +114,26 @@ fn location_params(answer: &Answer) -> (String, HashMap<String, String>) {
 }
 
 impl World {
-    /// The whole sign-in of `browser` at `client`: the form, then the right password.
+    /// The whole sign-in of `browser` at `client`: the form, then alice's password.
     async fn sign_in(&self, browser: &mut Browser, client: &str, redirect: &str) -> HashMap<String, String> {
-        let form = self.sign_in.authorize(authorize_query(client, redirect, ""), &browser.cookies()).await;
+        self.sign_in_as(browser, client, redirect, "", "username=alice&password=correct+horse").await
+    }
+
+    /// The sign-in of `browser` at `client`, with `extra` request parameters and the
+    /// `credentials` (form-encoded) typed into the form; the redirect's parameters.
+    async fn sign_in_as(
+        &self,
+        browser: &mut Browser,
+        client: &str,
+        redirect: &str,
+        extra: &str,
+        credentials: &str,
+    ) -> HashMap<String, String> {
+        let form = self.sign_in.authorize(authorize_query(client, redirect, extra), &browser.cookies()).await;
         browser.keep(&form);
         let Answer::Page { status: 200, page, .. } = &form else { panic!("no login form: {form:?}") };
         let (request, csrf) = (hidden(page, "request"), hidden(page, "csrf"));
-        let posted = query(&format!("request={request}&csrf={csrf}&username=alice&password=correct+horse")).unwrap();
+        let posted = query(&format!("request={request}&csrf={csrf}&{credentials}")).unwrap();
         let answer = self.sign_in.login(&posted, &browser.cookies()).await;
         browser.keep(&answer);
         let (base, params) = location_params(&answer);
@@ -471,30 +484,13 @@ async fn another_user_signing_in_on_the_same_browser_ends_the_first_ones_session
     let alice_sid = w.id_claims(&w.exchange("shop", &code, SHOP, VERIFIER).await.unwrap().id_token.unwrap()).sid;
 
     // The same user again (`prompt=login`): their first session stays theirs.
-    let form = w.sign_in.authorize(authorize_query("shop", SHOP, "&prompt=login"), &browser.cookies()).await;
-    browser.keep(&form);
-    let Answer::Page { page, .. } = &form else { panic!("a form") };
-    let posted = query(&format!(
-        "request={}&csrf={}&username=alice&password=correct+horse",
-        hidden(page, "request"),
-        hidden(page, "csrf")
-    ));
-    browser.keep(&w.sign_in.login(&posted.unwrap(), &browser.cookies()).await);
+    w.sign_in_as(&mut browser, "shop", SHOP, "&prompt=login", "username=alice&password=correct+horse").await;
     assert!(w.store.session(&alice_sid).await.unwrap().is_some(), "alice's own sessions are hers to end");
 
     // Bob on the same browser: the session it held ends.
-    let form = w.sign_in.authorize(authorize_query("shop", SHOP, "&prompt=login"), &browser.cookies()).await;
-    browser.keep(&form);
-    let Answer::Page { page, .. } = &form else { panic!("a form") };
-    let posted = query(&format!(
-        "request={}&csrf={}&username=bob&password=bob%27s+horse",
-        hidden(page, "request"),
-        hidden(page, "csrf")
-    ));
     let before = browser.jar["__Host-session"].clone();
     let (held, _) = before.split_once('.').unwrap();
-    let answer = w.sign_in.login(&posted.unwrap(), &browser.cookies()).await;
-    location_params(&answer);
+    w.sign_in_as(&mut browser, "shop", SHOP, "&prompt=login", "username=bob&password=bob%27s+horse").await;
     assert!(w.store.session(&crate::ids::Sid::new(held)).await.unwrap().is_none(), "alice's session here ended");
     assert!(w.store.session(&alice_sid).await.unwrap().is_some(), "her earlier one was not this browser's to end");
 }
