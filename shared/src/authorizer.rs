@@ -1,16 +1,30 @@
 //! The decision of the API Gateway Lambda authorizer: the same verifier as everywhere,
-//! so an API behind API Gateway stops accepting a revoked token on the next request.
+//! so an API behind API Gateway stops accepting a revoked token on the next request
+//! (`REVOCATION_CHECK=strict`), or within the feed's interval at no read per request
+//! (`feed`, docs/ARCHITECTURE.md §3.11).
 
-use crate::keys::KeyRing;
+use crate::feed::LocalDenylist;
+use crate::keys::{KeyRing, KeySet};
+use crate::time::UnixTime;
+use crate::tokens::access::{AccessTokenClaims, verify_access_token};
 use crate::verify::{CheckError, TokenChecker, bearer_token};
 use std::collections::HashMap;
 use std::sync::Arc;
 
 pub struct Authorizer {
     pub(crate) keys: Arc<KeyRing>,
-    pub(crate) checker: TokenChecker,
+    pub(crate) denylist: DenylistCheck,
     /// Accepted `aud` values; `None` accepts any audience of this issuer (`EXPECTED_AUDIENCE=*`).
     pub(crate) audience: Option<Vec<String>>,
+}
+
+/// Where the authorizer learns of revocations.
+pub(crate) enum DenylistCheck {
+    /// One strongly consistent read per request.
+    Strict(TokenChecker),
+    /// The instance's own copy, synced from the revocation feed (boxed: it holds the
+    /// replica, and an authorizer is built once per instance).
+    Feed { issuer: String, copy: Box<LocalDenylist> },
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -18,6 +32,12 @@ pub struct Decision {
     pub allow: bool,
     /// Passed to the integration as `$context.authorizer.lambda.*`.
     pub context: HashMap<String, String>,
+}
+
+/// Why the feed-mode copy could not decide.
+enum FeedCheckError {
+    Check(CheckError),
+    Stale,
 }
 
 impl Authorizer {
@@ -30,7 +50,13 @@ impl Authorizer {
             return deny("no_bearer_token");
         };
         let keys = self.keys.current().await;
-        match self.checker.check_access_token(&keys, token, self.audience.as_deref()).await {
+        let checked = match &self.denylist {
+            DenylistCheck::Strict(checker) => {
+                checker.check_access_token(&keys, token, self.audience.as_deref()).await.map_err(FeedCheckError::Check)
+            }
+            DenylistCheck::Feed { issuer, copy } => self.check_from_copy(&keys, token, issuer, copy).await,
+        };
+        match checked {
             Ok(claims) => Decision {
                 allow: true,
                 context: HashMap::from([
@@ -40,13 +66,37 @@ impl Authorizer {
                     ("jti".to_string(), claims.jti.to_string()),
                 ]),
             },
-            Err(CheckError::Invalid(err)) => deny(&format!("invalid_token: {err}")),
-            Err(CheckError::Revoked(reason)) => deny(reason.as_str()),
+            Err(FeedCheckError::Check(CheckError::Invalid(err))) => deny(&format!("invalid_token: {err}")),
+            Err(FeedCheckError::Check(CheckError::Revoked(reason))) => deny(reason.as_str()),
             // Fail closed (docs/ARCHITECTURE.md §3.10), and say why.
-            Err(CheckError::Store(err)) => {
+            Err(FeedCheckError::Check(CheckError::Store(err))) => {
                 err.report();
                 deny("store_unavailable")
             }
+            Err(FeedCheckError::Stale) => {
+                tracing::error!(event = "feed.stale", "the denylist copy is older than the staleness bound");
+                deny("feed_stale")
+            }
+        }
+    }
+
+    async fn check_from_copy(
+        &self,
+        keys: &KeySet,
+        token: &str,
+        issuer: &str,
+        copy: &LocalDenylist,
+    ) -> Result<AccessTokenClaims, FeedCheckError> {
+        let audience = self.audience.as_deref();
+        let claims = verify_access_token(keys, token, issuer, audience, UnixTime::now())
+            .map_err(|err| FeedCheckError::Check(CheckError::Invalid(err)))?;
+        match copy.revocation(&claims).await {
+            Ok(None) => Ok(claims),
+            Ok(Some(reason)) => Err(FeedCheckError::Check(CheckError::Revoked(reason))),
+            Err(_stale) => Err(FeedCheckError::Stale),
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -100,7 +100,29 @@ pub struct Config {
     pub client_cache_ttl: Duration,
     /// The audiences the authorizer accepts (`EXPECTED_AUDIENCE`); only it needs one.
     pub expected_audience: Option<ExpectedAudience>,
+    /// How the authorizer checks the denylist (`REVOCATION_CHECK`); only it reads this.
+    pub revocation_check: RevocationCheck,
     pub logout: LogoutSettings,
+}
+
+/// `REVOCATION_CHECK`: `strict` (the default) reads the denylist on every request, so a
+/// revoked token fails on the next one; `feed` keeps a copy synced from the revocation
+/// feed, with no read per request: a revoked token fails within the poll interval
+/// (docs/ARCHITECTURE.md §3.11).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RevocationCheck {
+    Strict,
+    Feed(FeedSettings),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FeedSettings {
+    /// A request finding the copy older than this syncs it first
+    /// (`REVOCATION_FEED_INTERVAL_MS`, default 1000).
+    pub poll_interval: Duration,
+    /// Beyond this since the last successful sync, every request is denied
+    /// (`REVOCATION_FEED_MAX_STALENESS_SECONDS`, default 30).
+    pub max_staleness: Duration,
 }
 
 /// Back-channel logout delivery (OIDC Back-Channel Logout 1.0 §2.5–2.8).
@@ -281,6 +303,30 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
         Ok(Some(ExpectedAudience::OneOf(list)))
     }
 
+    pub fn revocation_check(&self) -> Result<RevocationCheck, ConfigError> {
+        let mode = self.get("REVOCATION_CHECK");
+        match mode.as_deref().map(str::trim) {
+            None | Some("strict") => return Ok(RevocationCheck::Strict),
+            Some("feed") => {}
+            Some(other) => return Err(invalid("REVOCATION_CHECK", format!("expected strict or feed, got {other:?}"))),
+        }
+        let poll_interval = self.bounded("REVOCATION_FEED_INTERVAL_MS", 1_000, 60_000)?;
+        if poll_interval < 100 {
+            return Err(invalid("REVOCATION_FEED_INTERVAL_MS", "must be at least 100".into()));
+        }
+        let max_staleness = self.bounded("REVOCATION_FEED_MAX_STALENESS_SECONDS", 30, 3_600)?;
+        if max_staleness * 1_000 <= poll_interval {
+            return Err(invalid(
+                "REVOCATION_FEED_MAX_STALENESS_SECONDS",
+                "must exceed the poll interval (REVOCATION_FEED_INTERVAL_MS)".into(),
+            ));
+        }
+        Ok(RevocationCheck::Feed(FeedSettings {
+            poll_interval: Duration::from_millis(poll_interval),
+            max_staleness: Duration::from_secs(max_staleness),
+        }))
+    }
+
     /// Everything a function reads.
     pub fn config(&self) -> Result<Config, ConfigError> {
         // A minute at most for one RP and for a whole logout call: the functions' own
@@ -305,6 +351,7 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
             lifetimes: self.lifetimes()?,
             client_cache_ttl: self.client_cache_ttl()?,
             expected_audience: self.expected_audience()?,
+            revocation_check: self.revocation_check()?,
             logout,
         })
     }
@@ -380,6 +427,24 @@ mod tests {
     #[test]
     fn the_issuer_used_is_the_one_validated_trimmed_and_without_a_trailing_slash() {
         assert_eq!(with(&[("ISSUER", "  https://auth.example.com/ \n")]).unwrap().issuer, "https://auth.example.com");
+    }
+
+    #[test]
+    fn revocation_check_is_strict_unless_feed_is_chosen_with_sane_bounds() {
+        assert_eq!(with(&[]).unwrap().revocation_check, RevocationCheck::Strict);
+        let feed = with(&[("REVOCATION_CHECK", "feed")]).unwrap().revocation_check;
+        let defaults = FeedSettings { poll_interval: Duration::from_secs(1), max_staleness: Duration::from_secs(30) };
+        assert_eq!(feed, RevocationCheck::Feed(defaults));
+        for (name, value) in [
+            ("REVOCATION_CHECK", "lazy"),
+            ("REVOCATION_FEED_INTERVAL_MS", "50"),
+            ("REVOCATION_FEED_INTERVAL_MS", "60001"),
+            ("REVOCATION_FEED_MAX_STALENESS_SECONDS", "0"),
+        ] {
+            let vars = [("REVOCATION_CHECK", "feed"), (name, value)];
+            let err = with(if name == "REVOCATION_CHECK" { &vars[1..] } else { &vars }).unwrap_err();
+            assert!(matches!(err, ConfigError::Invalid { name: n, .. } if n == name), "{name}={value}: {err}");
+        }
     }
 
     #[test]

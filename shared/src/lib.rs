@@ -19,6 +19,7 @@ pub mod config;
 pub mod discovery;
 pub mod domain;
 pub mod endpoints;
+pub mod feed;
 pub mod grants;
 pub mod http;
 pub mod ids;

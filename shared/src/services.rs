@@ -9,8 +9,11 @@
 
 use crate::admin::ClientRegistry;
 use crate::authorizer::Authorizer;
+use crate::authorizer::DenylistCheck;
+use crate::config::RevocationCheck;
 use crate::config::{Config, KeySourceConfig};
 use crate::discovery::Discovery;
+use crate::feed::{FeedReader, LocalDenylist, RevocationFeed};
 use crate::grants::TokenIssuer;
 use crate::http::cors::Cors;
 use crate::introspection::Introspector;
@@ -109,7 +112,14 @@ impl Services {
             .expected_audience
             .clone()
             .ok_or("EXPECTED_AUDIENCE is not set: a comma-separated list of accepted audiences, or * for any")?;
-        Ok(Authorizer { keys: self.keys.clone(), checker: self.checker(), audience: audience.as_list() })
+        let denylist = match self.config.revocation_check {
+            RevocationCheck::Strict => DenylistCheck::Strict(self.checker()),
+            RevocationCheck::Feed(settings) => DenylistCheck::Feed {
+                issuer: self.config.issuer.clone(),
+                copy: Box::new(LocalDenylist::new(self.revocation_feed(), settings)),
+            },
+        };
+        Ok(Authorizer { keys: self.keys.clone(), denylist, audience: audience.as_list() })
     }
 
     /// Logout and its durable retry: one HTTP client (connection pool) for every RP.
@@ -122,6 +132,16 @@ impl Services {
             store: self.store.clone(),
             notifier,
         })
+    }
+
+    /// The revocation feed, as resource servers read it over HTTP.
+    pub fn feed_reader(&self) -> FeedReader {
+        FeedReader { clients: self.clients.clone(), feed: self.revocation_feed() }
+    }
+
+    /// The revocation feed, read straight from the store (the authorizer in feed mode).
+    pub fn revocation_feed(&self) -> RevocationFeed {
+        RevocationFeed::new(self.store.clone())
     }
 
     /// Who may read answers from browser code: origins some client registered.

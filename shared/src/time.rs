@@ -24,3 +24,25 @@ impl UnixTime {
         self <= now
     }
 }
+
+/// Milliseconds since the Unix epoch, by this host's clock: the order of the revocation
+/// feed (docs/ARCHITECTURE.md §3.11). Hosts' clocks differ, so it orders entries only
+/// roughly, and the feed's reader allows for that.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct UnixMillis(pub u64);
+
+impl UnixMillis {
+    pub fn now() -> Self {
+        let millis = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+        UnixMillis(u64::try_from(millis).unwrap_or(u64::MAX))
+    }
+
+    /// This instant moved by `offset_ms` (a writer's clock skew, in tests), saturating.
+    pub fn shifted(self, offset_ms: i64) -> Self {
+        UnixMillis(self.0.saturating_add_signed(offset_ms))
+    }
+
+    pub fn seconds(self) -> UnixTime {
+        UnixTime(self.0 / 1000)
+    }
+}

@@ -45,6 +45,31 @@ impl Stack {
     pub async fn get(&self, path: &str) -> Reply {
         Reply::read(self.http.get(self.url(path)).send().await.expect("the stack answers")).await
     }
+
+    /// One page of the revocation feed as `caller` reads it, after `cursor` if any.
+    pub async fn revocations(&self, caller: &TestClient, cursor: Option<&str>) -> Reply {
+        let query = cursor.map(|c| format!("?after={}", form_escape(c))).unwrap_or_default();
+        let request =
+            self.http.get(self.url(&format!("/oauth2/revocations{query}"))).header("authorization", caller.basic());
+        Reply::read(request.send().await.expect("the stack answers")).await
+    }
+
+    /// Read the feed from `cursor` until a page holds no entries, as a reader does: every
+    /// entry received, and the cursor to go on from.
+    pub async fn read_feed(&self, caller: &TestClient, mut cursor: Option<String>) -> (Vec<serde_json::Value>, String) {
+        let mut entries = Vec::new();
+        for _ in 0..10_000 {
+            let page = self.revocations(caller, cursor.as_deref()).await;
+            assert_eq!(page.status, 200, "{}", page.json);
+            let got = page.json["entries"].as_array().cloned().unwrap_or_default();
+            cursor = Some(page.str("cursor").to_string());
+            if got.is_empty() {
+                return (entries, cursor.unwrap_or_default());
+            }
+            entries.extend(got);
+        }
+        panic!("the feed never ran out of entries");
+    }
 }
 
 pub fn encode_form(pairs: &[(&str, &str)]) -> String {

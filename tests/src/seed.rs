@@ -164,6 +164,12 @@ pub async fn password_login(stack: &Stack, client: &TestClient, user: &TestUser,
     reply
 }
 
+/// A resource server: a client registered with `--introspect` (no grants), which may
+/// introspect any token and read the revocation feed.
+pub async fn seed_resource_server_into(store: &DynamoStore) -> TestClient {
+    seed_record(store, &[], "", |record| record.may_introspect = true).await
+}
+
 /// A client for the logout tests: optionally an admin, optionally with a back-channel
 /// logout URI built from its (fresh) client id.
 pub async fn seed_rp_client(admin: bool, logout_uri: Option<&dyn Fn(&str) -> String>) -> TestClient {

@@ -50,6 +50,7 @@ const SCENARIOS: &[&str] = &[
     "issue",
     "refresh",
     "introspect",
+    "revocations",
     "userinfo",
     "authorizer",
     "revoke",
@@ -79,6 +80,9 @@ struct Deployment {
     store: DynamoStore,
     secret_arn: String,
     functions: Vec<Function>,
+    /// Functions as the template renders them with other parameter values, by a name of
+    /// their own: the authorizer with `RevocationCheck=feed`.
+    variants: HashMap<String, Function>,
     /// The key schema of the template's table, to find the partition key of each call.
     tables: Tables,
     running: HashMap<String, Running>,
@@ -119,6 +123,15 @@ impl Deployment {
         bindings.attributes.insert("TokensTable.Arn".into(), iam::table_arn(&table));
         let template = Template::load(&workspace().join("template.yaml")).expect("template");
         let functions = template.functions(&bindings).unwrap_or_else(|e| panic!("rendering the template: {e}"));
+        bindings.parameters.insert("RevocationCheck".into(), "feed".into());
+        let feed_authorizer = template
+            .functions(&bindings)
+            .unwrap_or_else(|e| panic!("rendering the template with RevocationCheck=feed: {e}"))
+            .into_iter()
+            .find(|f| f.binary == "authorizer")
+            .expect("the authorizer");
+        assert_eq!(feed_authorizer.environment.get("REVOCATION_CHECK").map(String::as_str), Some("feed"));
+        let variants = HashMap::from([("authorizer-feed".to_string(), feed_authorizer)]);
         let schema = template.key_schema("TokensTable").unwrap_or_else(|e| panic!("the table's key schema: {e}"));
         let tables = Tables::from([(table.clone(), schema)]);
 
@@ -142,6 +155,7 @@ impl Deployment {
             store,
             secret_arn,
             functions,
+            variants,
             tables,
             running: HashMap::new(),
             moto: endpoint,
@@ -152,7 +166,10 @@ impl Deployment {
     }
 
     fn function(&self, binary: &str) -> &Function {
-        self.functions.iter().find(|f| f.binary == binary).unwrap_or_else(|| panic!("no function {binary}"))
+        self.variants
+            .get(binary)
+            .or_else(|| self.functions.iter().find(|f| f.binary == binary))
+            .unwrap_or_else(|| panic!("no function {binary}"))
     }
 
     /// Start `binary` with a proxy of its own in front of moto, so that its calls are
@@ -406,6 +423,29 @@ async fn every_function_starts_and_answers_with_the_environment_the_template_ren
     assert_eq!(revoked.status, 200, "{}", revoked.body);
     assert_eq!(d.form("introspect", &client, &[("token", &access)]).await.json(), json!({"active": false}));
     assert_eq!(d.authorize(&access).await["isAuthorized"], false);
+    // revocations: the feed shows the revoked token to resource servers, and to nobody
+    // else; the authorizer in feed mode (RevocationCheck=feed) refuses it from its copy.
+    let jti = verify(&access, &jwks, AUDIENCE)["jti"].as_str().unwrap().to_string();
+    let resource_server = tests::seed_resource_server_into(&d.store).await;
+    let feed_path = d.route("revocations", "GET");
+    let feed = d.http("revocations", "GET", &feed_path, &[("authorization", &resource_server.basic())], "").await;
+    assert_eq!(feed.status, 200, "{}", feed.body);
+    let entries = feed.json()["entries"].as_array().cloned().unwrap_or_default();
+    assert!(entries.iter().any(|e| e["kind"] == "jti" && e["value"] == jti.as_str()), "{}", feed.body);
+    let after = format!("{feed_path}?after={}", feed.json()["cursor"].as_str().unwrap());
+    let next = d.http("revocations", "GET", &after, &[("authorization", &resource_server.basic())], "").await;
+    assert_eq!((next.status, next.json()["entries"].as_array().map(Vec::len)), (200, Some(0)), "{}", next.body);
+    let plain = d.http("revocations", "GET", &feed_path, &[("authorization", &client.basic())], "").await;
+    assert_eq!(plain.status, 403, "{}", plain.body);
+    let ghost = TestClient { id: format!("ghost-{}", random_id()), secret: "guess".into() };
+    assert_eq!(d.http("revocations", "GET", &feed_path, &[("authorization", &ghost.basic())], "").await.status, 401);
+    d.start("authorizer-feed").await;
+    let in_feed_mode = |token: &str| authorizer_event(Some(&format!("Bearer {token}")));
+    let refused = d.process("authorizer-feed").call(in_feed_mode(&access)).await;
+    assert_eq!(refused["isAuthorized"], false, "{refused}");
+    let live = d.process("authorizer-feed").call(in_feed_mode(cc.json()["access_token"].as_str().unwrap())).await;
+    assert_eq!(live["isAuthorized"], true, "{live}");
+
     // Userinfo answers a revoked token itself, with the RFC 6750 challenge clients parse
     // (API Gateway's own 403 would carry none).
     let path = d.route("userinfo", "GET");

@@ -23,6 +23,9 @@ pub enum OAuthErrorCode {
     UnsupportedGrantType,
     /// The requested scope exceeds what the client (or grant) allows.
     InvalidScope,
+    /// An authenticated client asked for what it may not have (403): the revocation feed
+    /// is for resource servers only. RFC 6749 §4.1.2.1's code for a refused request.
+    AccessDenied,
     /// RFC 7009 §2.2.1: the server does not revoke this type of token.
     UnsupportedTokenType,
     /// Not in RFC 6749 §5.2, but the error code every OAuth client handles for a failure
@@ -46,6 +49,7 @@ impl OAuthErrorCode {
             Self::UnauthorizedClient => "unauthorized_client",
             Self::UnsupportedGrantType => "unsupported_grant_type",
             Self::InvalidScope => "invalid_scope",
+            Self::AccessDenied => "access_denied",
             Self::UnsupportedTokenType => "unsupported_token_type",
             Self::ServerError => "server_error",
             Self::TemporarilyUnavailable | Self::Throttled => "temporarily_unavailable",
@@ -58,6 +62,7 @@ impl OAuthErrorCode {
             // RFC 6749 §5.2: 401 for failed client authentication. We always send the
             // challenge, since HTTP (RFC 9110 §15.5.2) requires one on every 401.
             Self::InvalidClient => 401,
+            Self::AccessDenied => 403,
             Self::ServerError => 500,
             Self::TemporarilyUnavailable => 503,
             Self::Throttled => 429,

@@ -12,8 +12,9 @@ use crate::domain::{
     FamilyRevocation, Marker, Redemption, RevocationCause, RevocationQuery, RevocationStatus, Rotation,
     RotationOutcome, SessionRecord, UserProfile, UserRecord,
 };
+use crate::feed::ShardRead;
 use crate::ids::{ClientId, FamilyId, Sid, Subject};
-use crate::time::UnixTime;
+use crate::time::{UnixMillis, UnixTime};
 use async_trait::async_trait;
 
 #[derive(Debug, thiserror::Error)]
@@ -147,6 +148,17 @@ pub trait RevocationRead: Send + Sync {
     async fn revocation_status(&self, query: &RevocationQuery) -> StoreResult<RevocationStatus>;
 }
 
+/// The revocation feed's log: every marker, in the order its writer stamped it
+/// (docs/ARCHITECTURE.md §3.11). Every marker write above also writes its log record,
+/// in the same item.
+#[async_trait]
+pub trait FeedLog: Send + Sync {
+    /// One shard's records stamped at or after `from`, in stamp order and whole buckets
+    /// (`feed::WholeBuckets`): at least `limit` of them unless fewer exist. One query
+    /// (more only for a bucket that outgrows a query's page).
+    async fn feed_shard(&self, shard: u8, from: UnixMillis, limit: usize) -> StoreResult<ShardRead>;
+}
+
 #[async_trait]
 pub trait MarkerWrite: Send + Sync {
     async fn put_marker(&self, marker: &Marker) -> StoreResult<()>;
@@ -242,6 +254,7 @@ pub trait FullStore:
     + FamilyWrite
     + MarkerWrite
     + RevocationRead
+    + FeedLog
     + LogoutStore
 {
 }
@@ -256,6 +269,7 @@ impl<T> FullStore for T where
         + FamilyWrite
         + MarkerWrite
         + RevocationRead
+        + FeedLog
         + LogoutStore
 {
 }

@@ -21,6 +21,7 @@ pub async fn run_all(store: &impl FullStore) {
     revoked_family_never_rotates_again(store).await;
     users_are_found_by_subject_apart_from_sessions(store).await;
     denylist_reports_live_markers_and_ignores_expired_ones(store).await;
+    every_marker_write_is_in_the_feed_log(store).await;
     ending_a_session_marks_it_and_removes_it(store).await;
     deliveries_come_due_in_order_and_are_claimed_once(store).await;
     failures_are_read_with_the_user_or_client_counted_atomically_and_lapse(store).await;
@@ -393,6 +394,66 @@ async fn denylist_reports_live_markers_and_ignores_expired_ones(store: &impl Ful
     let user = store.user(&family.username).await.expect("user").expect("exists");
     store.replace_user(&UserRecord { disabled: true, ..user }).await.expect("disable");
     assert_eq!(status(user_query(&family.username)).await, RevocationStatus::Revoked(RevocationReason::UserDisabled));
+}
+
+/// Every way a marker is written (a put, a family's revocation, a session's end, a
+/// client's removal) logs it for the feed in its shard; a subject line that would move
+/// back is not written, so not logged either.
+async fn every_marker_write_is_in_the_feed_log(store: &impl FullStore) {
+    use crate::feed::{self, EntryKind, FEED_SHARDS, FeedEntry};
+    use crate::ids::Jti;
+    let started = crate::time::UnixMillis::now().shifted(-1_000);
+    let now = UnixTime::now();
+    let until = now.plus(600);
+    let family = login(store, now).await;
+    let session = store.session(&family.sid).await.expect("read").expect("session");
+    let jti = Jti::random();
+    store.put_marker(&Marker::Token { jti: jti.clone(), expires_at: until }).await.expect("marker");
+    store.revoke_family(&family.fid, now, RevocationCause::RevokedByClient, until).await.expect("revoke");
+    let ended = Marker::Session {
+        sid: session.sid.clone(),
+        revoked_at: now,
+        reason: RevocationCause::Logout,
+        expires_at: until,
+    };
+    assert!(store.end_session(&session.sid, &ended, &[]).await.expect("end"));
+    store
+        .put_marker(&Marker::Subject { sub: family.sub.clone(), not_before: now.plus(5), expires_at: until })
+        .await
+        .unwrap();
+    store.put_marker(&Marker::Subject { sub: family.sub.clone(), not_before: now, expires_at: until }).await.unwrap();
+    let client = sample_client(&format!("feed-{}", random_id()));
+    store.create_client(&client).await.expect("client");
+    let removal = Marker::Client { client_id: client.id.clone(), not_before: now.plus(61), expires_at: until };
+    assert!(store.remove_client(&client.id, &removal).await.expect("remove"));
+
+    let mut logged = Vec::new();
+    for shard in 0..FEED_SHARDS {
+        let read = store.feed_shard(shard, started, 100_000).await.expect("feed read");
+        assert!(!read.more);
+        for record in read.records {
+            assert_eq!(feed::shard_of(&record.key), shard, "{record:?} is in its own shard");
+            assert!(record.stamp >= started);
+            logged.push(record.entry);
+        }
+    }
+    let expect = |kind, value: &str, before: Option<UnixTime>| FeedEntry {
+        kind,
+        value: value.to_string(),
+        before: before.map(|b| b.0),
+        expires_at: until.0,
+    };
+    for entry in [
+        expect(EntryKind::Jti, jti.as_str(), None),
+        expect(EntryKind::Fid, family.fid.as_str(), None),
+        expect(EntryKind::Sid, session.sid.as_str(), None),
+        expect(EntryKind::Sub, family.sub.as_str(), Some(now.plus(5))),
+        expect(EntryKind::Client, client.id.as_str(), Some(now.plus(61))),
+    ] {
+        assert!(logged.contains(&entry), "{entry:?} is in the feed log");
+    }
+    let lines = logged.iter().filter(|e| e.kind == EntryKind::Sub && e.value == family.sub.as_str()).count();
+    assert_eq!(lines, 1, "the line that would have moved back was not written");
 }
 
 async fn ending_a_session_marks_it_and_removes_it(store: &impl FullStore) {

@@ -38,21 +38,27 @@ pub fn units_of(call: Call) -> Units {
         "user_profile_by_subject" | "sessions_of" => (1, 0.5, 0.0),
         // Sixteen shards of the pending index, one query each.
         "due_deliveries" => (16, 8.0, 0.0),
-        "put_marker" | "create_client" | "put_client" | "record_failure" | "clear_failures" => (1, 0.0, 1.0),
+        "create_client" | "put_client" | "record_failure" | "clear_failures" => (1, 0.0, 1.0),
+        // Every marker has a feed index entry (docs/ARCHITECTURE.md §3.11).
+        "put_marker" => (1, 0.0, 2.0),
+        // One feed shard, eventually consistent: half a unit per 4 KB read (a quiet shard
+        // reads nothing and still costs the half).
+        "feed_shard" => (1, 0.5, 0.0),
         // The user item has a `by_subject` index entry; a pending delivery too.
         "create_user" | "replace_user" | "save_delivery" => (1, 0.0, 2.0),
         // Its index sort key moves: the entry is deleted and written again.
         "claim_delivery" => (1, 0.0, 3.0),
         // Session put + family put, and the session's index entry.
         "begin_session" => (1, 0.0, 5.0),
-        // Marker put + session delete, and the session's index entry; then each RP's
-        // pending delivery (transaction put + its pending-index entry).
-        "end_session" => (1, 0.0, 5.0 + 3.0 * call.items.saturating_sub(2) as f64),
+        // Marker put (and its feed index entry) + session delete, and the session's index
+        // entry; then each RP's pending delivery (transaction put + its pending-index
+        // entry).
+        "end_session" => (1, 0.0, 6.0 + 3.0 * call.items.saturating_sub(2) as f64),
         // Family update + four condition checks (user, subject line, session marker,
         // family marker).
         "rotate" => (1, 0.0, 10.0),
-        // Family update + marker put.
-        "revoke_family" | "remove_client" => (1, 0.0, 4.0),
+        // Family update (client delete) + marker put, and the marker's feed index entry.
+        "revoke_family" | "remove_client" => (1, 0.0, 5.0),
         _ => (1, 0.0, 0.0),
     };
     Units { requests, reads, writes }

@@ -198,6 +198,18 @@ impl<H: Hook, S: RevocationRead> RevocationRead for Decorated<S, H> {
 }
 
 #[async_trait]
+impl<H: Hook, S: FeedLog> FeedLog for Decorated<S, H> {
+    async fn feed_shard(
+        &self,
+        shard: u8,
+        from: crate::time::UnixMillis,
+        limit: usize,
+    ) -> StoreResult<crate::feed::ShardRead> {
+        self.call("feed_shard", self.inner.feed_shard(shard, from, limit)).await
+    }
+}
+
+#[async_trait]
 impl<H: Hook, S: SessionWrite> SessionWrite for Decorated<S, H> {
     async fn begin_session(&self, session: &SessionRecord, family: &FamilyRecord) -> StoreResult<()> {
         self.call("begin_session", self.inner.begin_session(session, family)).await

@@ -2,9 +2,10 @@
 //! same behaviour tests (`testing::behaviour`) as the real one.
 
 use crate::domain::*;
+use crate::feed::{self, LogRecord, ShardRead, WholeBuckets};
 use crate::ids::{ClientId, FamilyId, Sid, Subject};
 use crate::store::*;
-use crate::time::UnixTime;
+use crate::time::{UnixMillis, UnixTime};
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
@@ -38,6 +39,8 @@ struct Markers {
     subjects: HashMap<Subject, (UnixTime, UnixTime)>,
     /// `(not_before, expires_at)`
     clients: HashMap<ClientId, (UnixTime, UnixTime)>,
+    /// The feed's log: each marker's latest write, by its key.
+    log: HashMap<String, LogRecord>,
 }
 
 fn live<T>(entry: Option<&T>, expires_at: impl Fn(&T) -> UnixTime, now: UnixTime) -> Option<&T> {
@@ -383,8 +386,8 @@ impl FamilyWrite for MemoryStore {
     async fn revoke_family(
         &self,
         fid: &FamilyId,
-        _revoked_at: UnixTime,
-        _reason: RevocationCause,
+        revoked_at: UnixTime,
+        reason: RevocationCause,
         marker_expires_at: UnixTime,
     ) -> StoreResult<FamilyRevocation> {
         let mut inner = self.lock()?;
@@ -393,8 +396,26 @@ impl FamilyWrite for MemoryStore {
             Some(family) => family.status = FamilyStatus::Revoked,
             None => return Ok(FamilyRevocation::FamilyAbsent),
         }
-        inner.markers.families.insert(fid.clone(), marker_expires_at);
+        let marker = Marker::Family { fid: fid.clone(), revoked_at, reason, expires_at: marker_expires_at };
+        put(&mut inner.markers, &marker);
         Ok(FamilyRevocation::Revoked)
+    }
+}
+
+#[async_trait]
+impl FeedLog for MemoryStore {
+    async fn feed_shard(&self, shard: u8, from: UnixMillis, limit: usize) -> StoreResult<ShardRead> {
+        let inner = self.lock()?;
+        let mut records: Vec<&LogRecord> =
+            inner.markers.log.values().filter(|r| feed::shard_of(&r.key) == shard && r.stamp >= from).collect();
+        records.sort_by(|a, b| (a.stamp, &a.key).cmp(&(b.stamp, &b.key)));
+        let mut cut = WholeBuckets::new(limit);
+        for record in records {
+            if !cut.offer(record.clone()) {
+                break;
+            }
+        }
+        Ok(cut.finish())
     }
 }
 
@@ -406,7 +427,17 @@ impl MarkerWrite for MemoryStore {
     }
 }
 
+/// Write a marker and, as the same write, its feed record (as `DynamoStore` does).
 fn put(markers: &mut Markers, marker: &Marker) {
+    if let Marker::Subject { sub, not_before, .. } = marker
+        && markers.subjects.get(sub).is_some_and(|(line, _)| line > not_before)
+    {
+        // A later revoke-all never moves the line back: nothing is written.
+        return;
+    }
+    let entry = feed::entry_of(marker);
+    let key = format!("{}#{}", entry.kind.as_str(), entry.value);
+    markers.log.insert(key.clone(), LogRecord { stamp: UnixMillis::now(), key, entry });
     match marker {
         Marker::Token { jti, expires_at } => {
             markers.tokens.insert(jti.clone(), *expires_at);
@@ -418,11 +449,7 @@ fn put(markers: &mut Markers, marker: &Marker) {
             markers.sessions.insert(sid.clone(), *expires_at);
         }
         Marker::Subject { sub, not_before, expires_at } => {
-            // A later revoke-all never moves the line back.
-            let entry = markers.subjects.entry(sub.clone()).or_insert((*not_before, *expires_at));
-            if *not_before >= entry.0 {
-                *entry = (*not_before, *expires_at);
-            }
+            markers.subjects.insert(sub.clone(), (*not_before, *expires_at));
         }
         Marker::Client { client_id, not_before, expires_at } => {
             markers.clients.insert(client_id.clone(), (*not_before, *expires_at));
@@ -458,9 +485,7 @@ impl SessionEnd for MemoryStore {
         if inner.sessions.remove(sid).is_none() {
             return Ok(false);
         }
-        if let Marker::Session { expires_at, .. } = marker {
-            inner.markers.sessions.insert(sid.clone(), *expires_at);
-        }
+        put(&mut inner.markers, marker);
         for delivery in deliveries {
             inner.deliveries.insert(delivery.id.clone(), delivery.clone());
         }

@@ -6,10 +6,11 @@ use crate::domain::{
     ClientLifetimes, ClientRecord, ClientSigning, DeliveryRecord, DeliveryStatus, FailureCount, FamilyRecord,
     FamilyStatus, GrantType, Marker, Scope, SessionRecord, SigningAlgorithm, UserProfile, UserRecord,
 };
+use crate::feed::{self, EntryKind, FeedEntry, LogRecord};
 use crate::ids::{ClientEpoch, ClientId, FamilyId, Jti, Sid, Subject};
 use crate::secrets::{ClientSecretHash, PasswordHashString};
 use crate::store::{StoreError, StoreResult};
-use crate::time::UnixTime;
+use crate::time::{UnixMillis, UnixTime};
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
 
@@ -20,6 +21,8 @@ pub(crate) const LAST_FAILED_AT: &str = "last_failed_at";
 const MARKER_SK: &str = "REVOKED";
 pub(crate) const USER_INDEX_SK: &str = "USER";
 pub(crate) const SESSION_INDEX_PREFIX: &str = "SESSION#";
+/// The revocation feed's index partitions: `FEED#0` … `FEED#7`.
+pub(crate) const FEED_INDEX_PREFIX: &str = "FEED#";
 /// Pending deliveries are spread over this many index partitions (by a hash of their
 /// id), each sorted by next attempt, so that no partition is hot when many RPs are down.
 pub(crate) const PENDING_SHARDS: u32 = 16;
@@ -402,8 +405,56 @@ impl Item {
     }
 }
 
+/// The feed's index partition of a marker key.
+pub(crate) fn feed_partition(shard: u8) -> String {
+    format!("{FEED_INDEX_PREFIX}{shard}")
+}
+
+/// The feed's index sort key: the writer's stamp, zero-padded so that strings sort as
+/// instants, then the marker's key (unique).
+pub(crate) fn feed_index_key(stamp: UnixMillis, pk: &str) -> String {
+    format!("{:013}#{pk}", stamp.0)
+}
+
+/// The lowest feed sort key at `from`.
+pub(crate) fn feed_from_key(from: UnixMillis) -> String {
+    format!("{:013}", from.0)
+}
+
 impl Item {
-    pub fn from_marker(marker: &Marker) -> Self {
+    /// A marker as written, with its feed record (index keys by its writer's `stamp`) in
+    /// the same item: no marker can be missing from the feed.
+    pub fn from_marker(marker: &Marker, stamp: UnixMillis) -> Self {
+        let mut item = Self::marker_fields(marker);
+        let pk = item.pk().unwrap_or_default().to_string();
+        item.set("gsi1pk", s(feed_partition(feed::shard_of(&pk)))).set("gsi1sk", s(feed_index_key(stamp, &pk)));
+        item
+    }
+
+    /// A feed record, as the index returns it.
+    pub fn to_log_record(&self) -> StoreResult<LogRecord> {
+        let key = self.req_s("pk")?;
+        let sort_key = self.req_s("gsi1sk")?;
+        let stamp = sort_key.split('#').next().and_then(|t| t.parse().ok()).ok_or_else(|| self.corrupt("gsi1sk"))?;
+        let (kind, value) = [
+            ("REVOKED#JTI#", EntryKind::Jti),
+            ("REVOKED#FID#", EntryKind::Fid),
+            ("REVOKED#SID#", EntryKind::Sid),
+            ("REVOKED#SUB#", EntryKind::Sub),
+            ("REVOKED#CLIENT#", EntryKind::Client),
+        ]
+        .into_iter()
+        .find_map(|(prefix, kind)| key.strip_prefix(prefix).map(|value| (kind, value.to_string())))
+        .ok_or_else(|| self.corrupt("pk"))?;
+        let before = match kind {
+            EntryKind::Sub | EntryKind::Client => Some(self.req_n("not_before")?),
+            _ => None,
+        };
+        let expires_at = self.req_n(EXPIRES_AT)?;
+        Ok(LogRecord { stamp: UnixMillis(stamp), key, entry: FeedEntry { kind, value, before, expires_at } })
+    }
+
+    fn marker_fields(marker: &Marker) -> Self {
         let mut item;
         match marker {
             Marker::Token { jti, expires_at } => {

@@ -15,7 +15,7 @@ const TRANSACTION_ITEMS: usize = 100;
 #[async_trait]
 impl SessionEnd for DynamoStore {
     async fn end_session(&self, sid: &Sid, marker: &Marker, deliveries: &[DeliveryRecord]) -> StoreResult<bool> {
-        let put = built(Put::builder().table_name(&self.table).set_item(Some(Item::from_marker(marker).0)).build())?;
+        let put = built(Put::builder().table_name(&self.table).set_item(Some(self.marker_item(marker).0)).build())?;
         let delete = built(
             Delete::builder()
                 .table_name(&self.table)

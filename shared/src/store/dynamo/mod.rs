@@ -6,6 +6,7 @@ mod batch;
 mod codec;
 mod denylist;
 mod failures;
+mod feed;
 mod logout;
 mod rotation;
 pub mod schema;
@@ -28,6 +29,9 @@ pub struct DynamoStore {
     table: String,
     /// How long one logical read may go on asking (a batch's unprocessed keys).
     budget: Duration,
+    /// Added to this host's clock when stamping feed records: zero, except in tests that
+    /// play writers whose clocks are off (`with_clock_offset`).
+    clock_offset_ms: i64,
 }
 
 impl DynamoStore {
@@ -43,11 +47,30 @@ impl DynamoStore {
             client: Client::from_conf(builder.build()),
             table: aws.table_name.clone(),
             budget: aws.timeouts.operation,
+            clock_offset_ms: 0,
         }
     }
 
     pub fn from_client(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into(), budget: crate::config::StoreTimeouts::default().operation }
+        Self {
+            client,
+            table: table.into(),
+            budget: crate::config::StoreTimeouts::default().operation,
+            clock_offset_ms: 0,
+        }
+    }
+
+    /// The same store, stamping feed records as a host whose clock is `offset_ms` off
+    /// would: the feed's tests of writers with skewed clocks.
+    #[cfg(any(test, feature = "testing"))]
+    pub fn with_clock_offset(mut self, offset_ms: i64) -> Self {
+        self.clock_offset_ms = offset_ms;
+        self
+    }
+
+    /// A marker's item, stamped for the feed by this writer's clock.
+    fn marker_item(&self, marker: &Marker) -> Item {
+        Item::from_marker(marker, crate::time::UnixMillis::now().shifted(self.clock_offset_ms))
     }
 
     pub fn sdk_client(&self) -> &Client {
@@ -263,7 +286,7 @@ impl ClientAdmin for DynamoStore {
                 .condition_expression("attribute_exists(pk)")
                 .build(),
         )?;
-        let mark = built(Put::builder().table_name(&self.table).set_item(Some(Item::from_marker(marker).0)).build())?;
+        let mark = built(Put::builder().table_name(&self.table).set_item(Some(self.marker_item(marker).0)).build())?;
         let mut transaction = self
             .client
             .transact_write_items()

@@ -182,7 +182,7 @@ impl FamilyWrite for DynamoStore {
     ) -> StoreResult<FamilyRevocation> {
         let marker = Marker::Family { fid: fid.clone(), revoked_at, reason, expires_at: marker_expires_at };
         let mark = TransactWriteItem::builder()
-            .put(built(Put::builder().table_name(&self.table).set_item(Some(Item::from_marker(&marker).0)).build())?)
+            .put(built(Put::builder().table_name(&self.table).set_item(Some(self.marker_item(&marker).0)).build())?)
             .build();
         let update = built(
             Update::builder()
@@ -225,7 +225,7 @@ impl FamilyWrite for DynamoStore {
 #[async_trait]
 impl MarkerWrite for DynamoStore {
     async fn put_marker(&self, marker: &Marker) -> StoreResult<()> {
-        let item = Item::from_marker(marker);
+        let item = self.marker_item(marker);
         let mut put = self.client.put_item().table_name(&self.table).set_item(Some(item.0));
         if let Marker::Subject { not_before, .. } = marker {
             // A later revoke-all never moves the line back.

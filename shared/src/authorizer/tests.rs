@@ -1,0 +1,204 @@
+//! The authorizer in both modes, over the in-memory store with every call counted.
+
+use super::*;
+use crate::config::Config;
+use crate::domain::{Marker, SigningAlgorithm};
+use crate::feed::FEED_SHARDS;
+use crate::store::{FullStore, MarkerWrite};
+use crate::testing::counting::Counting;
+use crate::testing::decorated::{Call, Decorated, Hook, Injected};
+use crate::testing::kit;
+use crate::testing::memory::MemoryStore;
+use crate::tokens::access::mint;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+const AUDIENCE: &str = "https://api.example.com";
+const FEED_READ: usize = FEED_SHARDS as usize;
+
+fn config(mode: &'static str) -> Config {
+    Config::from_lookup(move |name| match name {
+        "TABLE_NAME" => Some("unused".into()),
+        "ISSUER" => Some(kit::ISSUER.into()),
+        "KEY_SOURCE" => Some("file:unused".into()),
+        "EXPECTED_AUDIENCE" => Some(AUDIENCE.into()),
+        "REVOCATION_CHECK" => Some(mode.into()),
+        _ => None,
+    })
+    .expect("a valid configuration")
+}
+
+/// Counts every store call and fails the feed's reads while `feed_down` is set.
+#[derive(Default)]
+struct Meter {
+    calls: AtomicUsize,
+    feed_down: AtomicBool,
+}
+
+impl Hook for Arc<Meter> {
+    fn before(&self, call: Call) -> Injected {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if call.op == "feed_shard" && self.feed_down.load(Ordering::SeqCst) {
+            return Injected::Fail(crate::store::StoreError::Unavailable("feed down".into()));
+        }
+        Injected::Proceed
+    }
+}
+
+struct Setup {
+    authorizer: Authorizer,
+    keys: Arc<KeyRing>,
+    store: Arc<MemoryStore>,
+    meter: Arc<Meter>,
+}
+
+fn setup(mode: &'static str) -> Setup {
+    let store = Arc::new(MemoryStore::new());
+    let meter = Arc::new(Meter::default());
+    let metered: Arc<dyn FullStore> = Arc::new(Decorated { inner: store.clone(), hook: meter.clone() });
+    let services = kit::services_with(config(mode), metered);
+    let authorizer = services.authorizer().expect("an authorizer");
+    Setup { authorizer, keys: services.keys().clone(), store, meter }
+}
+
+impl Setup {
+    async fn token(&self, claims: &AccessTokenClaims) -> String {
+        format!("Bearer {}", mint(&*self.keys.current().await, SigningAlgorithm::Es256, claims).unwrap())
+    }
+
+    fn calls(&self) -> usize {
+        self.meter.calls.load(Ordering::SeqCst)
+    }
+}
+
+fn user_claims() -> AccessTokenClaims {
+    let (session, family) = kit::session(UnixTime::now(), 3600);
+    AccessTokenClaims {
+        aud: AUDIENCE.into(),
+        sub: session.sub.clone(),
+        sid: Some(session.sid),
+        fid: Some(family.fid),
+        ..kit::access_claims("app", UnixTime::now())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn feed_mode_reads_nothing_per_request_and_the_feed_at_most_once_per_interval() {
+    let s = setup("feed");
+    let claims = user_claims();
+    let token = s.token(&claims).await;
+    assert!(s.authorizer.decide(Some(&token)).await.allow);
+    assert_eq!(s.calls(), FEED_READ, "the first request bootstraps the copy: one read of every shard");
+
+    for _ in 0..10_000 {
+        assert!(s.authorizer.decide(Some(&token)).await.allow);
+    }
+    assert_eq!(s.calls(), FEED_READ, "10,000 checks within the interval: no round trip");
+
+    // Revoked meanwhile: refused once the interval has passed, by one more sync.
+    s.store.put_marker(&Marker::Token { jti: claims.jti.clone(), expires_at: claims.exp }).await.unwrap();
+    tokio::time::advance(Duration::from_millis(1_000)).await;
+    assert!(!s.authorizer.decide(Some(&token)).await.allow);
+    assert_eq!(s.calls(), 2 * FEED_READ);
+    for _ in 0..100 {
+        assert!(!s.authorizer.decide(Some(&token)).await.allow);
+    }
+    assert_eq!(s.calls(), 2 * FEED_READ);
+}
+
+#[tokio::test(start_paused = true)]
+async fn feed_mode_refuses_every_kind_of_revocation() {
+    let s = setup("feed");
+    let now = UnixTime::now();
+    let later = now.plus(3600);
+    let cases: Vec<(AccessTokenClaims, Marker, &str)> = {
+        let c = [user_claims(), user_claims(), user_claims(), user_claims(), user_claims()];
+        vec![
+            (c[0].clone(), Marker::Token { jti: c[0].jti.clone(), expires_at: later }, "token_revoked"),
+            (
+                c[1].clone(),
+                Marker::Family {
+                    fid: c[1].fid.clone().unwrap(),
+                    revoked_at: now,
+                    reason: crate::domain::RevocationCause::RevokedByClient,
+                    expires_at: later,
+                },
+                "family_revoked",
+            ),
+            (
+                c[2].clone(),
+                Marker::Session {
+                    sid: c[2].sid.clone().unwrap(),
+                    revoked_at: now,
+                    reason: crate::domain::RevocationCause::Logout,
+                    expires_at: later,
+                },
+                "session_revoked",
+            ),
+            (
+                c[3].clone(),
+                Marker::Subject { sub: c[3].sub.clone(), not_before: now.plus(1), expires_at: later },
+                "subject_revoked",
+            ),
+            (
+                c[4].clone(),
+                Marker::Client { client_id: c[4].client_id.clone(), not_before: now.plus(1), expires_at: later },
+                "client_removed",
+            ),
+        ]
+    };
+    for (claims, _, _) in &cases {
+        assert!(s.authorizer.decide(Some(&s.token(claims).await)).await.allow);
+    }
+    for (_, marker, _) in &cases {
+        s.store.put_marker(marker).await.unwrap();
+    }
+    tokio::time::advance(Duration::from_secs(1)).await;
+    for (claims, _, reason) in &cases {
+        let token = s.token(claims).await;
+        let denied = !s.authorizer.decide(Some(&token)).await.allow;
+        assert!(denied, "{reason}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn feed_mode_fails_closed_beyond_the_staleness_bound_and_retries_once_per_interval() {
+    let s = setup("feed");
+    let token = s.token(&user_claims()).await;
+    assert!(s.authorizer.decide(Some(&token)).await.allow);
+    s.meter.feed_down.store(true, Ordering::SeqCst);
+
+    // Within 30 s of the last good sync the copy still answers; one attempt per second.
+    for _ in 0..29 {
+        tokio::time::advance(Duration::from_secs(1)).await;
+        for _ in 0..10 {
+            assert!(s.authorizer.decide(Some(&token)).await.allow);
+        }
+    }
+    let attempts = s.calls() / FEED_READ;
+    assert!(attempts <= 30, "{attempts} syncs in 29 s (failed reads count a call per shard at most)");
+    tokio::time::advance(Duration::from_secs(2)).await;
+    assert!(!s.authorizer.decide(Some(&token)).await.allow, "stale: every request is denied");
+
+    // The feed is back: the next sync (after the interval) restores service.
+    s.meter.feed_down.store(false, Ordering::SeqCst);
+    tokio::time::advance(Duration::from_secs(1)).await;
+    assert!(s.authorizer.decide(Some(&token)).await.allow);
+}
+
+#[tokio::test]
+async fn strict_mode_reads_the_denylist_on_every_request() {
+    let store = Arc::new(MemoryStore::new());
+    let counting = Arc::new(Counting::new(store.clone()));
+    let services = kit::services_with(config("strict"), counting.clone());
+    let authorizer = services.authorizer().unwrap();
+    let claims = user_claims();
+    let token =
+        format!("Bearer {}", mint(&*services.keys().current().await, SigningAlgorithm::Es256, &claims).unwrap());
+    for _ in 0..10 {
+        assert!(authorizer.decide(Some(&token)).await.allow);
+    }
+    assert_eq!(counting.round_trips(), 10);
+    store.put_marker(&Marker::Token { jti: claims.jti.clone(), expires_at: claims.exp }).await.unwrap();
+    assert!(!authorizer.decide(Some(&token)).await.allow, "on the very next request");
+}

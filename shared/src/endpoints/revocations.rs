@@ -1,0 +1,46 @@
+//! `GET /oauth2/revocations?after=<cursor>`: the revocation feed (docs/ARCHITECTURE.md
+//! §3.11), for resource servers that keep their own copy of the denylist.
+
+use super::FromServices;
+use crate::feed::{FeedAnswer, FeedReader};
+use crate::http::Endpoint;
+use crate::http::response::no_store_json;
+use crate::oauth::{OAuthError, OAuthRequest};
+use crate::services::{InitError, Services};
+use lambda_http::http::Method;
+use lambda_http::http::header::AUTHORIZATION;
+use lambda_http::{Body, Request, Response};
+use serde_json::json;
+
+pub struct Revocations {
+    reader: FeedReader,
+}
+
+impl FromServices for Revocations {
+    fn from_services(services: &Services) -> Result<Self, InitError> {
+        Ok(Self { reader: services.feed_reader() })
+    }
+}
+
+impl Endpoint for Revocations {
+    type Input = OAuthRequest;
+    type Output = FeedAnswer;
+    type Error = OAuthError;
+    const METHODS: &'static [Method] = &[Method::GET];
+
+    /// The query's parameters (`after`) with the same rules as a form (RFC 6749 §3.1: no
+    /// repeats, empty means absent), and the client's `Authorization` header.
+    fn parse(&self, req: &Request) -> Result<OAuthRequest, OAuthError> {
+        let query = req.uri().query().unwrap_or_default();
+        let authorization = req.headers().get(AUTHORIZATION).map(|v| v.to_str().unwrap_or(""));
+        OAuthRequest::parse(Some("application/x-www-form-urlencoded"), authorization, query.as_bytes())
+    }
+
+    async fn call(&self, request: OAuthRequest) -> Result<FeedAnswer, OAuthError> {
+        self.reader.read(&request).await
+    }
+
+    fn respond(&self, answer: FeedAnswer) -> Response<Body> {
+        no_store_json(200, &json!({ "entries": answer.entries, "cursor": answer.cursor.encode() }))
+    }
+}
