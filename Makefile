@@ -1,9 +1,14 @@
 # The two commands of the README contract, plus helpers.
-.PHONY: dev test build check-template bench fuzz fmt lint cost-table
+.PHONY: dev test build check-template bench fuzz fmt lint cost-table example-api
 
 ## The whole stack locally: moto, table, keys, demo client and user, cargo lambda watch.
 dev:
 	@bash infra/dev.sh
+
+## The guard's example API on 127.0.0.1:9100 (EXAMPLE_API_PORT), a resource server in
+## front of a running `make dev`: it verifies tokens locally and refuses revoked ones.
+example-api:
+	@bash infra/example-api.sh
 
 ## Every test: unit, store behaviour against moto, end to end through cargo lambda watch.
 test:

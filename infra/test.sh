@@ -14,7 +14,7 @@ ensure_venv
 ensure_browser
 export CHROMIUM
 log "building the tests, then the functions and tokenctl"
-cargo build --workspace --tests --benches
+cargo build --workspace --tests --benches --examples
 build_functions
 
 # Durable logout retries come due after seconds, not minutes, so the tests can watch them.
@@ -54,6 +54,6 @@ fi
 if [[ $# -eq 0 ]]; then
   log "running each benchmark once"
   # --workspace: the features of the build above, so nothing is compiled again.
-  cargo test --workspace --bench operations --bench logout_fanout || status=$?
+  cargo test --workspace --bench operations --bench logout_fanout --bench guard || status=$?
 fi
 exit $status

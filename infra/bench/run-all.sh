@@ -18,6 +18,14 @@ mkdir -p target
   echo '## Logout fan-out: `cargo bench -p shared --features testing --bench logout_fanout`'
   cargo bench -p shared --features testing --bench logout_fanout 2>/dev/null | tail -1
   echo
+  echo '## Guard check against raw verification: `cargo bench -p guard --bench guard`'
+  echo '```'
+  cargo bench -p guard --bench guard 2>/dev/null | grep -E "^[A-Za-z0-9]+/|time:" || true
+  echo '```'
+  echo
+  echo '## Revocation propagation to the example API: `infra/bench/propagation.sh 50`'
+  bash infra/bench/propagation.sh 50 2>/dev/null | grep '^|'
+  echo
   echo '## Cold start: `infra/bench/coldstart.sh 7`'
   bash infra/bench/coldstart.sh 7 2>/dev/null | grep '^|'
   echo

@@ -35,6 +35,7 @@ use shared::domain::{
     GrantType, Scope, SessionRecord, SigningAlgorithm, UserRecord,
 };
 use shared::endpoints::FromServices;
+use shared::feed::{self, Cursor, EntryKind, FeedEntry, LogRecord, RevocationFeed, ShardRead, WholeBuckets};
 use shared::ids::{ClientEpoch, ClientId, FamilyId, Jti, Sid, Subject};
 use shared::keys::{KeyRing, KeySet, KeySetDocument};
 use shared::lambda::EventHandler;
@@ -45,10 +46,10 @@ use shared::oauth::{BearerError, OAuthRequest};
 use shared::secrets::{ClientSecretHash, PasswordHashString, SecretString};
 use shared::signin::cookies::{CookiePolicy, Cookies};
 use shared::signin::{Answer, SignIn};
-use shared::store::{ClientAdmin, FailureStore, SessionRead, SessionWrite, UserAdmin};
+use shared::store::{ClientAdmin, FailureStore, FeedLog, SessionRead, SessionWrite, StoreResult, UserAdmin};
 use shared::testing::kit;
 use shared::testing::memory::MemoryStore;
-use shared::time::UnixTime;
+use shared::time::{UnixMillis, UnixTime};
 use shared::tokens::access::{
     self, AccessTokenClaims, is_our_other_jwt, verify_access_token, verify_access_token_even_expired,
 };
@@ -452,6 +453,9 @@ struct Live {
     sub: Subject,
     /// A browser signed in at [`SPA`]: only in the cases of the browser routes.
     browser: Option<BrowserLive>,
+    /// The revocation feed's cursor a reader holds: the last one the feed answered with
+    /// in this target (`apigw_http_events`), else a new reader's.
+    feed_cursor: String,
 }
 
 fn live(rt: &tokio::runtime::Runtime, world: &World) -> Live {
@@ -513,6 +517,7 @@ fn live(rt: &tokio::runtime::Runtime, world: &World) -> Live {
         sid,
         sub,
         browser: None,
+        feed_cursor: Cursor::start().encode(),
     }
 }
 
@@ -1873,6 +1878,306 @@ fn retry_after() {
 }
 
 // ---------------------------------------------------------------------------------------
+// Target: the revocation feed's cursor (`feed::Cursor::decode`, the `after` parameter).
+// ---------------------------------------------------------------------------------------
+
+/// The instant the issued cursors of this target were made at, and the mostly used
+/// reader's clock (a fixed one: a replayed run decodes against the same clock).
+const FEED_NOW: u64 = 1_800_000_000_000;
+/// The format's limits (`feed::cursor`), as the model knows them.
+const CURSOR_VERSION: u8 = 1;
+const CURSOR_MAX_BUCKETS: usize = 320;
+const CURSOR_MAX_FLOOR_AHEAD_MS: u64 = 24 * 3600 * 1000;
+
+/// A log of the feed as a store holds it, for `RevocationFeed` to page through: each
+/// record visible from some instant (a writer's clock that is off, an index that lags),
+/// and a read that takes few records (so that pages stop short and cursors resume).
+struct ModelLog {
+    records: Vec<LogRecord>,
+    limit: usize,
+}
+
+#[async_trait::async_trait]
+impl FeedLog for ModelLog {
+    async fn feed_shard(&self, shard: u8, from: UnixMillis, _limit: usize) -> StoreResult<ShardRead> {
+        let mut mine: Vec<&LogRecord> =
+            self.records.iter().filter(|r| feed::shard_of(&r.key) == shard && r.stamp >= from).collect();
+        mine.sort_by(|a, b| (a.stamp, &a.key).cmp(&(b.stamp, &b.key)));
+        let mut cut = WholeBuckets::new(self.limit);
+        for record in mine {
+            if !cut.offer(record.clone()) {
+                break;
+            }
+        }
+        Ok(cut.finish())
+    }
+}
+
+/// Cursors the feed itself hands out: readers polling logs of every shape (bursts,
+/// writers' clocks behind and ahead, a few far ahead, an index that lags, reads cut
+/// short), each page's cursor kept. Made once, from a fixed seed, so that `FUZZ_SEED`
+/// replays a run.
+fn issued_cursors(rt: &tokio::runtime::Runtime) -> Vec<(String, Cursor)> {
+    let mut rng = TestRng::from_seed(RngAlgorithm::ChaCha, &[0x5e; 32]);
+    let mut issued = vec![Cursor::start()];
+    for log in 0..48u64 {
+        let writes = rng.random_range(0..400usize);
+        // (record, visible from): a write at `at`, stamped by a clock `skew` off, seen
+        // by the index `lag` later.
+        let records: Vec<(LogRecord, u64)> = (0..writes)
+            .map(|n| {
+                let at = FEED_NOW - 60_000 + rng.random_range(0..70_000u64);
+                let skew: i64 = match rng.random_range(0..100) {
+                    0 => rng.random_range(-86_400_000..86_400_000),
+                    1 if log % 4 == 0 => rng.random_range(0..i64::MAX / 4),
+                    2..=30 => rng.random_range(-4_000..4_000),
+                    _ => 0,
+                };
+                let lag = rng.random_range(0..1_000u64);
+                let kind = match n % 5 {
+                    0 => EntryKind::Jti,
+                    1 => EntryKind::Fid,
+                    2 => EntryKind::Sid,
+                    3 => EntryKind::Sub,
+                    _ => EntryKind::Client,
+                };
+                let value = format!("{log}-{n}");
+                let before = matches!(kind, EntryKind::Sub | EntryKind::Client).then_some(FEED_NOW / 1000);
+                let entry = FeedEntry { kind, value: value.clone(), before, expires_at: FEED_NOW / 1000 + 3600 };
+                let record = LogRecord {
+                    stamp: UnixMillis(at.saturating_add_signed(skew)),
+                    key: format!("REVOKED#{}#{value}", kind.as_str().to_uppercase()),
+                    entry,
+                };
+                (record, at + lag)
+            })
+            .collect();
+        let limit = [1, 3, 10, 40, 1_000][rng.random_range(0..5usize)];
+        let mut cursor = Cursor::start();
+        let mut now = FEED_NOW - 30_000;
+        while now <= FEED_NOW + 20_000 {
+            let visible = records.iter().filter(|(_, from)| *from <= now).map(|(r, _)| r.clone()).collect();
+            let feed = RevocationFeed::new(Arc::new(ModelLog { records: visible, limit }));
+            for _ in 0..200 {
+                let answer = rt.block_on(feed.page(&cursor, UnixMillis(now))).expect("a page of the model log");
+                cursor = answer.cursor;
+                issued.push(cursor.clone());
+                if !answer.truncated {
+                    break;
+                }
+            }
+            now += rng.random_range(100..10_000u64);
+        }
+    }
+    let mut issued: Vec<(String, Cursor)> = issued.into_iter().map(|c| (c.encode(), c)).collect();
+    issued.sort_by(|a, b| a.0.cmp(&b.0));
+    issued.dedup();
+    issued
+}
+
+/// A cursor's binary form, built field by field: mostly one the format allows, else with
+/// one field or another out of line. (The model of what `decode` must accept.)
+#[derive(Clone, Debug)]
+struct CursorBytes {
+    version: u8,
+    floor: u64,
+    resume: u64,
+    /// The count field, off by this much from the buckets that follow.
+    count_off: i32,
+    /// (shard, bucket after the floor, digest).
+    buckets: Vec<(u8, u64, u64)>,
+    /// 1 to 16 more bytes: never a whole bucket.
+    trailing: Vec<u8>,
+}
+
+impl CursorBytes {
+    fn count(&self) -> u16 {
+        let count = i64::try_from(self.buckets.len()).unwrap_or(i64::MAX) + i64::from(self.count_off);
+        u16::try_from(count.clamp(0, i64::from(u16::MAX))).unwrap_or(u16::MAX)
+    }
+
+    fn bytes(&self) -> Vec<u8> {
+        let mut bytes = vec![self.version];
+        bytes.extend_from_slice(&self.floor.to_be_bytes());
+        bytes.extend_from_slice(&self.resume.to_be_bytes());
+        bytes.extend_from_slice(&self.count().to_be_bytes());
+        for &(shard, offset, digest) in &self.buckets {
+            bytes.push(shard);
+            bytes.extend_from_slice(&offset.to_be_bytes());
+            bytes.extend_from_slice(&digest.to_be_bytes());
+        }
+        bytes.extend_from_slice(&self.trailing);
+        bytes
+    }
+
+    /// The format (`feed::cursor`): version 1; a resume bucket of 0 (none) or after the
+    /// floor; as many buckets as the count says, at most 320, and nothing after them; a
+    /// floor no more than a day ahead of the reader's clock; shards that exist, buckets
+    /// that fit a u64, strictly ascending by (bucket, shard).
+    fn accepted_at(&self, now: u64) -> bool {
+        let ascending = self.buckets.windows(2).all(|w| (w[0].1, w[0].0) < (w[1].1, w[1].0));
+        self.version == CURSOR_VERSION
+            && (self.resume == 0 || self.resume > self.floor)
+            && usize::from(self.count()) == self.buckets.len()
+            && self.trailing.is_empty()
+            && self.buckets.len() <= CURSOR_MAX_BUCKETS
+            && self.floor.saturating_mul(feed::BUCKET_MS) <= now.saturating_add(CURSOR_MAX_FLOOR_AHEAD_MS)
+            && self
+                .buckets
+                .iter()
+                .all(|&(shard, offset, _)| shard < feed::FEED_SHARDS && self.floor.checked_add(offset).is_some())
+            && ascending
+    }
+}
+
+fn cursor_bytes() -> BoxedStrategy<CursorBytes> {
+    let near = FEED_NOW / feed::BUCKET_MS;
+    let edge = (FEED_NOW + CURSOR_MAX_FLOOR_AHEAD_MS) / feed::BUCKET_MS;
+    let floor = prop_oneof![
+        12 => near - 200_000..=near,
+        1 => edge - 2..=edge + 2,
+        1 => Just(0u64),
+        1 => u64::MAX - 1_000..=u64::MAX,
+        1 => any::<u64>(),
+    ];
+    #[derive(Clone, Copy, Debug)]
+    enum Resume {
+        None,
+        After(u64),
+        At,
+        Before(u64),
+        Any(u64),
+    }
+    let resume = prop_oneof![
+        8 => Just(Resume::None),
+        4 => (1u64..100).prop_map(Resume::After),
+        1 => Just(Resume::At),
+        1 => (1u64..100).prop_map(Resume::Before),
+        1 => any::<u64>().prop_map(Resume::Any),
+    ];
+    let bucket = (
+        prop_oneof![30 => 0u8..8, 1 => Just(8u8), 1 => any::<u8>()],
+        prop_oneof![20 => 0u64..100, 2 => 0u64..40, 1 => Just(u64::from(u32::MAX) + 1), 1 => any::<u64>()],
+        any::<u64>(),
+    );
+    let buckets = prop_oneof![
+        20 => prop::collection::vec(bucket.clone(), 0..24),
+        1 => prop::collection::vec(bucket, 310..=330),
+    ];
+    // Mostly in the one order the format allows; else as drawn (out of order, repeated).
+    let sorted = prop::bool::weighted(0.9);
+    let version = prop_oneof![30 => Just(CURSOR_VERSION), 1 => any::<u8>()];
+    let count_off = prop_oneof![30 => Just(0i32), 1 => -3i32..=3, 1 => any::<u16>().prop_map(i32::from)];
+    let trailing = prop_oneof![30 => Just(Vec::new()), 1 => prop::collection::vec(any::<u8>(), 1..17)];
+    (version, floor, resume, count_off, (buckets, sorted), trailing)
+        .prop_map(|(version, floor, resume, count_off, (mut buckets, sorted), trailing)| {
+            if sorted {
+                buckets.sort_by_key(|&(shard, offset, _)| (offset, shard));
+                buckets.dedup_by_key(|&mut (shard, offset, _)| (offset, shard));
+            }
+            let resume = match resume {
+                Resume::None => 0,
+                Resume::After(n) => floor.saturating_add(n),
+                Resume::At => floor,
+                Resume::Before(n) => floor.saturating_sub(n),
+                Resume::Any(n) => n,
+            };
+            CursorBytes { version, floor, resume, count_off, buckets, trailing }
+        })
+        .boxed()
+}
+
+#[derive(Clone, Debug)]
+enum CursorRecipe {
+    /// A cursor the feed handed out (an index into `issued_cursors`), maybe mutated.
+    Issued(Index, Vec<Mutation>),
+    /// A binary form built by the model, in some base64 spelling, maybe mutated.
+    Built(CursorBytes, Base64, Vec<Mutation>),
+    Text(String),
+}
+
+fn cursor_recipe() -> BoxedStrategy<CursorRecipe> {
+    let spelling = prop_oneof![
+        12 => Just(Base64::UrlSafeNoPad),
+        1 => Just(Base64::UrlSafe),
+        1 => Just(Base64::NoPad),
+        1 => Just(Base64::Standard),
+    ];
+    prop_oneof![
+        6 => (any::<Index>(), mutations()).prop_map(|(at, m)| CursorRecipe::Issued(at, m)),
+        6 => (cursor_bytes(), spelling, rare_mutations()).prop_map(|(b, s, m)| CursorRecipe::Built(b, s, m)),
+        2 => prop_oneof![
+            any_text(),
+            re("[A-Za-z0-9_-]{0,120}"),
+            re("AQ[A-Za-z0-9_-]{20,60}"),
+            (8_890usize..8_910).prop_map(|n| "A".repeat(n)),
+        ]
+        .prop_map(CursorRecipe::Text),
+    ]
+    .boxed()
+}
+
+/// The reader's clock: mostly the instant the cursors were issued at, else any.
+fn feed_now() -> BoxedStrategy<u64> {
+    prop_oneof![
+        12 => Just(FEED_NOW),
+        2 => FEED_NOW - 3_600_000..FEED_NOW + 3_600_000,
+        1 => Just(0u64),
+        1 => Just(u64::MAX),
+        1 => any::<u64>(),
+    ]
+    .boxed()
+}
+
+#[test]
+fn feed_cursor() {
+    let rt = runtime();
+    let issued = issued_cursors(&rt);
+    fuzz("feed_cursor", (cursor_recipe(), feed_now()), |(recipe, now), reached| {
+        let (text, must_accept) = match &recipe {
+            CursorRecipe::Issued(at, mutations) => {
+                let (encoded, cursor) = &issued[at.index(issued.len())];
+                let text = mutate(encoded, mutations);
+                // Issued around FEED_NOW: it reads back as itself then and at any later instant.
+                if text == *encoded && now >= FEED_NOW {
+                    prop_assert_eq!(Cursor::decode(&text, UnixMillis(now)), Ok(cursor.clone()), "issued: {}", text);
+                    reached.count("issued");
+                }
+                (text, None)
+            }
+            CursorRecipe::Built(bytes, spelling, mutations) => {
+                let canonical = URL_SAFE_NO_PAD.encode(bytes.bytes());
+                let text = mutate(&spelling.encode(&bytes.bytes()), mutations);
+                (text.clone(), mutations.is_empty().then(|| text == canonical && bytes.accepted_at(now)))
+            }
+            CursorRecipe::Text(text) => (text.clone(), None),
+        };
+        match Cursor::decode(&text, UnixMillis(now)) {
+            Ok(cursor) => {
+                // One spelling per cursor: what decodes, encodes back to the same text,
+                // which decodes to the same cursor, now and at any later instant.
+                let again = cursor.encode();
+                prop_assert_eq!(&again, &text, "re-encoded differently");
+                prop_assert_eq!(Cursor::decode(&again, UnixMillis(now)), Ok(cursor.clone()));
+                let later = UnixMillis(now.saturating_add(3_600_000));
+                prop_assert_eq!(Cursor::decode(&again, later), Ok(cursor.clone()), "refused later");
+                let _ = cursor.read_from();
+                prop_assert!(must_accept != Some(false), "accepted a cursor the model refuses");
+                reached.count("accepted");
+            }
+            Err(_) => {
+                prop_assert!(must_accept != Some(true), "refused a cursor the model accepts");
+                reached.count("refused");
+            }
+        }
+        if let Some(model) = must_accept {
+            reached.count(if model { "model_accepts" } else { "model_refuses" });
+        }
+        Ok(())
+    });
+}
+
+// ---------------------------------------------------------------------------------------
 // Target: API Gateway HTTP API events (payload 2.0), through every HTTP function.
 // ---------------------------------------------------------------------------------------
 
@@ -1889,6 +2194,7 @@ enum Route {
     Discovery,
     Authorize,
     EndSession,
+    Revocations,
 }
 
 impl Route {
@@ -1903,6 +2209,7 @@ impl Route {
             Route::Discovery => "/.well-known/openid-configuration",
             Route::Authorize => "/oauth2/authorize",
             Route::EndSession => "/oauth2/end_session",
+            Route::Revocations => "/oauth2/revocations",
         }
     }
 }
@@ -1990,6 +2297,8 @@ enum FormValue {
     Pending(Vec<Mutation>),
     Csrf(Vec<Mutation>),
     SignOut(Vec<Mutation>),
+    /// The revocation feed's cursor the case's reader holds ([`Live::feed_cursor`]).
+    Cursor(Vec<Mutation>),
     Text(String),
 }
 
@@ -2007,6 +2316,7 @@ impl FormValue {
             FormValue::Pending(m) => mutate(live.browser.as_ref().map_or("", |b| &b.request), m),
             FormValue::Csrf(m) => mutate(live.browser.as_ref().map_or("", |b| &b.csrf), m),
             FormValue::SignOut(m) => mutate(live.browser.as_ref().map_or("", |b| &b.signout), m),
+            FormValue::Cursor(m) => mutate(&live.feed_cursor, m),
             FormValue::Text(text) => text.clone(),
         }
     }
@@ -2133,7 +2443,10 @@ fn form_params(route: Route) -> BoxedStrategy<Params> {
         Route::Revoke | Route::Introspect => template(Kind::Token),
         Route::Logout => template(Kind::Logout),
         // The browser routes build their own (`browser_event`).
-        Route::UserInfo | Route::Discovery | Route::Authorize | Route::EndSession => Just(Vec::new()).boxed(),
+        // `revocations_event` builds its query itself.
+        Route::UserInfo | Route::Discovery | Route::Authorize | Route::EndSession | Route::Revocations => {
+            Just(Vec::new()).boxed()
+        }
     };
     let extra = prop_oneof![
         6 => Just(Vec::new()),
@@ -2187,7 +2500,7 @@ const QUERY_CHARS: &str = "[A-Za-z0-9._~!$&'()*+,;=:@/?%{}|\\^`\\[\\]é€\"<> \
 fn method(route: Route) -> BoxedStrategy<String> {
     let served: &'static [&'static str] = match route {
         Route::UserInfo | Route::Authorize | Route::EndSession => &["GET", "POST"],
-        Route::Discovery => &["GET"],
+        Route::Discovery | Route::Revocations => &["GET"],
         _ => &["POST"],
     };
     prop_oneof![
@@ -2311,6 +2624,80 @@ fn event_for(route: Route) -> BoxedStrategy<HttpEvent> {
         .boxed()
 }
 
+/// `GET /oauth2/revocations`: mostly `after` with the cursor the reader holds (the last
+/// one the feed answered with), intact or mutated, else any text; sometimes no `after`,
+/// `after` twice, other parameters, or a client's id and secret in the query; now and
+/// then a raw query string of any characters. Mostly a resource server's Basic
+/// credentials (`app`), else another client's (403), anything, or none.
+fn revocations_event() -> BoxedStrategy<HttpEvent> {
+    let route = Route::Revocations;
+    let after = prop_oneof![
+        10 => Just(FormValue::Cursor(Vec::new())),
+        4 => prop::collection::vec(mutation(), 1..4).prop_map(FormValue::Cursor),
+        1 => Just(FormValue::Text(Cursor::start().encode())),
+        1 => re("[A-Za-z0-9_-]{0,64}").prop_map(FormValue::Text),
+        1 => any_text().prop_map(FormValue::Text),
+    ];
+    let params = prop_oneof![
+        12 => after.clone().prop_map(|a| vec![param("after", a)]),
+        3 => Just(Vec::new()),
+        1 => (after.clone(), after.clone()).prop_map(|(a, b)| vec![param("after", a), param("after", b)]),
+        1 => (
+            prop::option::of(after.clone()),
+            prop::collection::vec((param_name(), text_value(&["", "x", "app"])), 1..3),
+        )
+            .prop_map(|(after, extra)| after.map(|a| param("after", a)).into_iter().chain(extra).collect()),
+        2 => (presented(), prop::option::of(after)).prop_map(|(client, after)| {
+            let (id, secret) = client.credentials();
+            let mut params =
+                vec![param("client_id", FormValue::Text(id)), param("client_secret", FormValue::Text(secret))];
+            params.extend(after.map(|a| param("after", a)));
+            params
+        }),
+    ];
+    let query = prop_oneof![
+        12 => (params, rare_mutations()).prop_map(|form| (Some(form), None)),
+        1 => re(&format!("{QUERY_CHARS}{{0,40}}")).prop_map(|raw| (None, Some(raw))),
+    ];
+    let authorization = prop_oneof![
+        10 => Just(Some(Authorization::Basic(Presented::App, Vec::new()))),
+        2 => Just(Some(Authorization::Basic(Presented::Other, Vec::new()))),
+        3 => authorization().prop_map(Some),
+        2 => Just(None),
+    ];
+    let body = prop::option::weighted(0.05, prop::collection::vec(any::<u8>(), 0..100).prop_map(EventBody::Bytes));
+    let content_type = prop_oneof![4 => Just(None), 1 => content_type()];
+    let shape = (method(route), raw_path(0.05), stage(), query);
+    (shape, (authorization, content_type, extra_headers()), body, prop::bool::weighted(0.7))
+        .prop_map(
+            move |(
+                (method, path, stage, (query_form, query)),
+                (authorization, content_type, headers),
+                body,
+                base64,
+            )| {
+                HttpEvent {
+                    route,
+                    method,
+                    path,
+                    stage,
+                    query,
+                    content_type,
+                    authorization,
+                    body_client: None,
+                    headers,
+                    cookies: None,
+                    body,
+                    base64,
+                    kind: None,
+                    query_form,
+                    jar: None,
+                }
+            },
+        )
+        .boxed()
+}
+
 /// The API routes get three quarters of the cases, the browser routes a quarter.
 fn http_event() -> BoxedStrategy<HttpEvent> {
     prop_oneof![
@@ -2321,6 +2708,7 @@ fn http_event() -> BoxedStrategy<HttpEvent> {
         3 => event_for(Route::Logout),
         3 => event_for(Route::UserInfo),
         1 => event_for(Route::Discovery),
+        3 => revocations_event(),
         3 => browser_event(BrowserKind::Authorization),
         2 => browser_event(BrowserKind::Login),
         1 => browser_event(BrowserKind::SignOut),
@@ -2936,6 +3324,7 @@ struct Endpoints {
     discovery: shared::endpoints::Discovery,
     authorize: shared::endpoints::Authorize,
     end_session: shared::endpoints::EndSession,
+    revocations: shared::endpoints::Revocations,
 }
 
 fn endpoints(services: &Services) -> Endpoints {
@@ -2950,6 +3339,7 @@ fn endpoints(services: &Services) -> Endpoints {
             discovery: FromServices::from_services(services)?,
             authorize: FromServices::from_services(services)?,
             end_session: FromServices::from_services(services)?,
+            revocations: FromServices::from_services(services)?,
         })
     };
     build().expect("every endpoint")
@@ -2959,6 +3349,9 @@ fn endpoints(services: &Services) -> Endpoints {
 fn apigw_http_events() {
     let rt = runtime();
     let worlds = Worlds::new(&rt);
+    // The cursor of the feed's last 200: the next request reads on from it, as a reader
+    // polls. (A world rebuilt keeps it: to the new world's feed, it is a cursor ahead.)
+    let feed_cursor = RefCell::new(Cursor::start().encode());
     fuzz("apigw_http_events", http_event(), |recipe, reached| {
         worlds.with(|world| {
             let endpoints = &world.endpoints;
@@ -2966,6 +3359,7 @@ fn apigw_http_events() {
             if recipe.kind.is_some() {
                 live.browser = Some(browser_live(&rt, world, &live));
             }
+            live.feed_cursor = feed_cursor.borrow().clone();
             let (event, authorization) = recipe.render(&live);
             let text = event.to_string();
             // The decoding the functions run: lambda_http's, after `http::event`.
@@ -2983,6 +3377,7 @@ fn apigw_http_events() {
                     Route::Discovery => serve(&endpoints.discovery, request).await,
                     Route::Authorize => serve(&endpoints.authorize, request).await,
                     Route::EndSession => serve(&endpoints.end_session, request).await,
+                    Route::Revocations => serve(&endpoints.revocations, request).await,
                 }
             });
             let status = response.status().as_u16();
@@ -2996,6 +3391,9 @@ fn apigw_http_events() {
             );
             if recipe.route == Route::UserInfo && status == 200 {
                 prop_assert_eq!(bearer_token(authorization.as_deref()), Some(live.access.as_str()));
+            }
+            if recipe.route == Route::Revocations {
+                check_feed_answer(&response, authorization.as_deref(), &text, &feed_cursor, reached)?;
             }
             if let Some(browser) = &live.browser {
                 check_browser_answer(&recipe, &response, &live, browser, &text, reached)?;
@@ -3030,6 +3428,56 @@ fn apigw_http_events() {
             Ok(())
         })
     });
+}
+
+/// The properties of the feed's answers: a page only for a client that authenticated
+/// with Basic (`client_secret_basic`; client credentials never travel in the URI, RFC
+/// 6749 §2.3.1), never cached, its entries well-formed (`before` for `sub` and `client`
+/// only) and its cursor one `after` takes back (kept for the next case); 401 with the
+/// Basic challenge; 403 `access_denied`.
+fn check_feed_answer(
+    response: &lambda_http::Response<lambda_http::Body>,
+    authorization: Option<&str>,
+    event: &str,
+    feed_cursor: &RefCell<String>,
+    reached: &Reached,
+) -> Result<(), TestCaseError> {
+    let status = response.status().as_u16();
+    let header = |name: &str| response.headers().get(name).map(|v| v.to_str().unwrap_or("<not visible ASCII>"));
+    let body = String::from_utf8_lossy(response.body().as_ref()).into_owned();
+    let context = || format!("answered {status} {:?} {body:.300}\nevent: {event}", response.headers());
+    let json: Value = serde_json::from_str(&body).unwrap_or_default();
+    match status {
+        200 => {
+            prop_assert!(authorization.is_some(), "a page without an Authorization header: {}", context());
+            prop_assert_eq!(header("cache-control"), Some("no-store"), "{}", context());
+            let entries = json["entries"].as_array().ok_or_else(|| TestCaseError::fail(context()))?;
+            for entry in entries {
+                let kind = entry["kind"].as_str().unwrap_or_default();
+                let lined = matches!(kind, "sub" | "client");
+                prop_assert!(
+                    matches!(kind, "jti" | "fid" | "sid" | "sub" | "client")
+                        && entry["value"].as_str().is_some_and(|v| !v.is_empty())
+                        && entry["expires_at"].is_u64()
+                        && (if lined { entry["before"].is_u64() } else { entry.get("before").is_none() })
+                        && entry.as_object().is_some_and(|o| o.len() == 3 + usize::from(lined)),
+                    "entry {}: {}",
+                    entry,
+                    context()
+                );
+            }
+            let cursor = json["cursor"].as_str().ok_or_else(|| TestCaseError::fail(context()))?;
+            prop_assert!(Cursor::decode(cursor, UnixMillis::now()).is_ok(), "a cursor `after` refuses: {}", context());
+            *feed_cursor.borrow_mut() = cursor.to_string();
+            if !entries.is_empty() {
+                reached.count("Revocations_entries");
+            }
+        }
+        401 => prop_assert_eq!(header("www-authenticate"), Some("Basic realm=\"oauth\""), "{}", context()),
+        403 => prop_assert_eq!(json["error"].as_str(), Some("access_denied"), "{}", context()),
+        _ => {}
+    }
+    Ok(())
 }
 
 /// What an answer was, for `FUZZ_DETAIL`: the OAuth error of a JSON body, the `error` of

@@ -5,7 +5,7 @@
 //! code costs now; `make cost-table` writes it.
 
 use shared::Services;
-use shared::config::Config;
+use shared::config::{Config, FeedSettings, RevocationCheck};
 use shared::domain::{ClientAuthentication, ClientRecord, GrantType, UserRecord};
 use shared::ids::Subject;
 use shared::oauth::OAuthRequest;
@@ -18,6 +18,7 @@ use shared::testing::kit;
 use shared::testing::memory::MemoryStore;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// us-east-1 on-demand prices, per million: DynamoDB read and write request units, an
 /// API Gateway HTTP API request, a Lambda request.
@@ -241,6 +242,32 @@ async fn rows() -> Vec<Row> {
     let logout = w.services.logout().unwrap();
     logout.logout(&form(&format!("refresh_token={next_refresh}"))).await.unwrap();
     measure("logout of one session (no RP to notify)", http, &w.store);
+
+    // The revocation feed: a resource server's poll (`app` may introspect), and the
+    // authorizer in feed mode, whose checks read nothing but one in each interval.
+    let reader = w.services.feed_reader();
+    let bootstrap = reader.read(&form("")).await.unwrap();
+    w.store.take();
+    reader.read(&form(&format!("after={}", bootstrap.cursor.encode()))).await.unwrap();
+    measure("revocation feed, one poll (a reader caught up)", http, &w.store);
+    let settings = FeedSettings { poll_interval: Duration::from_secs(3600), max_staleness: Duration::from_secs(7200) };
+    let config = Config {
+        expected_audience: Some(shared::config::ExpectedAudience::Any),
+        revocation_check: RevocationCheck::Feed(settings),
+        ..kit::config()
+    };
+    let in_feed_mode = Services::new(config, w.services.keys().clone(), w.store.clone()).authorizer().unwrap();
+    // A live token (the ones above were revoked or logged out by now).
+    let live = issuer.token(&form("grant_type=client_credentials&scope=read")).await.unwrap().access_token;
+    w.store.take();
+    assert!(in_feed_mode.decide(Some(&format!("Bearer {live}"))).await.allow);
+    measure(
+        "authorizer, feed mode, a check that syncs (one per instance per interval at most)",
+        LAMBDA_REQUEST,
+        &w.store,
+    );
+    assert!(in_feed_mode.decide(Some(&format!("Bearer {live}"))).await.allow);
+    measure("authorizer, feed mode, any other check", LAMBDA_REQUEST, &w.store);
     rows
 }
 

@@ -103,6 +103,10 @@ async fn only_resource_servers_may_read_the_feed() {
     assert_eq!(anonymous.status, 401);
 
     let rs = resource_server().await;
+    // Credentials never go in a URL (RFC 6749 §2.3.1), even right ones.
+    let in_the_url = stack.get(&format!("/oauth2/revocations?client_id={}&client_secret={}", rs.id, rs.secret)).await;
+    assert_eq!((in_the_url.status, in_the_url.json["error"].as_str()), (400, Some("invalid_request")));
+
     for bad in ["nonsense", "AQAAAAAAAAAAAAA", &"A".repeat(20_000)] {
         let reply = stack.revocations(&rs, Some(bad)).await;
         assert_eq!((reply.status, reply.json["error"].as_str()), (400, Some("invalid_request")), "{bad:.20}");

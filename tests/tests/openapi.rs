@@ -15,8 +15,9 @@
 //! * then the coverage and fuzzing phases, `EXAMPLES` cases per operation, where most
 //!   OAuth requests get a seeded client's credentials (Basic or `client_secret_post`),
 //!   some none, some a wrong secret, and parameters that name a token, user or session
-//!   are often live ones; browser requests often name the seeded browser client and
-//!   its registered URIs, so that they get past the error page.
+//!   are often live ones; the revocation feed mostly gets the seeded resource server's
+//!   Basic credentials and a cursor the feed issued; browser requests often name the
+//!   seeded browser client and its registered URIs, so that they get past the error page.
 //!
 //! Wrong secrets always name one client id (`victim`): after five failures in a row it
 //! is throttled (429, which the description allows wherever clients authenticate), and
@@ -37,7 +38,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use tests::{
     Req, Stack, TestClient, encode_form, password_login, required_env, seed_browser_client, seed_client,
-    seed_rp_client, seed_user,
+    seed_resource_server_into, seed_rp_client, seed_user, stack_store,
 };
 
 /// Generated cases per operation (`--max-examples`, the fuzzing phase; the coverage
@@ -52,7 +53,7 @@ const CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_co
                       response_headers_conformance,response_schema_conformance";
 
 /// Every operation of the description, as schemathesis labels them.
-const OPERATIONS: [&str; 21] = [
+const OPERATIONS: [&str; 22] = [
     "POST /oauth2/token",
     "OPTIONS /oauth2/token",
     "POST /oauth2/refresh",
@@ -61,6 +62,7 @@ const OPERATIONS: [&str; 21] = [
     "OPTIONS /oauth2/revoke",
     "POST /oauth2/introspect",
     "POST /oauth2/logout",
+    "GET /oauth2/revocations",
     "GET /oauth2/authorize",
     "POST /oauth2/authorize",
     "GET /oauth2/end_session",
@@ -145,6 +147,8 @@ async fn seed(stack: &Stack) -> Value {
     let admin = seed_rp_client(true, None).await; // all grants, "openid read"
     let limited = seed_client(&[GrantType::ClientCredentials], "read", None).await;
     let victim = seed_client(&[GrantType::ClientCredentials], "read", None).await;
+    // A resource server (`--introspect`): the one kind of client the revocation feed serves.
+    let feed_reader = seed_resource_server_into(&stack_store().await).await;
     // `reader`'s tokens go to userinfo and introspection only; `rotating`'s refresh tokens
     // to the refresh grant; `target`'s to revocation and logout, which end its sessions.
     // `probe`'s one session is what the probes' admin logout ends.
@@ -188,6 +192,9 @@ async fn seed(stack: &Stack) -> Value {
     }
     let probe_login = password_login(stack, &admin, &probe, "openid read").await;
     let refresh_probe = password_login(stack, &admin, &rotating, "openid read").await;
+    // A cursor the feed issued, for `after`: a reader's first page.
+    let first_page = stack.revocations(&feed_reader, None).await;
+    assert_eq!(first_page.status, 200, "the revocation feed's first page: {}", first_page.json);
     // Last: its code is good for a minute, and the token probes come first.
     let browser = seed_browser(stack).await;
     json!({
@@ -195,6 +202,8 @@ async fn seed(stack: &Stack) -> Value {
         "admin": credentials(&admin),
         "limited": credentials(&limited),
         "victim": credentials(&victim),
+        "feed_reader": credentials(&feed_reader),
+        "feed_cursor": first_page.str("cursor"),
         "user": { "username": reader.username, "password": reader.password },
         "victim_user": victim_user.username,
         "usernames": [
@@ -428,7 +437,7 @@ import schemathesis
 
 CTX = json.load(open(os.environ["OPENAPI_FUZZ_CONTEXT"]))
 LOG = os.environ["OPENAPI_FUZZ_LOG"]
-CLIENTS = {c["id"]: c for c in CTX["clients"] + [CTX["admin"], CTX["limited"]]}
+CLIENTS = {c["id"]: c for c in CTX["clients"] + [CTX["admin"], CTX["limited"], CTX["feed_reader"]]}
 # The `sub` and `sid` of the tokens userinfo and introspection are given: they must stay
 # live for the whole run.
 PROTECTED = set(CTX["protect"])
@@ -514,6 +523,30 @@ def authenticate(case, pick, form, owner):
         set_header(case, "Authorization", None)
 
 
+def feed_request(case, pick):
+    """The revocation feed: mostly the seeded resource server (Basic), else a client that
+    is not one (403), no credentials, a wrong secret, or what was generated; `after`
+    often a cursor the feed issued."""
+    mode = pick(["reader"] * 5 + ["client", "none", "wrong", "generated"])
+    if mode == "reader":
+        set_header(case, "Authorization", basic(CTX["feed_reader"]["id"], CTX["feed_reader"]["secret"]))
+    elif mode == "client":
+        client = pick(CTX["clients"])
+        set_header(case, "Authorization", basic(client["id"], client["secret"]))
+    elif mode == "wrong":
+        set_header(case, "Authorization", basic(CTX["victim"]["id"], "not-" + CTX["victim"]["secret"]))
+    elif mode == "none":
+        set_header(case, "Authorization", None)
+    elif basic_user(case) in CLIENTS:
+        # A generated secret for a seeded client would throttle it.
+        set_header(case, "Authorization", basic(CTX["victim"]["id"], "generated"))
+    if pick([True, True, False]):
+        if case.query is None:
+            case.query = {}
+        if isinstance(case.query, dict):
+            case.query["after"] = CTX["feed_cursor"]
+
+
 def jwt_sid(token):
     """The `sid` claim of a JWT we issued, read, not verified; `None` for anything else."""
     try:
@@ -585,6 +618,9 @@ def map_case(context, case):
             set_header(case, "Authorization", "Bearer " + pick(CTX["values"][kind])["value"])
         return case
     if not case.path.startswith("/oauth2/"):
+        return case
+    if case.path == "/oauth2/revocations":
+        feed_request(case, pick)
         return case
     form = case.body if isinstance(case.body, dict) else None
     owner = None
@@ -753,6 +789,19 @@ def public_client_probes():
     }
 
 
+def feed_probes():
+    """(headers, query) of the revocation feed."""
+    reader = {"Authorization": basic(CTX["feed_reader"]["id"], CTX["feed_reader"]["secret"])}
+    client = CTX["clients"][0]
+    return [
+        (reader, {}),  # a new reader: every live entry
+        (reader, {"after": CTX["feed_cursor"]}),  # reads on from a cursor
+        (reader, {"after": "bm90LWEtY3Vyc29y"}),  # 400 invalid_request
+        ({"Authorization": basic(client["id"], client["secret"])}, {}),  # not a resource server: 403
+        ({}, {}),  # 401
+    ]
+
+
 def preflight_probes():
     return [{"Origin": BROWSER["origin"]}, {"Origin": "https://unregistered.example"}, {}]
 
@@ -784,6 +833,9 @@ def before_add_examples(context, examples):
         return
     if operation.path == "/userinfo":
         examples.extend(operation.Case(headers=headers) for headers in userinfo_probes())
+        return
+    if operation.path == "/oauth2/revocations":
+        examples.extend(operation.Case(headers=headers, query=query) for headers, query in feed_probes())
         return
     probes = oauth_probes().get(operation.path, []) + public_client_probes().get(operation.path, [])
     for headers, form in probes:

@@ -92,7 +92,7 @@ struct ClientAdd {
     /// The `aud` of the client's access tokens (default: the issuer)
     #[arg(long)]
     audience: Option<String>,
-    /// A resource server allowed to introspect any token
+    /// A resource server: may introspect any token and read the revocation feed
     #[arg(long)]
     introspect: bool,
     /// May end every session of a user

@@ -12,6 +12,9 @@ use lambda_http::http::header::AUTHORIZATION;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
+/// What client authentication reads from a form; refused in this endpoint's URL.
+const CREDENTIAL_PARAMETERS: [&str; 4] = ["client_id", "client_secret", "client_assertion", "client_assertion_type"];
+
 pub struct Revocations {
     reader: FeedReader,
 }
@@ -29,11 +32,18 @@ impl Endpoint for Revocations {
     const METHODS: &'static [Method] = &[Method::GET];
 
     /// The query's parameters (`after`) with the same rules as a form (RFC 6749 §3.1: no
-    /// repeats, empty means absent), and the client's `Authorization` header.
+    /// repeats, empty means absent), and the client's `Authorization` header: the only
+    /// place credentials may come from, since a URL ends up in logs (RFC 6749 §2.3.1).
     fn parse(&self, req: &Request) -> Result<OAuthRequest, OAuthError> {
         let query = req.uri().query().unwrap_or_default();
         let authorization = req.headers().get(AUTHORIZATION).map(|v| v.to_str().unwrap_or(""));
-        OAuthRequest::parse(Some("application/x-www-form-urlencoded"), authorization, query.as_bytes())
+        let request = OAuthRequest::parse(Some("application/x-www-form-urlencoded"), authorization, query.as_bytes())?;
+        if CREDENTIAL_PARAMETERS.iter().any(|name| request.param(name).is_some()) {
+            return Err(OAuthError::invalid_request(
+                "client credentials go in the Authorization header, never the URL",
+            ));
+        }
+        Ok(request)
     }
 
     async fn call(&self, request: OAuthRequest) -> Result<FeedAnswer, OAuthError> {

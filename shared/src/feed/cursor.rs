@@ -17,11 +17,11 @@ const VERSION: u8 = 1;
 /// version, floor bucket, resume bucket (0: none), count.
 const HEADER_BYTES: usize = 1 + 8 + 8 + 2;
 /// shard, bucket after the floor, digest.
-const BUCKET_BYTES: usize = 1 + 4 + 8;
-/// The most buckets a cursor remembers (about 9 KB as text). The trailing window holds
+const BUCKET_BYTES: usize = 1 + 8 + 8;
+/// The most buckets a cursor remembers (about 7 KB as text). The trailing window holds
 /// at most `FEED_SHARDS` × window / `BUCKET_MS` = 160 of them; only writers' clocks far
 /// ahead could make more.
-pub const MAX_CURSOR_BUCKETS: usize = 512;
+pub const MAX_CURSOR_BUCKETS: usize = 320;
 /// A floor this far ahead of the reader's clock is not one this feed handed out.
 const MAX_FLOOR_AHEAD_MS: u64 = 24 * 3600 * 1000;
 
@@ -60,9 +60,9 @@ impl Cursor {
         let count = u16::try_from(self.delivered.len()).unwrap_or(u16::MAX);
         bytes.extend_from_slice(&count.to_be_bytes());
         for (&(bucket, shard), digest) in self.delivered.iter().take(usize::from(count)) {
-            // Buckets below the floor are never kept, and a cursor never spans more than
-            // u32 buckets (a year is 126 million): `assemble` keeps both true.
-            let offset = u32::try_from(bucket.saturating_sub(self.floor_bucket)).unwrap_or(u32::MAX);
+            // Buckets below the floor are never kept (`assemble`); any bucket above it
+            // fits, however far ahead a writer's clock put it.
+            let offset = bucket.saturating_sub(self.floor_bucket);
             bytes.push(shard);
             bytes.extend_from_slice(&offset.to_be_bytes());
             bytes.extend_from_slice(&digest.to_be_bytes());
@@ -98,9 +98,9 @@ impl Cursor {
         let mut previous = None;
         for chunk in rest.chunks_exact(BUCKET_BYTES) {
             let shard = chunk[0];
-            let offset = u32::from_be_bytes(chunk[1..5].try_into().map_err(|_| CursorError)?);
-            let digest = u64::from_be_bytes(chunk[5..13].try_into().map_err(|_| CursorError)?);
-            let bucket = floor_bucket.checked_add(u64::from(offset)).ok_or(CursorError)?;
+            let offset = u64::from_be_bytes(chunk[1..9].try_into().map_err(|_| CursorError)?);
+            let digest = u64::from_be_bytes(chunk[9..17].try_into().map_err(|_| CursorError)?);
+            let bucket = floor_bucket.checked_add(offset).ok_or(CursorError)?;
             // One canonical form: shards that exist, strictly ascending.
             if shard >= FEED_SHARDS || previous.is_some_and(|p| p >= (bucket, shard)) {
                 return Err(CursorError);
@@ -134,6 +134,16 @@ mod tests {
         for cursor in [Cursor::start(), sample(), Cursor { resume: None, ..sample() }] {
             assert_eq!(Cursor::decode(&cursor.encode(), NOW), Ok(cursor));
         }
+    }
+
+    /// A writer whose clock is decades ahead stamps buckets far above the floor: the
+    /// cursor still reads back as itself (found by the `feed_cursor` fuzz target).
+    #[test]
+    fn buckets_far_above_the_floor_read_back() {
+        let floor_bucket = NOW.0 / BUCKET_MS;
+        let far = [(5_532_066_424_870_149, 7), (6_957_529_900_404_242, 4), (8_950_380_897_857_057, 4)];
+        let cursor = Cursor { floor_bucket, resume: None, delivered: far.into_iter().map(|k| (k, 1)).collect() };
+        assert_eq!(Cursor::decode(&cursor.encode(), NOW), Ok(cursor));
     }
 
     #[test]

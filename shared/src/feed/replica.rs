@@ -36,6 +36,9 @@ impl FeedSource for RevocationFeed {
     }
 }
 
+/// How long a request may spend syncing: well inside the authorizer's 5 s timeout.
+const INLINE_SYNC_BUDGET: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The denylist copy of one authorizer instance.
 pub struct LocalDenylist {
     feed: RevocationFeed,
@@ -53,8 +56,13 @@ impl LocalDenylist {
     pub async fn revocation(&self, claims: &AccessTokenClaims) -> Result<Option<RevocationReason>, Stale> {
         if self.replica.read(|r| r.is_due(Instant::now(), self.settings.poll_interval)) {
             // A failure is logged by the sync (`feed.sync_failed`); the copy serves on
-            // until the staleness bound.
-            let _ = self.replica.sync(&self.feed, UnixTime::now().0).await;
+            // until the staleness bound. A sync that outlasts its budget (a new
+            // instance's bootstrap of a long feed) stops between pages, keeping what it
+            // read, and goes on at the next request after the interval.
+            let sync = self.replica.sync(&self.feed, UnixTime::now().0);
+            if tokio::time::timeout(INLINE_SYNC_BUDGET, sync).await.is_err() {
+                tracing::warn!(event = "feed.sync_failed", error = "the inline sync ran out of time");
+            }
         }
         let facts = TokenFacts {
             jti: claims.jti.as_str(),
