@@ -6,6 +6,7 @@ use crate::domain::SigningAlgorithm;
 use crate::grants::SUPPORTED_GRANTS;
 use crate::keys::{KeyRing, KeySet};
 use crate::signin::{AUTHORIZE_PATH, END_SESSION_PATH};
+use crate::tokens::introspection::INTROSPECTION_JWT_ALG;
 use serde_json::json;
 use std::sync::{Arc, Mutex};
 
@@ -73,6 +74,8 @@ impl DiscoveryDocuments {
             "revocation_endpoint_auth_methods_supported": TOKEN_AUTH_METHODS,
             "introspection_endpoint": format!("{issuer}{INTROSPECTION_PATH}"),
             "introspection_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
+            // RFC 9701 §7: what a signed introspection answer may be signed with.
+            "introspection_signing_alg_values_supported": [INTROSPECTION_JWT_ALG.as_str()],
             "userinfo_endpoint": format!("{issuer}{USERINFO_PATH}"),
             "end_session_endpoint": format!("{issuer}{END_SESSION_PATH}"),
             // OIDC Back-Channel Logout 1.0 §2.1: logout tokens carry `sid` as well as `sub`.

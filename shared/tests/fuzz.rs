@@ -3466,6 +3466,7 @@ fn check_feed_answer(
                     context()
                 );
             }
+            prop_assert!(json["more"].is_boolean(), "a page without `more`: {}", context());
             let cursor = json["cursor"].as_str().ok_or_else(|| TestCaseError::fail(context()))?;
             prop_assert!(Cursor::decode(cursor, UnixMillis::now()).is_ok(), "a cursor `after` refuses: {}", context());
             *feed_cursor.borrow_mut() = cursor.to_string();

@@ -54,8 +54,8 @@ impl Stack {
         Reply::read(request.send().await.expect("the stack answers")).await
     }
 
-    /// Read the feed from `cursor` until a page holds no entries, as a reader does: every
-    /// entry received, and the cursor to go on from.
+    /// Read the feed from `cursor` until a page holds no entries and says no `more`, as a
+    /// reader does: every entry received, and the cursor to go on from.
     pub async fn read_feed(&self, caller: &TestClient, mut cursor: Option<String>) -> (Vec<serde_json::Value>, String) {
         let mut entries = Vec::new();
         for _ in 0..10_000 {
@@ -63,7 +63,7 @@ impl Stack {
             assert_eq!(page.status, 200, "{}", page.json);
             let got = page.json["entries"].as_array().cloned().unwrap_or_default();
             cursor = Some(page.str("cursor").to_string());
-            if got.is_empty() {
+            if got.is_empty() && page.json["more"] != true {
                 return (entries, cursor.unwrap_or_default());
             }
             entries.extend(got);

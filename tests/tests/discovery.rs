@@ -28,6 +28,8 @@ async fn both_metadata_documents_advertise_exactly_what_exists() {
         m["introspection_endpoint_auth_methods_supported"],
         serde_json::json!(["client_secret_basic", "client_secret_post"])
     );
+    // RFC 9701: signed introspection answers, RS256 only (what the server signs them with).
+    assert_eq!(m["introspection_signing_alg_values_supported"], serde_json::json!(["RS256"]));
     assert_eq!(
         m["revocation_endpoint_auth_methods_supported"],
         serde_json::json!(["client_secret_basic", "client_secret_post", "none"])

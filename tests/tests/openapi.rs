@@ -703,6 +703,9 @@ def oauth_probes():
         ],
         "/oauth2/introspect": [
             as_client(reader["client"], {"token": reader["value"]}),
+            # RFC 9701: the signed answer, for its documented media type and headers.
+            ({**as_client(reader["client"], {})[0], "Accept": "application/token-introspection+jwt"},
+             {"token": reader["value"]}),
             as_client(good, {"token": "not-a-token"}, post=True),
         ],
         "/oauth2/logout": [

@@ -8,7 +8,7 @@ use shared::domain::{
 use shared::ids::{ClientEpoch, ClientId, Subject, random_bytes};
 use shared::keys::{KeySet, KeySetDocument, generate_key};
 use shared::secrets::{ClientSecretHash, PasswordHashString, SecretString};
-use shared::store::dynamo::{DynamoStore, credentials_available, schema};
+use shared::store::dynamo::{ClockCheck, DynamoStore, credentials_available, schema};
 use shared::store::{ClientAdmin, StoreError, UserAdmin};
 use std::collections::BTreeSet;
 use std::io::BufRead;
@@ -196,7 +196,22 @@ async fn store<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<DynamoSt
             AWS_SECRET_ACCESS_KEY (without TABLE_NAME, tokenctl uses the local stack)"
             .into());
     }
-    Ok(DynamoStore::connect(&aws).await)
+    // Markers this command writes are stamped for the revocation feed by this host's
+    // clock, which may be off: by DynamoDB's instead (docs/ARCHITECTURE.md §3.11).
+    let (store, clock) = DynamoStore::connect(&aws).await.with_clock_checked(&aws).await;
+    match clock {
+        ClockCheck::InStep => {}
+        ClockCheck::Corrected(offset_ms) => eprintln!(
+            "note: this machine's clock is {:.1} s {} DynamoDB's; revocations are stamped by DynamoDB's",
+            offset_ms.unsigned_abs() as f64 / 1000.0,
+            if offset_ms > 0 { "behind" } else { "ahead of" }
+        ),
+        ClockCheck::Unknown => eprintln!(
+            "note: DynamoDB's clock could not be read; revocations are stamped by this machine's clock, \
+             which must be within 2 s of the token service's for feed readers to see them"
+        ),
+    }
+    Ok(store)
 }
 
 fn store_err(err: StoreError) -> String {

@@ -23,7 +23,10 @@ struct OnePage(Vec<FeedEntry>);
 
 impl FeedSource for OnePage {
     async fn page(&self, _after: Option<&str>) -> Result<SourcedPage, FeedError> {
-        Ok(SourcedPage { page: FeedPage { entries: self.0.clone(), cursor: "end".into() }, may_have_more: false })
+        Ok(SourcedPage {
+            page: FeedPage { entries: self.0.clone(), cursor: "end".into(), more: false },
+            may_have_more: false,
+        })
     }
 }
 

@@ -82,6 +82,11 @@ pub struct FeedPage {
     pub entries: Vec<FeedEntry>,
     /// Opaque: passed back as `after` to read on from here.
     pub cursor: String,
+    /// More is waiting: ask again at once, even if this page holds no entries (a read
+    /// that passed only expired or already delivered records). A server that does not
+    /// send it leaves a reader to page until a page holds no entries.
+    #[serde(default)]
+    pub more: bool,
 }
 
 impl FeedPage {
@@ -112,6 +117,9 @@ pub enum FeedError {
     /// 403: the client authenticated but is not a resource server (`--introspect`).
     #[error("our client may not read the revocation feed (403)")]
     Forbidden,
+    /// 400 to a cursor it issued: the replica reads the feed again from the start.
+    #[error("the feed refused our cursor (400); reading it again from the start")]
+    CursorRefused,
     #[error("the feed answered HTTP {0}")]
     Status(u16),
     #[error("the feed could not be reached: {0}")]

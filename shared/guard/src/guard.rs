@@ -36,7 +36,7 @@ pub struct GuardConfig {
     pub jwks_min_refetch: Duration,
     /// The scheduled JWKS refresh (the issuer serves it with `max-age` 300).
     pub jwks_refresh: Duration,
-    /// Clock skew allowed on `exp` and `nbf`.
+    /// Clock skew allowed on `exp` and `nbf`; at most 30 s (see `Verifier::with_leeway`).
     pub leeway: Duration,
 }
 

@@ -79,6 +79,9 @@ impl FeedSource for HttpFeed {
             StatusCode::OK => {}
             StatusCode::UNAUTHORIZED => return Err(FeedError::Unauthorized),
             StatusCode::FORBIDDEN => return Err(FeedError::Forbidden),
+            // The only request parameter is the cursor: the issuer no longer reads it
+            // (a new cursor format after an upgrade, say).
+            StatusCode::BAD_REQUEST if after.is_some() => return Err(FeedError::CursorRefused),
             other => return Err(FeedError::Status(other.as_u16())),
         }
         let body = response.bytes().await.map_err(|e| FeedError::Transport(transport_error(&e)))?;

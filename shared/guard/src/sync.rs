@@ -28,9 +28,9 @@ pub struct SourcedPage {
 }
 
 impl SourcedPage {
-    /// The HTTP contract: keep paging until a page holds no entries.
+    /// The HTTP contract: keep paging while the page says `more`, or holds entries.
     pub fn over_http(page: FeedPage) -> Self {
-        let may_have_more = !page.entries.is_empty();
+        let may_have_more = page.more || !page.entries.is_empty();
         Self { page, may_have_more }
     }
 }
@@ -215,12 +215,17 @@ async fn run_sync<S: FeedSource, A: Access>(
             Ok(sourced) => sourced,
             Err(error) => {
                 tracing::warn!(event = "feed.sync_failed", error = %error, pages);
+                if error == FeedError::CursorRefused {
+                    // Entries apply idempotently, so reading everything again is safe;
+                    // the replica stays stale until that bootstrap completes.
+                    replica.with(|r| r.cursor = None);
+                }
                 return Err(error);
             }
         };
         pages += 1;
         entries += sourced.page.entries.len();
-        let FeedPage { entries: page_entries, cursor: next } = sourced.page;
+        let FeedPage { entries: page_entries, cursor: next, .. } = sourced.page;
         replica.with(|r| {
             r.denylist.apply(&page_entries);
             r.cursor = Some(next.clone());

@@ -143,7 +143,11 @@ impl Verifier {
         Self::with_leeway(issuer, audiences, DEFAULT_LEEWAY)
     }
 
+    /// `leeway` is at most [`DEFAULT_LEEWAY`]: the issuer keeps a revoked token's
+    /// denylist entry 30 s past the token's `exp`, no longer, so a larger leeway would
+    /// accept a revoked token once its entry is gone.
     pub fn with_leeway(issuer: impl Into<String>, audiences: Vec<String>, leeway: Duration) -> Self {
+        let leeway = leeway.min(DEFAULT_LEEWAY);
         let issuer = issuer.into();
         let validation = |algorithm| {
             let mut validation = Validation::new(algorithm);

@@ -15,6 +15,8 @@ use std::time::Duration;
 
 const AUDIENCE: &str = "https://api.example.com";
 const FEED_READ: usize = FEED_SHARDS as usize;
+const INTERVAL: Duration = Duration::from_secs(60);
+const MAX_STALENESS: Duration = Duration::from_secs(1800);
 
 fn config(mode: &'static str) -> Config {
     Config::from_lookup(move |name| match name {
@@ -23,6 +25,10 @@ fn config(mode: &'static str) -> Config {
         "KEY_SOURCE" => Some("file:unused".into()),
         "EXPECTED_AUDIENCE" => Some(AUDIENCE.into()),
         "REVOCATION_CHECK" => Some(mode.into()),
+        // Long enough that the wall clock, which runs while Tokio's is paused here, never
+        // decides a sync or staleness on its own within a test (the copy watches both).
+        "REVOCATION_FEED_INTERVAL_MS" => Some(INTERVAL.as_millis().to_string()),
+        "REVOCATION_FEED_MAX_STALENESS_SECONDS" => Some(MAX_STALENESS.as_secs().to_string()),
         _ => None,
     })
     .expect("a valid configuration")
@@ -97,7 +103,7 @@ async fn feed_mode_reads_nothing_per_request_and_the_feed_at_most_once_per_inter
 
     // Revoked meanwhile: refused once the interval has passed, by one more sync.
     s.store.put_marker(&Marker::Token { jti: claims.jti.clone(), expires_at: claims.exp }).await.unwrap();
-    tokio::time::advance(Duration::from_millis(1_000)).await;
+    tokio::time::advance(INTERVAL).await;
     assert!(!s.authorizer.decide(Some(&token)).await.allow);
     assert_eq!(s.calls(), 2 * FEED_READ);
     for _ in 0..100 {
@@ -153,7 +159,7 @@ async fn feed_mode_refuses_every_kind_of_revocation() {
     for (_, marker, _) in &cases {
         s.store.put_marker(marker).await.unwrap();
     }
-    tokio::time::advance(Duration::from_secs(1)).await;
+    tokio::time::advance(INTERVAL).await;
     for (claims, _, reason) in &cases {
         let token = s.token(claims).await;
         let denied = !s.authorizer.decide(Some(&token)).await.allow;
@@ -168,21 +174,22 @@ async fn feed_mode_fails_closed_beyond_the_staleness_bound_and_retries_once_per_
     assert!(s.authorizer.decide(Some(&token)).await.allow);
     s.meter.feed_down.store(true, Ordering::SeqCst);
 
-    // Within 30 s of the last good sync the copy still answers; one attempt per second.
+    // Within the staleness bound of the last good sync the copy still answers; one
+    // attempt per interval.
     for _ in 0..29 {
-        tokio::time::advance(Duration::from_secs(1)).await;
+        tokio::time::advance(INTERVAL).await;
         for _ in 0..10 {
             assert!(s.authorizer.decide(Some(&token)).await.allow);
         }
     }
     let attempts = s.calls() / FEED_READ;
-    assert!(attempts <= 30, "{attempts} syncs in 29 s (failed reads count a call per shard at most)");
-    tokio::time::advance(Duration::from_secs(2)).await;
+    assert!(attempts <= 30, "{attempts} syncs in 29 intervals (a failed read counts a call per shard at most)");
+    tokio::time::advance(2 * INTERVAL).await;
     assert!(!s.authorizer.decide(Some(&token)).await.allow, "stale: every request is denied");
 
     // The feed is back: the next sync (after the interval) restores service.
     s.meter.feed_down.store(false, Ordering::SeqCst);
-    tokio::time::advance(Duration::from_secs(1)).await;
+    tokio::time::advance(INTERVAL).await;
     assert!(s.authorizer.decide(Some(&token)).await.allow);
 }
 

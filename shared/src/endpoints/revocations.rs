@@ -51,6 +51,11 @@ impl Endpoint for Revocations {
     }
 
     fn respond(&self, answer: FeedAnswer) -> Response<Body> {
-        no_store_json(200, &json!({ "entries": answer.entries, "cursor": answer.cursor.encode() }))
+        // `more`: this page stopped short of the end; a reader asks again at once, even
+        // when the page holds no entries (it passed only expired or delivered records).
+        no_store_json(
+            200,
+            &json!({ "entries": answer.entries, "cursor": answer.cursor.encode(), "more": answer.truncated }),
+        )
     }
 }

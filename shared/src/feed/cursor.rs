@@ -41,9 +41,16 @@ pub struct Cursor {
 pub struct CursorError;
 
 impl Cursor {
-    /// A new reader's cursor: nothing delivered yet.
+    /// A cursor from the beginning of the log: nothing delivered yet.
     pub fn start() -> Self {
         Self::default()
+    }
+
+    /// A new reader's cursor (no `after`): nothing delivered yet, and nothing to read
+    /// from before `LOOKBACK_MS`, since no entry stamped that long ago still covers a
+    /// valid access token (`LogRecord::for_access_tokens`).
+    pub fn new_reader(now: UnixMillis) -> Self {
+        Self { floor_bucket: now.0.saturating_sub(super::LOOKBACK_MS) / BUCKET_MS, ..Self::default() }
     }
 
     /// The instant from which a read must look: the floor, or within a poll's pages

@@ -36,6 +36,12 @@ pub const BUCKET_MS: u64 = 250;
 /// the index's propagation delay. A poll re-reads this trailing window, and the cursor
 /// remembers what it delivered there (docs/ARCHITECTURE.md §3.11).
 pub const TRAILING_WINDOW_MS: u64 = 5_000;
+/// How far back a new reader's first page starts: no access token lives longer than
+/// `MAX_TOKEN_LIFETIME`, and a line's `before` is at most an hour and a second after its
+/// stamp (a client's removal waits out the client cache, at most an hour); two hours of
+/// margin cover both, with the leeway and the window.
+pub const LOOKBACK_MS: u64 = (crate::policy::MAX_TOKEN_LIFETIME + 2 * 3600) * 1000;
+
 /// Records one read takes per shard before it stops at a bucket's end (about 100 KB); a
 /// page holds at most about `FEED_SHARDS` times this many entries.
 pub const SHARD_READ_LIMIT: usize = 1_000;
@@ -55,6 +61,17 @@ pub struct LogRecord {
 impl LogRecord {
     pub fn bucket(&self) -> u64 {
         self.stamp.0 / BUCKET_MS
+    }
+
+    /// The entry as the feed serves it: its `expires_at` no later than the end of the
+    /// longest-lived access token it can refuse. A subject's line is kept a year for its
+    /// refresh families, but the feed's readers check access tokens only, which all
+    /// expire within `MAX_TOKEN_LIFETIME` of being issued: before the line (or the
+    /// revocation, stamped here), plus the leeway and the writer's possible clock skew.
+    pub fn for_access_tokens(&self) -> FeedEntry {
+        let revoked = self.entry.before.unwrap_or(0).max(self.stamp.seconds().0);
+        let margin = crate::policy::MAX_TOKEN_LIFETIME + crate::policy::LEEWAY_SECONDS + TRAILING_WINDOW_MS / 1000;
+        FeedEntry { expires_at: self.entry.expires_at.min(revoked.saturating_add(margin)), ..self.entry.clone() }
     }
 
     /// What a cursor compares: any change to the record (a rewrite moves its stamp)
@@ -193,7 +210,7 @@ impl FeedReader {
         let cursor = match req.param("after") {
             Some(text) => Cursor::decode(text, now)
                 .map_err(|_| OAuthError::invalid_request("after is not a cursor this feed issued"))?,
-            None => Cursor::start(),
+            None => Cursor::new_reader(now),
         };
         Ok(self.feed.page(&cursor, now).await?)
     }

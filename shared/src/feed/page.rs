@@ -20,8 +20,7 @@ pub struct FeedAnswer {
     /// Live entries only: an entry past its `expires_at` covers no valid token.
     pub entries: Vec<FeedEntry>,
     pub cursor: Cursor,
-    /// More entries wait: ask again with `cursor` at once. (Over HTTP a reader asks
-    /// again until a page holds no entries.)
+    /// More may wait: ask again with `cursor` at once (over HTTP, `"more": true`).
     pub truncated: bool,
 }
 
@@ -81,8 +80,8 @@ pub(super) fn assemble(reads: &[ShardRead], cursor: &Cursor, now: UnixMillis) ->
     let mut delivered = BTreeMap::new();
     for (&(bucket, shard), group) in groups.iter().filter(|((bucket, _), _)| before_horizon(*bucket)) {
         if cursor.digest(bucket, shard) != Some(group.digest) {
-            let live = group.records.iter().filter(|r| r.entry.expires_at > now_seconds);
-            entries.extend(live.map(|r| r.entry.clone()));
+            let served = group.records.iter().map(|r| r.for_access_tokens());
+            entries.extend(served.filter(|entry| entry.expires_at > now_seconds));
         }
         if bucket >= floor {
             delivered.insert((bucket, shard), group.digest);
@@ -205,6 +204,35 @@ mod tests {
     }
 
     const SHARD_LIMIT: usize = super::super::SHARD_READ_LIMIT;
+
+    /// A subject's line is kept a year (for refresh families), but served only until the
+    /// last access token it could refuse has expired; a new reader starts a day back.
+    #[test]
+    fn the_feed_serves_lines_for_access_tokens_and_a_new_reader_starts_a_day_back() {
+        let day_ms = crate::policy::MAX_TOKEN_LIFETIME * 1000;
+        let line = |stamp: u64, n: usize| {
+            let before = stamp / 1000 + 1;
+            let mut r = record(stamp, n);
+            r.entry = FeedEntry {
+                kind: EntryKind::Sub,
+                value: format!("user-{n}"),
+                before: Some(before),
+                expires_at: before + 365 * 86_400,
+            };
+            r
+        };
+        let log = [line(T0 - day_ms - 3_600_000, 1), line(T0 - 3_600_000, 2), line(T0 - 3 * day_ms, 3)];
+        let from_start = assemble(&read(&log, UnixMillis(0), 100), &Cursor::start(), UnixMillis(T0));
+        let values: Vec<_> = from_start.entries.iter().map(|e| e.value.as_str()).collect();
+        assert_eq!(values, ["user-2"], "older lines cover no live access token");
+        assert_eq!(from_start.entries[0].expires_at, (T0 - 3_600_000) / 1000 + 1 + 86_400 + 30 + 5);
+
+        let reader = Cursor::new_reader(UnixMillis(T0));
+        assert!(
+            reader.read_from() > UnixMillis(T0 - 3 * day_ms)
+                && reader.read_from() < UnixMillis(T0 - day_ms - 3_600_000)
+        );
+    }
 
     /// More records in the trailing window than one read takes: each poll pages through
     /// them and ends; the floor stays below the window, yet nothing is delivered twice

@@ -3,21 +3,38 @@
 
 use super::ToResponse;
 use crate::oauth::{BearerError, OAuthError, OAuthRequest};
-use lambda_http::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, PRAGMA, RETRY_AFTER, WWW_AUTHENTICATE};
+use lambda_http::http::header::{
+    ACCEPT, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, PRAGMA, RETRY_AFTER, WWW_AUTHENTICATE,
+};
 use lambda_http::http::{HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 
-/// Read an OAuth endpoint request: form body, optional `Authorization`.
+/// Read an OAuth endpoint request: form body, optional `Authorization` and `Accept`.
 pub fn oauth_request(req: &Request) -> Result<OAuthRequest, OAuthError> {
     let header = |name| req.headers().get(name).map(|v: &HeaderValue| v.to_str().unwrap_or(""));
-    OAuthRequest::parse(header(CONTENT_TYPE), header(AUTHORIZATION), req.body().as_ref())
+    // Several `Accept` lines are one comma-separated list (RFC 9110 §5.3).
+    let accept: Vec<&str> = req.headers().get_all(ACCEPT).iter().filter_map(|v| v.to_str().ok()).collect();
+    let accept = (!accept.is_empty()).then(|| accept.join(", "));
+    Ok(OAuthRequest::parse(header(CONTENT_TYPE), header(AUTHORIZATION), req.body().as_ref())?
+        .with_accept(accept.as_deref()))
 }
 
 /// A JSON response that no cache may keep: every token endpoint answer (RFC 6749 §5.1).
 pub fn no_store_json(status: u16, body: &impl Serialize) -> Response<Body> {
     let mut response = json(status, body);
     let headers = response.headers_mut();
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// A signed answer (RFC 9701 §4: a JWT of media type `media_type`), uncached like the
+/// JSON ones.
+pub fn no_store_jwt(media_type: &'static str, jwt: String) -> Response<Body> {
+    let mut response = Response::new(Body::Text(jwt));
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(media_type));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
     response

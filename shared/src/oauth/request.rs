@@ -12,6 +12,9 @@ pub struct OAuthRequest {
     params: HashMap<String, String>,
     /// The raw `Authorization` header, if any; parsed by client authentication.
     pub authorization: Option<String>,
+    /// The raw `Accept` header, if any: introspection answers a signed JWT when it asks
+    /// for one (RFC 9701 §4).
+    pub accept: Option<String>,
 }
 
 /// Shows parameter names only: values include passwords, secrets and tokens.
@@ -22,6 +25,8 @@ impl std::fmt::Debug for OAuthRequest {
         f.debug_struct("OAuthRequest")
             .field("params", &names)
             .field("authorization", &self.authorization.as_ref().map(|_| "<redacted>"))
+            // Not a secret: a media type list, worth seeing when a representation surprises.
+            .field("accept", &self.accept)
             .finish()
     }
 }
@@ -51,7 +56,13 @@ impl OAuthRequest {
                 return Err(OAuthError::invalid_request("a parameter is repeated"));
             }
         }
-        Ok(Self { params, authorization: authorization.map(str::to_string) })
+        Ok(Self { params, authorization: authorization.map(str::to_string), accept: None })
+    }
+
+    /// The same request with the `Accept` header the client sent.
+    pub fn with_accept(mut self, accept: Option<&str>) -> Self {
+        self.accept = accept.map(str::to_string);
+        self
     }
 
     pub fn param(&self, name: &str) -> Option<&str> {

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod id_token;
+pub mod introspection;
 pub mod logout;
 pub mod refresh;
 

@@ -142,7 +142,7 @@ impl FeedSource for Endless {
         let n: u64 = after.map(|c| c.parse().unwrap()).unwrap_or(0);
         let entries =
             vec![FeedEntry { kind: EntryKind::Jti, value: format!("j{n}"), before: None, expires_at: NOW + 60 }];
-        Ok(SourcedPage { page: FeedPage { entries, cursor: (n + 1).to_string() }, may_have_more: true })
+        Ok(SourcedPage { page: FeedPage { entries, cursor: (n + 1).to_string(), more: false }, may_have_more: true })
     }
 }
 
@@ -160,7 +160,7 @@ async fn a_store_backed_source_may_end_the_sync_without_an_empty_page() {
     struct OnePage;
     impl FeedSource for OnePage {
         async fn page(&self, _after: Option<&str>) -> Result<SourcedPage, FeedError> {
-            let page = FeedPage { entries: vec![entry(EntryKind::Jti, "j", NOW + 1)], cursor: "c".into() };
+            let page = FeedPage { entries: vec![entry(EntryKind::Jti, "j", NOW + 1)], cursor: "c".into(), more: false };
             Ok(SourcedPage { page, may_have_more: false })
         }
     }
@@ -231,4 +231,47 @@ async fn concurrent_callers_that_find_the_replica_due_sync_once() {
     assert_eq!((synced, feed.asked().len()), (1, 1));
     tokio::time::advance(poll).await;
     assert!(replica.sync_if_due(&*feed, NOW, poll).await.is_some());
+}
+
+/// A source that refuses any cursor until told otherwise, and serves one entry from the
+/// start.
+struct Forgetful(std::sync::atomic::AtomicBool);
+
+impl FeedSource for Forgetful {
+    async fn page(&self, after: Option<&str>) -> Result<SourcedPage, FeedError> {
+        match after {
+            Some(_) if self.0.load(std::sync::atomic::Ordering::SeqCst) => Err(FeedError::CursorRefused),
+            Some(_) => Ok(SourcedPage::over_http(FeedPage { entries: vec![], cursor: "c".into(), more: false })),
+            None => {
+                let page =
+                    FeedPage { entries: vec![entry(EntryKind::Jti, "j", NOW + 1)], cursor: "c".into(), more: false };
+                Ok(SourcedPage::over_http(page))
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_refused_cursor_makes_the_next_sync_read_from_the_start() {
+    let feed = Forgetful(std::sync::atomic::AtomicBool::new(false));
+    let mut replica = Replica::new();
+    replica.sync(&feed, NOW).await.unwrap();
+    assert_eq!(replica.cursor(), Some("c"));
+    feed.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(replica.sync(&feed, NOW).await, Err(FeedError::CursorRefused));
+    assert_eq!(replica.cursor(), None, "forgotten");
+    // The issuer reads its own new cursors again: the sync starts over from the start.
+    feed.0.store(false, std::sync::atomic::Ordering::SeqCst);
+    let report = replica.sync(&feed, NOW).await.unwrap();
+    assert!(report.complete && report.entries == 1, "{report:?}");
+}
+
+#[test]
+fn over_http_a_page_that_says_more_is_not_the_end_even_when_empty() {
+    let empty = |more| FeedPage { entries: vec![], cursor: "c".into(), more };
+    assert!(SourcedPage::over_http(empty(true)).may_have_more);
+    assert!(!SourcedPage::over_http(empty(false)).may_have_more);
+    let page = FeedPage::from_json(br#"{"entries":[],"cursor":"c","more":true}"#).unwrap();
+    assert!(page.more);
+    assert!(!FeedPage::from_json(br#"{"entries":[],"cursor":"c"}"#).unwrap().more, "absent: false");
 }

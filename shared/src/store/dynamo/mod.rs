@@ -3,6 +3,7 @@
 //! be seen by the very next check.
 
 mod batch;
+mod clock;
 mod codec;
 mod denylist;
 mod failures;
@@ -11,6 +12,8 @@ mod logout;
 mod rotation;
 pub mod schema;
 mod signin;
+
+pub use clock::ClockCheck;
 
 use super::*;
 use crate::config::AwsSettings;
@@ -60,9 +63,8 @@ impl DynamoStore {
         }
     }
 
-    /// The same store, stamping feed records as a host whose clock is `offset_ms` off
-    /// would: the feed's tests of writers with skewed clocks.
-    #[cfg(any(test, feature = "testing"))]
+    /// The same store, stamping feed records by this host's clock moved by `offset_ms`:
+    /// a correction (`with_clock_checked`), or in tests a writer whose clock is off.
     pub fn with_clock_offset(mut self, offset_ms: i64) -> Self {
         self.clock_offset_ms = offset_ms;
         self
