@@ -305,3 +305,42 @@ fn against_aws_without_credentials_tokenctl_says_so_in_one_sentence() {
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("no AWS credentials"), "{stderr}");
 }
+
+/// After upgrading a table from before the revocation feed: `table backfill-feed` gives
+/// each live marker without a feed entry its entry (feed readers then see it), leaves
+/// expired ones alone, and finds nothing more to do when run again.
+#[tokio::test]
+async fn backfill_feed_gives_old_revocations_their_feed_entries_once() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use shared::feed::FEED_SHARDS;
+    use shared::store::FeedLog;
+    let ctl = Ctl::new();
+    ctl.ok(&["table", "create"]);
+    let store = ctl.store().await;
+    let item = |jti: &str, expires_at: u64| {
+        std::collections::HashMap::from([
+            ("pk".to_string(), AttributeValue::S(format!("REVOKED#JTI#{jti}"))),
+            ("sk".to_string(), AttributeValue::S("REVOKED".into())),
+            ("expires_at".to_string(), AttributeValue::N(expires_at.to_string())),
+        ])
+    };
+    let now = shared::time::UnixTime::now().0;
+    // As a version without the feed wrote them: no index keys.
+    for (jti, expires_at) in [("old-live", now + 600), ("old-expired", now - 5)] {
+        let put = store.sdk_client().put_item().table_name(store.table()).set_item(Some(item(jti, expires_at)));
+        put.send().await.unwrap();
+    }
+    let logged = || async {
+        let mut values = Vec::new();
+        for shard in 0..FEED_SHARDS {
+            let read = store.feed_shard(shard, shared::time::UnixMillis(0), 10_000).await.unwrap();
+            values.extend(read.records.into_iter().map(|r| r.entry.value));
+        }
+        values
+    };
+    assert!(logged().await.is_empty(), "not in the feed before");
+
+    assert!(ctl.ok(&["table", "backfill-feed"]).starts_with("1 revocations"));
+    assert_eq!(logged().await, ["old-live"]);
+    assert!(ctl.ok(&["table", "backfill-feed"]).starts_with("0 revocations"), "nothing more to do");
+}

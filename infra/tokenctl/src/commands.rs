@@ -42,6 +42,9 @@ enum Command {
 enum TableCommand {
     /// Create the table with its TTL and index; an existing table is left as it is
     Create,
+    /// Give every live revocation written before the revocation feed existed its feed
+    /// entry: once, after upgrading from a version without the feed
+    BackfillFeed,
 }
 
 #[derive(Subcommand)]
@@ -176,6 +179,12 @@ pub async fn run(cli: Cli) -> CmdResult {
             let store = store(&vars).await?;
             let created = schema::create_table(store.sdk_client(), store.table()).await.map_err(store_err)?;
             println!("table {} {}", store.table(), if created { "created" } else { "already exists" });
+            Ok(())
+        }
+        Command::Table(TableCommand::BackfillFeed) => {
+            let store = store(&vars).await?;
+            let stamped = store.backfill_feed().await.map_err(store_err)?;
+            println!("{stamped} revocations without a feed entry were given one");
             Ok(())
         }
         Command::Client(cmd) => client(&vars, cmd).await,

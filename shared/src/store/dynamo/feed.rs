@@ -49,3 +49,57 @@ impl FeedLog for DynamoStore {
         }
     }
 }
+
+impl DynamoStore {
+    /// Give every live marker that has no feed entry (one written before the feed
+    /// existed) its entry, stamped now: once, after upgrading a table, so that feed
+    /// readers see revocations made before the upgrade (`tokenctl table backfill-feed`).
+    /// Returns how many markers it stamped. Safe to run again, and beside live traffic: a
+    /// marker rewritten meanwhile already has its entry, and is left alone.
+    pub async fn backfill_feed(&self) -> StoreResult<usize> {
+        let now = crate::time::UnixTime::now();
+        let mut stamped = 0;
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("begins_with(pk, :markers) AND attribute_not_exists(gsi1pk) AND expires_at > :now")
+                .expression_attribute_values(":markers", AttributeValue::S("REVOKED#".into()))
+                .expression_attribute_values(":now", codec::n(now.0))
+                .projection_expression("pk, sk")
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(classify)?;
+            for key in page.items.unwrap_or_default() {
+                let Some(pk) = key.get("pk").and_then(|v| v.as_s().ok()).cloned() else { continue };
+                let stamp = crate::time::UnixMillis::now().shifted(self.clock_offset_ms);
+                let result = self
+                    .client
+                    .update_item()
+                    .table_name(&self.table)
+                    .set_key(Some(key))
+                    .update_expression("SET gsi1pk = :partition, gsi1sk = :sort")
+                    .condition_expression("attribute_exists(pk) AND attribute_not_exists(gsi1pk)")
+                    .expression_attribute_values(
+                        ":partition",
+                        AttributeValue::S(codec::feed_partition(crate::feed::shard_of(&pk))),
+                    )
+                    .expression_attribute_values(":sort", AttributeValue::S(codec::feed_index_key(stamp, &pk)))
+                    .send()
+                    .await;
+                match result {
+                    Ok(_) => stamped += 1,
+                    Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
+                    Err(err) => return Err(classify(err)),
+                }
+            }
+            match page.last_evaluated_key {
+                Some(key) => start = Some(key),
+                None => return Ok(stamped),
+            }
+        }
+    }
+}
