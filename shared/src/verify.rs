@@ -69,28 +69,10 @@ pub fn bearer_token(header: Option<&str>) -> Option<&str> {
     }
 }
 
-/// What an `Authorization` header presents to a protected resource (RFC 6750 §2.1).
-#[derive(Debug, PartialEq, Eq)]
-pub enum Presented<'a> {
-    /// No header, or another scheme: the request has no bearer credentials at all.
-    Nothing,
-    Bearer(&'a str),
-    /// The Bearer scheme with something that is not one `b64token`.
-    Malformed,
-}
-
-pub fn bearer_credentials(header: Option<&str>) -> Presented<'_> {
-    let Some(header) = header.map(str::trim).filter(|h| !h.is_empty()) else { return Presented::Nothing };
-    let (scheme, rest) = header.split_once(' ').unwrap_or((header, ""));
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return Presented::Nothing;
-    }
-    let token = rest.trim();
-    // b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
-    let body = token.trim_end_matches('=');
-    let b64token = !body.is_empty() && body.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b));
-    if b64token { Presented::Bearer(token) } else { Presented::Malformed }
-}
+/// What an `Authorization` header presents to a protected resource (RFC 6750 §2.1):
+/// the guard crate's parser, so that a resource server reads the header as these
+/// functions do.
+pub use guard::bearer::{Presented, bearer_credentials};
 
 #[cfg(test)]
 mod tests {

@@ -12,7 +12,8 @@ use shared::time::UnixTime;
 use std::collections::BTreeSet;
 use std::time::Duration;
 use tests::{
-    Stack, TestClient, password_login, seed_client, seed_resource_server_into, seed_rp_client, seed_user, stack_store,
+    Stack, TestClient, claims_of, password_login, seed_client, seed_resource_server_into, seed_rp_client, seed_user,
+    stack_store,
 };
 
 const API: &str = "https://api.example.com";
@@ -24,12 +25,6 @@ async fn resource_server() -> TestClient {
 
 fn find<'a>(entries: &'a [Value], kind: &str, value: &str) -> Option<&'a Value> {
     entries.iter().find(|e| e["kind"] == kind && e["value"] == value)
-}
-
-fn claims(token: &str) -> Value {
-    use base64::Engine;
-    let payload = token.split('.').nth(1).expect("a JWT");
-    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
 }
 
 #[tokio::test]
@@ -58,11 +53,11 @@ async fn every_kind_of_revocation_appears_after_a_readers_cursor() {
     assert!(store.remove_client(&ClientId::new(&client.id), &removal).await.unwrap());
 
     let (entries, _) = stack.read_feed(&rs, Some(cursor)).await;
-    let jti = find(&entries, "jti", claims(&access)["jti"].as_str().unwrap()).expect("the access token");
-    assert!(jti["expires_at"].as_u64().unwrap() >= claims(&access)["exp"].as_u64().unwrap(), "{jti}");
+    let jti = find(&entries, "jti", claims_of(&access)["jti"].as_str().unwrap()).expect("the access token");
+    assert!(jti["expires_at"].as_u64().unwrap() >= claims_of(&access)["exp"].as_u64().unwrap(), "{jti}");
     assert!(jti.get("before").is_none(), "{jti}");
-    assert!(find(&entries, "fid", claims(&access)["fid"].as_str().unwrap()).is_some(), "the family");
-    let second_claims = claims(second.str("access_token"));
+    assert!(find(&entries, "fid", claims_of(&access)["fid"].as_str().unwrap()).is_some(), "the family");
+    let second_claims = claims_of(second.str("access_token"));
     assert!(find(&entries, "sid", second_claims["sid"].as_str().unwrap()).is_some(), "the session");
     let sub = find(&entries, "sub", user.sub.as_str()).expect("the subject's line");
     assert!(sub["before"].as_u64().unwrap() > second_claims["iat"].as_u64().unwrap(), "{sub}");

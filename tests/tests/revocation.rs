@@ -7,7 +7,9 @@ use shared::domain::{ClientLifetimes, GrantType, Marker};
 use shared::ids::Jti;
 use shared::store::{ClientAdmin, ClientRead, MarkerWrite};
 use shared::time::UnixTime;
-use tests::{Reply, Stack, TestClient, password_login, seed_client, seed_client_with, seed_user, stack_store};
+use tests::{
+    Reply, Stack, TestClient, claims_of, password_login, seed_client, seed_client_with, seed_user, stack_store,
+};
 
 const API: &str = "https://api.example.com";
 const USER_GRANTS: &[GrantType] = &[GrantType::Password, GrantType::RefreshToken, GrantType::ClientCredentials];
@@ -256,13 +258,6 @@ async fn userinfo_errors_follow_rfc_6750() {
     let with_openid = password_login(&stack, &client, &user, "openid").await;
     let info = stack.userinfo(Some(with_openid.str("access_token"))).await;
     assert_eq!(info.json, json!({ "sub": user.sub.as_str() }), "without `profile`, only sub");
-}
-
-/// The payload of a JWT, unverified (the test knows where the token came from).
-fn claims_of(token: &str) -> serde_json::Value {
-    use base64::Engine;
-    let payload = token.split('.').nth(1).expect("a JWT");
-    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
 }
 
 /// A denylist entry must outlive every token it covers, sized by the longest lifetime a

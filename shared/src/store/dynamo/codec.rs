@@ -410,10 +410,11 @@ pub(crate) fn feed_partition(shard: u8) -> String {
     format!("{FEED_INDEX_PREFIX}{shard}")
 }
 
-/// The feed's index sort key: the writer's stamp, zero-padded so that strings sort as
-/// instants, then the marker's key (unique).
-pub(crate) fn feed_index_key(stamp: UnixMillis, pk: &str) -> String {
-    format!("{:013}#{pk}", stamp.0)
+/// The feed's index keys of the marker `pk` stamped at `stamp`: its shard's partition,
+/// and the stamp, zero-padded so that strings sort as instants, then the marker's key
+/// (unique).
+pub(crate) fn feed_index_keys(pk: &str, stamp: UnixMillis) -> (AttributeValue, AttributeValue) {
+    (s(feed_partition(feed::shard_of(pk))), s(format!("{:013}#{pk}", stamp.0)))
 }
 
 /// The lowest feed sort key at `from`.
@@ -426,8 +427,8 @@ impl Item {
     /// the same item: no marker can be missing from the feed.
     pub fn from_marker(marker: &Marker, stamp: UnixMillis) -> Self {
         let mut item = Self::marker_fields(marker);
-        let pk = item.pk().unwrap_or_default().to_string();
-        item.set("gsi1pk", s(feed_partition(feed::shard_of(&pk)))).set("gsi1sk", s(feed_index_key(stamp, &pk)));
+        let (partition, sort) = feed_index_keys(item.pk().unwrap_or_default(), stamp);
+        item.set("gsi1pk", partition).set("gsi1sk", sort);
         item
     }
 

@@ -75,7 +75,7 @@ impl DynamoStore {
                 .map_err(classify)?;
             for key in page.items.unwrap_or_default() {
                 let Some(pk) = key.get("pk").and_then(|v| v.as_s().ok()).cloned() else { continue };
-                let stamp = crate::time::UnixMillis::now().shifted(self.clock_offset_ms);
+                let (partition, sort) = codec::feed_index_keys(&pk, self.feed_stamp());
                 let result = self
                     .client
                     .update_item()
@@ -83,11 +83,8 @@ impl DynamoStore {
                     .set_key(Some(key))
                     .update_expression("SET gsi1pk = :partition, gsi1sk = :sort")
                     .condition_expression("attribute_exists(pk) AND attribute_not_exists(gsi1pk)")
-                    .expression_attribute_values(
-                        ":partition",
-                        AttributeValue::S(codec::feed_partition(crate::feed::shard_of(&pk))),
-                    )
-                    .expression_attribute_values(":sort", AttributeValue::S(codec::feed_index_key(stamp, &pk)))
+                    .expression_attribute_values(":partition", partition)
+                    .expression_attribute_values(":sort", sort)
                     .send()
                     .await;
                 match result {

@@ -72,7 +72,12 @@ impl DynamoStore {
 
     /// A marker's item, stamped for the feed by this writer's clock.
     fn marker_item(&self, marker: &Marker) -> Item {
-        Item::from_marker(marker, crate::time::UnixMillis::now().shifted(self.clock_offset_ms))
+        Item::from_marker(marker, self.feed_stamp())
+    }
+
+    /// Now, by this writer's (corrected) clock: the stamp of a feed record.
+    fn feed_stamp(&self) -> crate::time::UnixMillis {
+        crate::time::UnixMillis::now().shifted(self.clock_offset_ms)
     }
 
     pub fn sdk_client(&self) -> &Client {
