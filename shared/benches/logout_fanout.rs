@@ -29,6 +29,7 @@ async fn main() {
     for i in 0..RPS {
         let rp = TestRp::start(RP_DELAY, "200 OK").await;
         let client = ClientRecord {
+            dpop_bound_access_tokens: false,
             id: ClientId::new(format!("rp-{i}")),
             epoch: ClientEpoch::random(),
             authentication: ClientAuthentication::Secret(

@@ -160,6 +160,7 @@ impl<'f> World<'f> {
         let store = Arc::new(MemoryStore::new());
         for (id, rp) in CLIENTS.iter().zip([&fixture.rp_ok, &fixture.rp_down]) {
             let client = ClientRecord {
+                dpop_bound_access_tokens: false,
                 audience: Some(AUDIENCE.into()),
                 backchannel_logout_uri: Some(rp.uri()),
                 ..kit::client(id, &[GrantType::Password, GrantType::RefreshToken], "openid read")

@@ -377,6 +377,7 @@ fn cheap_password_hash() -> PasswordHashString {
 
 fn client(id: &str, grants: &[GrantType], scope: &str, admin: bool, audience: Option<&str>) -> ClientRecord {
     ClientRecord {
+        dpop_bound_access_tokens: false,
         id: ClientId::new(id),
         epoch: ClientEpoch::random(),
         authentication: ClientAuthentication::Secret(
@@ -415,6 +416,7 @@ fn world(rt: &tokio::runtime::Runtime) -> World {
     let app = client("app", &all, "openid profile read write", true, Some(API_AUDIENCE));
     let other = client("other", &[GrantType::ClientCredentials, GrantType::RefreshToken], "read", false, None);
     let spa = ClientRecord {
+        dpop_bound_access_tokens: false,
         authentication: ClientAuthentication::None,
         browser: BrowserSettings {
             name: Some("Fuzz SPA".into()),
@@ -478,6 +480,7 @@ fn live(rt: &tokio::runtime::Runtime, world: &World) -> Live {
         browser: None,
     };
     let family = FamilyRecord {
+        dpop_jkt: None,
         fid: fid.clone(),
         sid: sid.clone(),
         sub: sub.clone(),

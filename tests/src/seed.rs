@@ -103,6 +103,7 @@ async fn seed_record(
 ) -> TestClient {
     let client = TestClient { id: format!("client-{}", random_id()), secret: format!("secret-{}", random_id()) };
     let mut record = ClientRecord {
+        dpop_bound_access_tokens: false,
         id: ClientId::new(&client.id),
         epoch: ClientEpoch::random(),
         authentication: ClientAuthentication::Secret(

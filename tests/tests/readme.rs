@@ -56,6 +56,7 @@ async fn demo_checkout(dir: &Path) {
     let secret = format!("readme-{}-{}", random_id(), random_id());
     let password = format!("pw-{}", random_id());
     let demo = ClientRecord {
+        dpop_bound_access_tokens: false,
         id: ClientId::new("demo"),
         epoch: ClientEpoch::random(),
         authentication: ClientAuthentication::Secret(ClientSecretHash::create(&SecretString::new(&secret)).unwrap()),
@@ -71,6 +72,7 @@ async fn demo_checkout(dir: &Path) {
     };
     store.put_client(&demo).await.unwrap();
     let spa = ClientRecord {
+        dpop_bound_access_tokens: false,
         id: ClientId::new("demo-spa"),
         epoch: ClientEpoch::random(),
         authentication: ClientAuthentication::None,

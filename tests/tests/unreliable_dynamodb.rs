@@ -140,6 +140,7 @@ async fn run_case(f: &Fixture, schedule: Vec<Wire>) -> Result<(), TestCaseError>
     let store = Arc::new(DynamoStore::connect(&f.direct.aws).await);
     let (app, rs) = (format!("app-{}", random_id()), format!("rs-{}", random_id()));
     let client = |id: &str, grants: &[GrantType], may_introspect| ClientRecord {
+        dpop_bound_access_tokens: false,
         authentication: ClientAuthentication::Secret(
             ClientSecretHash::create(&SecretString::new(SECRET)).expect("hash"),
         ),

@@ -38,6 +38,7 @@ fn env(name: &str) -> String {
 async fn seed_client(store: &DynamoStore, grants: &[GrantType], admin: bool) -> (String, String) {
     let (id, secret) = (format!("prop-{}", random_id()), format!("secret-{}", random_id()));
     let record = ClientRecord {
+        dpop_bound_access_tokens: false,
         authentication: ClientAuthentication::Secret(ClientSecretHash::create(&SecretString::new(&secret)).unwrap()),
         grant_types: grants.iter().copied().collect(),
         scopes: Scope::parse("openid read").unwrap(),

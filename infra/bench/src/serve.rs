@@ -64,6 +64,7 @@ async fn main() {
         std::process::exit(2);
     };
     let client = ClientRecord {
+        dpop_bound_access_tokens: false,
         authentication: ClientAuthentication::Secret(
             ClientSecretHash::create(&SecretString::new(secret.as_str())).expect("secret"),
         ),

@@ -286,6 +286,7 @@ fn client_record(add: &ClientAdd, secret: &SecretString) -> Result<ClientRecord,
     let scopes = Scope::from_tokens(add.scopes.iter().flat_map(|s| s.split(' ')).map(str::to_string))
         .map_err(|e| e.to_string())?;
     let record = ClientRecord {
+        dpop_bound_access_tokens: false,
         id: ClientId::new(&add.id),
         // The registry assigns the registration.
         epoch: ClientEpoch::new(""),

@@ -1,6 +1,6 @@
 //! OAuth clients as registered (`tokenctl client add`). Secrets appear only hashed.
 
-use crate::domain::{Scope, SigningAlgorithm};
+use crate::domain::{ClientJwks, Scope, SigningAlgorithm};
 use crate::ids::{ClientEpoch, ClientId};
 use crate::secrets::ClientSecretHash;
 use std::collections::BTreeSet;
@@ -76,6 +76,9 @@ pub enum ClientAuthentication {
     /// `none`: a public client (a SPA, a native app) names itself with `client_id` and
     /// proves nothing; PKCE binds its codes, rotation its refresh tokens.
     None,
+    /// `private_key_jwt`: a JWT signed by one of these keys (RFC 7523 §2.2). No secret
+    /// is stored.
+    PrivateKeyJwt(ClientJwks),
 }
 
 /// What browser sign-in needs of a client; empty for a client that signs no one in.
@@ -112,6 +115,9 @@ pub struct ClientRecord {
     pub lifetimes: ClientLifetimes,
     pub signing: ClientSigning,
     pub browser: BrowserSettings,
+    /// Every access token of this client is DPoP-bound (RFC 9449 §5.2
+    /// `dpop_bound_access_tokens`): a token request without a proof is refused.
+    pub dpop_bound_access_tokens: bool,
 }
 
 impl ClientRecord {

@@ -60,6 +60,9 @@ pub struct FamilyRecord {
     pub status: FamilyStatus,
     /// The absolute end of the family: after it nothing issued from it can be valid.
     pub expires_at: UnixTime,
+    /// The DPoP key (RFC 7638 thumbprint) a public client's family is bound to: every
+    /// refresh must come with a proof by that key (RFC 9449 §5).
+    pub dpop_jkt: Option<String>,
 }
 
 /// What a refresh re-checks atomically with its write: the user may not be disabled, and

@@ -5,8 +5,10 @@
 
 mod algorithm;
 mod client;
+mod client_keys;
 mod delivery;
 mod login;
+mod one_time;
 mod revocation;
 mod scope;
 mod signin;
@@ -15,10 +17,12 @@ mod user;
 
 pub use algorithm::SigningAlgorithm;
 pub use client::{BrowserSettings, ClientAuthentication, ClientLifetimes, ClientRecord, ClientSigning, GrantType};
+pub use client_keys::{ClientJwks, InvalidClientJwks, MAX_CLIENT_KEYS, algorithm_of};
 pub use delivery::{DeliveryRecord, DeliveryStatus};
 pub use login::{
     FamilyRecord, FamilyRevocation, FamilyStatus, LoginGuard, Rotation, RotationKind, RotationOutcome, SessionRecord,
 };
+pub use one_time::OneTimeId;
 pub use revocation::{Marker, RevocationCause, RevocationQuery, RevocationReason, RevocationStatus};
 pub use scope::{InvalidScope, Scope};
 pub use signin::{AuthorizationCode, AuthorizationRequest, BrowserLogin, Prompt, Redemption};

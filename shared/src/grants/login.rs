@@ -53,6 +53,7 @@ impl TokenIssuer {
         now: UnixTime,
     ) -> FamilyRecord {
         FamilyRecord {
+            dpop_jkt: None,
             fid: FamilyId::random(),
             sid: sid.clone(),
             sub: sub.clone(),

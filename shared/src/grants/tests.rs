@@ -43,6 +43,7 @@ async fn fixture_configured(grants: &[GrantType], lifetimes: ClientLifetimes, co
     let store = Arc::new(MemoryStore::new());
     store
         .put_client(&ClientRecord {
+            dpop_bound_access_tokens: false,
             id: ClientId::new("app"),
             epoch: crate::ids::ClientEpoch::new("app-1"),
             authentication: ClientAuthentication::Secret(ClientSecretHash::create(&SecretString::new(SECRET)).unwrap()),
@@ -405,6 +406,7 @@ mod refresh {
         let other_secret = "other-client-secret-0000000000";
         f.store
             .put_client(&ClientRecord {
+                dpop_bound_access_tokens: false,
                 id: ClientId::new("other"),
                 authentication: ClientAuthentication::Secret(
                     ClientSecretHash::create(&SecretString::new(other_secret)).unwrap(),

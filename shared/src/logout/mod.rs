@@ -422,6 +422,7 @@ mod tests {
         let (session, family) = kit::session(UnixTime::now(), 3600);
         let id = session.client_ids.first().unwrap().clone();
         let client = ClientRecord {
+            dpop_bound_access_tokens: false,
             backchannel_logout_uri: Some(rp.uri()),
             ..kit::client(id.as_str(), &[GrantType::Password], "")
         };

@@ -268,11 +268,12 @@ impl ClientDirectory {
     }
 }
 
-/// A public client has no secret: any secret presented for it is wrong.
+/// A public client has no secret, nor has a `private_key_jwt` client: any secret
+/// presented for either is wrong.
 fn secret_matches(client: &ClientRecord, presented: &SecretString) -> bool {
     match &client.authentication {
         ClientAuthentication::Secret(hash) => hash.verify(presented),
-        ClientAuthentication::None => false,
+        ClientAuthentication::None | ClientAuthentication::PrivateKeyJwt(_) => false,
     }
 }
 

@@ -9,7 +9,7 @@ pub mod dynamo;
 
 use crate::domain::{
     Attempted, AuthorizationCode, AuthorizationRequest, ClientRecord, DeliveryRecord, FailureCount, FamilyRecord,
-    FamilyRevocation, Marker, Redemption, RevocationCause, RevocationQuery, RevocationStatus, Rotation,
+    FamilyRevocation, Marker, OneTimeId, Redemption, RevocationCause, RevocationQuery, RevocationStatus, Rotation,
     RotationOutcome, SessionRecord, UserProfile, UserRecord,
 };
 use crate::feed::ShardRead;
@@ -159,6 +159,15 @@ pub trait FeedLog: Send + Sync {
     async fn feed_shard(&self, shard: u8, from: UnixMillis, limit: usize) -> StoreResult<ShardRead>;
 }
 
+/// Single use of the identifiers a caller chooses (DPoP proofs, client assertions).
+#[async_trait]
+pub trait OneTimeUse: Send + Sync {
+    /// Record the use of `id`, remembered until `expires_at`: `true` the first time,
+    /// `false` for a replay before then. One conditional write; an entry past its
+    /// `expires_at` counts as absent (TTL deletes lazily).
+    async fn use_once(&self, id: &OneTimeId, expires_at: UnixTime) -> StoreResult<bool>;
+}
+
 #[async_trait]
 pub trait MarkerWrite: Send + Sync {
     async fn put_marker(&self, marker: &Marker) -> StoreResult<()>;
@@ -255,6 +264,7 @@ pub trait FullStore:
     + MarkerWrite
     + RevocationRead
     + FeedLog
+    + OneTimeUse
     + LogoutStore
 {
 }
@@ -270,6 +280,7 @@ impl<T> FullStore for T where
         + MarkerWrite
         + RevocationRead
         + FeedLog
+        + OneTimeUse
         + LogoutStore
 {
 }

@@ -28,10 +28,13 @@ pub async fn run_all(store: &impl FullStore) {
     origins_are_registered_while_some_client_names_them(store).await;
     a_login_form_completes_once_and_a_code_is_redeemed_once(store).await;
     a_code_is_not_redeemed_into_an_ended_session_or_for_a_user_revoked_since_login(store).await;
+    key_clients_and_key_bound_families_round_trip(store).await;
+    one_time_ids_are_accepted_once_until_they_expire(store).await;
 }
 
 pub fn sample_client(id: &str) -> ClientRecord {
     ClientRecord {
+        dpop_bound_access_tokens: false,
         id: ClientId::new(id),
         epoch: ClientEpoch::random(),
         authentication: ClientAuthentication::Secret(
@@ -317,6 +320,40 @@ async fn begin_session_writes_both_items_once(store: &impl FullStore) {
     let (_, other_family) = crate::testing::kit::session(now, 3600);
     assert!(matches!(store.begin_session(&session, &other_family).await, Err(StoreError::Conflict)));
     assert_eq!(store.family(&other_family.fid).await.expect("family"), None, "the write was all or nothing");
+}
+
+async fn key_clients_and_key_bound_families_round_trip(store: &impl FullStore) {
+    let mut client = sample_client(&random_id());
+    let jwks = r#"{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#;
+    client.authentication = ClientAuthentication::PrivateKeyJwt(ClientJwks::parse(jwks).expect("jwks"));
+    client.dpop_bound_access_tokens = true;
+    store.put_client(&client).await.expect("put");
+    assert_eq!(store.client(&client.id).await.expect("get"), Some(client.clone()));
+
+    let (session, mut family) = crate::testing::kit::session(UnixTime::now(), 3600);
+    family.dpop_jkt = Some("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I".into());
+    store.begin_session(&session, &family).await.expect("begin");
+    assert_eq!(store.family(&family.fid).await.expect("family"), Some(family));
+}
+
+async fn one_time_ids_are_accepted_once_until_they_expire(store: &impl FullStore) {
+    let now = UnixTime::now();
+    let proof = OneTimeId::DpopProof { jkt: random_id(), jti: random_id() };
+    let uses = futures::future::join_all((0..4).map(|_| store.use_once(&proof, now.plus(60)))).await;
+    let firsts = uses.into_iter().map(|used| used.expect("use")).filter(|first| *first).count();
+    assert_eq!(firsts, 1, "concurrent uses: exactly one is the first");
+    // The same jti under another key, or as another client's assertion, is another id.
+    let OneTimeId::DpopProof { jti, .. } = &proof else { unreachable!() };
+    assert!(
+        store.use_once(&OneTimeId::DpopProof { jkt: random_id(), jti: jti.clone() }, now.plus(60)).await.expect("use")
+    );
+    let assertion = OneTimeId::ClientAssertion { client_id: ClientId::new(random_id()), jti: jti.clone() };
+    assert!(store.use_once(&assertion, now.plus(60)).await.expect("use"));
+    // An entry past its expiry (TTL not yet run) is no longer a use.
+    let lapsed = OneTimeId::DpopProof { jkt: random_id(), jti: random_id() };
+    assert!(store.use_once(&lapsed, UnixTime(now.0 - 1)).await.expect("use"));
+    assert!(store.use_once(&lapsed, now.plus(60)).await.expect("use"), "an expired use is forgotten");
+    assert!(!store.use_once(&lapsed, now.plus(60)).await.expect("use"));
 }
 
 async fn expired_items_are_absent_before_ttl_deletes_them(store: &impl FullStore) {

@@ -269,6 +269,17 @@ impl<H: Hook, S: FamilyWrite> FamilyWrite for Decorated<S, H> {
 }
 
 #[async_trait]
+impl<H: Hook, S: OneTimeUse> OneTimeUse for Decorated<S, H> {
+    async fn use_once(&self, id: &OneTimeId, expires_at: UnixTime) -> StoreResult<bool> {
+        match self.hook.before(Call { op: "use_once", items: 1 }) {
+            // A lost condition is the store's "used before".
+            Injected::ConditionLost { .. } => Ok(false),
+            injected => self.apply(injected, self.inner.use_once(id, expires_at)).await,
+        }
+    }
+}
+
+#[async_trait]
 impl<H: Hook, S: MarkerWrite> MarkerWrite for Decorated<S, H> {
     async fn put_marker(&self, marker: &Marker) -> StoreResult<()> {
         self.call("put_marker", self.inner.put_marker(marker)).await

@@ -37,6 +37,7 @@ pub fn config() -> Config {
 /// A client with [`CLIENT_SECRET`], the given grants and scope, and nothing else.
 pub fn client(id: &str, grants: &[GrantType], scope: &str) -> ClientRecord {
     ClientRecord {
+        dpop_bound_access_tokens: false,
         id: ClientId::new(id),
         epoch: ClientEpoch::random(),
         authentication: ClientAuthentication::Secret(
@@ -85,6 +86,7 @@ pub fn session(now: UnixTime, lifetime: u64) -> (SessionRecord, FamilyRecord) {
         browser: None,
     };
     let family = FamilyRecord {
+        dpop_jkt: None,
         fid: FamilyId::random(),
         sid,
         sub,

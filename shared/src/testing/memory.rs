@@ -27,6 +27,8 @@ struct Inner {
     authorizations: HashMap<String, AuthorizationRequest>,
     origins: HashMap<String, std::collections::BTreeSet<ClientId>>,
     codes: HashMap<String, AuthorizationCode>,
+    /// Used DPoP proof and client assertion ids, each with its `expires_at`.
+    used_once: HashMap<OneTimeId, UnixTime>,
 }
 
 /// Denylist entries, each with its `expires_at`.
@@ -416,6 +418,19 @@ impl FeedLog for MemoryStore {
             }
         }
         Ok(cut.finish())
+    }
+}
+
+#[async_trait]
+impl OneTimeUse for MemoryStore {
+    async fn use_once(&self, id: &OneTimeId, expires_at: UnixTime) -> StoreResult<bool> {
+        let mut inner = self.lock()?;
+        let now = UnixTime::now();
+        if live(inner.used_once.get(id), |at| *at, now).is_some() {
+            return Ok(false);
+        }
+        inner.used_once.insert(id.clone(), expires_at);
+        Ok(true)
     }
 }
 

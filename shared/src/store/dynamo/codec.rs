@@ -3,8 +3,9 @@
 
 use crate::domain::{
     Attempted, AuthorizationCode, AuthorizationRequest, BrowserLogin, BrowserSettings, ClientAuthentication,
-    ClientLifetimes, ClientRecord, ClientSigning, DeliveryRecord, DeliveryStatus, FailureCount, FamilyRecord,
-    FamilyStatus, GrantType, Marker, Scope, SessionRecord, SigningAlgorithm, UserProfile, UserRecord,
+    ClientJwks, ClientLifetimes, ClientRecord, ClientSigning, DeliveryRecord, DeliveryStatus, FailureCount,
+    FamilyRecord, FamilyStatus, GrantType, Marker, OneTimeId, Scope, SessionRecord, SigningAlgorithm, UserProfile,
+    UserRecord,
 };
 use crate::feed::{self, EntryKind, FeedEntry, LogRecord};
 use crate::ids::{ClientEpoch, ClientId, FamilyId, Jti, Sid, Subject};
@@ -114,6 +115,10 @@ impl Key {
     pub fn code(digest: &str) -> Self {
         Self { pk: format!("CODE#{digest}"), sk: "CODE" }
     }
+    /// A used DPoP proof or client assertion, by digest (its `jti` is the caller's).
+    pub fn one_time(id: &OneTimeId) -> Self {
+        Self { pk: format!("USED#{}", id.digest()), sk: "USED" }
+    }
     /// Failures are counted apart from the user or client item, so that a name nobody
     /// holds is counted too, and never a user or client item is written for it.
     pub fn failures(attempted: &Attempted) -> Self {
@@ -149,10 +154,10 @@ fn list<I: IntoIterator<Item = S>, S: Into<String>>(values: I) -> AttributeValue
 }
 
 impl Item {
-    fn keyed(key: Key) -> Self {
+    pub(crate) fn keyed(key: Key) -> Self {
         Self(key.into_map())
     }
-    fn set(&mut self, name: &str, value: AttributeValue) -> &mut Self {
+    pub(crate) fn set(&mut self, name: &str, value: AttributeValue) -> &mut Self {
         self.0.insert(name.to_string(), value);
         self
     }
@@ -188,9 +193,14 @@ impl Item {
         self.opt_n(name)?.ok_or_else(|| self.corrupt(name))
     }
     fn req_bool(&self, name: &str) -> StoreResult<bool> {
+        self.opt_bool(name)?.ok_or_else(|| self.corrupt(name))
+    }
+    /// Absent in items written before the attribute existed.
+    fn opt_bool(&self, name: &str) -> StoreResult<Option<bool>> {
         match self.0.get(name) {
-            Some(AttributeValue::Bool(v)) => Ok(*v),
-            _ => Err(self.corrupt(name)),
+            None | Some(AttributeValue::Null(_)) => Ok(None),
+            Some(AttributeValue::Bool(v)) => Ok(Some(*v)),
+            Some(_) => Err(self.corrupt(name)),
         }
     }
     fn req_list(&self, name: &str) -> StoreResult<Vec<String>> {
@@ -242,9 +252,17 @@ impl Item {
                 "secret_hash",
                 match &c.authentication {
                     ClientAuthentication::Secret(hash) => Some(s(hash.stored())),
-                    ClientAuthentication::None => None,
+                    ClientAuthentication::None | ClientAuthentication::PrivateKeyJwt(_) => None,
                 },
             )
+            .set_opt(
+                "jwks",
+                match &c.authentication {
+                    ClientAuthentication::PrivateKeyJwt(jwks) => Some(s(jwks.to_json())),
+                    ClientAuthentication::None | ClientAuthentication::Secret(_) => None,
+                },
+            )
+            .set("dpop_bound_access_tokens", AttributeValue::Bool(c.dpop_bound_access_tokens))
             .set("grant_types", list(c.grant_types.iter().map(|g| g.as_str())))
             .set("scopes", s(c.scopes.to_string()))
             .set("may_introspect", AttributeValue::Bool(c.may_introspect))
@@ -273,11 +291,16 @@ impl Item {
         Ok(ClientRecord {
             id: ClientId::new(self.req_s("client_id")?),
             epoch: ClientEpoch::new(self.req_s("epoch")?),
-            // A client without a secret is public (`token_endpoint_auth_method` none).
-            authentication: match self.opt_s("secret_hash")? {
-                Some(stored) => ClientAuthentication::Secret(ClientSecretHash::from_stored(stored)),
-                None => ClientAuthentication::None,
+            // A client with neither a secret nor keys is public (`token_endpoint_auth_method` none).
+            authentication: match (self.opt_s("secret_hash")?, self.opt_s("jwks")?) {
+                (Some(stored), None) => ClientAuthentication::Secret(ClientSecretHash::from_stored(stored)),
+                (None, Some(jwks)) => {
+                    ClientAuthentication::PrivateKeyJwt(ClientJwks::parse(&jwks).map_err(|_| self.corrupt("jwks"))?)
+                }
+                (None, None) => ClientAuthentication::None,
+                (Some(_), Some(_)) => return Err(self.corrupt("jwks")),
             },
+            dpop_bound_access_tokens: self.opt_bool("dpop_bound_access_tokens")?.unwrap_or(false),
             grant_types,
             scopes: self.scope("scopes")?,
             audience: self.opt_s("audience")?,
@@ -382,6 +405,7 @@ impl Item {
             .set("created_at", n(f.created_at.0))
             .set("rotated_at", n(f.rotated_at.0))
             .set("status", s(f.status.as_str()))
+            .set_opt("dpop_jkt", f.dpop_jkt.as_deref().map(s))
             .set(EXPIRES_AT, n(f.expires_at.0));
         item
     }
@@ -401,6 +425,7 @@ impl Item {
             rotated_at: UnixTime(self.req_n("rotated_at")?),
             status: FamilyStatus::parse(&self.req_s("status")?).ok_or_else(|| self.corrupt("status"))?,
             expires_at: UnixTime(self.req_n(EXPIRES_AT)?),
+            dpop_jkt: self.opt_s("dpop_jkt")?,
         })
     }
 }

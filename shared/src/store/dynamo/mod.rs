@@ -9,6 +9,7 @@ mod denylist;
 mod failures;
 mod feed;
 mod logout;
+mod one_time;
 mod rotation;
 pub mod schema;
 mod signin;

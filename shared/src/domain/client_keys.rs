@@ -1,0 +1,147 @@
+//! A client's public keys, registered for `private_key_jwt` (RFC 7523 §2.2, OIDC Core
+//! §9): what its assertions are verified with. Only public keys of the kinds this server
+//! verifies are accepted, so that nothing secret is ever stored for such a client.
+
+use jsonwebtoken::Algorithm;
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, PublicKeyUse};
+use std::collections::BTreeSet;
+
+/// More keys than a rollover needs are refused: each one may be tried per assertion.
+pub const MAX_CLIENT_KEYS: usize = 8;
+
+/// A validated JWK set of public signing keys.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientJwks {
+    keys: Vec<Jwk>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum InvalidClientJwks {
+    #[error("not a JWK set: {0}")]
+    NotJwks(String),
+    #[error("the JWK set has no keys")]
+    Empty,
+    #[error("the JWK set has more than {MAX_CLIENT_KEYS} keys")]
+    TooMany,
+    #[error("key {0}: holds private key material; register public keys only")]
+    Private(usize),
+    #[error("key {0}: only EC P-256 (ES256), OKP Ed25519 (EdDSA) and RSA (RS256) signing keys are accepted")]
+    Unsupported(usize),
+    #[error("with more than one key, every key needs a distinct kid")]
+    KeyIds,
+}
+
+/// Members that only a private (or symmetric) JWK has (RFC 7518 §6.2.2, §6.3.2, §6.4).
+const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+
+impl ClientJwks {
+    /// Parse and check a JWK set document (`{"keys": [...]}`).
+    pub fn parse(document: &str) -> Result<Self, InvalidClientJwks> {
+        #[derive(serde::Deserialize)]
+        struct Document {
+            keys: Vec<serde_json::Map<String, serde_json::Value>>,
+        }
+        let raw: Document = serde_json::from_str(document).map_err(|e| InvalidClientJwks::NotJwks(e.to_string()))?;
+        if raw.keys.is_empty() {
+            return Err(InvalidClientJwks::Empty);
+        }
+        if raw.keys.len() > MAX_CLIENT_KEYS {
+            return Err(InvalidClientJwks::TooMany);
+        }
+        let mut keys = Vec::with_capacity(raw.keys.len());
+        for (index, members) in raw.keys.into_iter().enumerate() {
+            if PRIVATE_MEMBERS.iter().any(|member| members.contains_key(*member)) {
+                return Err(InvalidClientJwks::Private(index));
+            }
+            let jwk: Jwk = serde_json::from_value(serde_json::Value::Object(members))
+                .map_err(|_| InvalidClientJwks::Unsupported(index))?;
+            if algorithm_of(&jwk).is_none() || jsonwebtoken::DecodingKey::from_jwk(&jwk).is_err() {
+                return Err(InvalidClientJwks::Unsupported(index));
+            }
+            keys.push(jwk);
+        }
+        let kids: BTreeSet<&str> = keys.iter().filter_map(|k| k.common.key_id.as_deref()).collect();
+        if keys.len() > 1 && kids.len() != keys.len() {
+            return Err(InvalidClientJwks::KeyIds);
+        }
+        Ok(Self { keys })
+    }
+
+    pub fn keys(&self) -> &[Jwk] {
+        &self.keys
+    }
+
+    /// The key an assertion names by `kid`; with no `kid`, the only key (if there is one).
+    pub fn key_for(&self, kid: Option<&str>) -> Option<&Jwk> {
+        match kid {
+            Some(kid) => self.keys.iter().find(|k| k.common.key_id.as_deref() == Some(kid)),
+            None => match self.keys.as_slice() {
+                [only] => Some(only),
+                _ => None,
+            },
+        }
+    }
+
+    /// The document as stored: `{"keys": [...]}` with the public members only.
+    pub fn to_json(&self) -> String {
+        serde_json::json!({ "keys": self.keys }).to_string()
+    }
+}
+
+/// The one algorithm a key verifies, from its type (and its `alg`, which must agree):
+/// never from the token's header (RFC 8725 §3.1).
+pub fn algorithm_of(jwk: &Jwk) -> Option<Algorithm> {
+    if jwk.common.public_key_use.as_ref().is_some_and(|u| *u != PublicKeyUse::Signature) {
+        return None;
+    }
+    let by_type = match &jwk.algorithm {
+        AlgorithmParameters::EllipticCurve(ec) if ec.curve == EllipticCurve::P256 => Algorithm::ES256,
+        AlgorithmParameters::OctetKeyPair(okp) if okp.curve == EllipticCurve::Ed25519 => Algorithm::EdDSA,
+        AlgorithmParameters::RSA(_) => Algorithm::RS256,
+        _ => return None,
+    };
+    let stated = match jwk.common.key_algorithm {
+        None => return Some(by_type),
+        Some(KeyAlgorithm::ES256) => Algorithm::ES256,
+        Some(KeyAlgorithm::EdDSA) => Algorithm::EdDSA,
+        Some(KeyAlgorithm::RS256) => Algorithm::RS256,
+        Some(_) => return None,
+    };
+    (stated == by_type).then_some(by_type)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EC: &str = r#"{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}"#;
+    const ED: &str = r#"{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#;
+
+    #[test]
+    fn public_keys_of_the_three_kinds_are_accepted_and_picked_by_kid() {
+        let one = ClientJwks::parse(&format!(r#"{{"keys":[{EC}]}}"#)).unwrap();
+        assert_eq!(algorithm_of(one.key_for(None).unwrap()), Some(Algorithm::ES256));
+        let ec = EC.replacen('{', r#"{"kid":"a","#, 1);
+        let ed = ED.replacen('{', r#"{"kid":"b","alg":"EdDSA","#, 1);
+        let two = ClientJwks::parse(&format!(r#"{{"keys":[{ec},{ed}]}}"#)).unwrap();
+        assert_eq!(algorithm_of(two.key_for(Some("b")).unwrap()), Some(Algorithm::EdDSA));
+        assert!(two.key_for(None).is_none(), "two keys and no kid: no guess");
+        assert!(two.key_for(Some("c")).is_none());
+        assert_eq!(ClientJwks::parse(&two.to_json()).unwrap(), two);
+    }
+
+    #[test]
+    fn private_symmetric_mismatched_and_ambiguous_sets_are_refused() {
+        let private = EC.replacen('{', r#"{"d":"jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI","#, 1);
+        assert_eq!(ClientJwks::parse(&format!(r#"{{"keys":[{private}]}}"#)), Err(InvalidClientJwks::Private(0)));
+        let oct = r#"{"kty":"oct","k":"c2VjcmV0"}"#;
+        assert_eq!(ClientJwks::parse(&format!(r#"{{"keys":[{oct}]}}"#)), Err(InvalidClientJwks::Private(0)));
+        let lying = EC.replacen('{', r#"{"alg":"RS256","#, 1);
+        assert_eq!(ClientJwks::parse(&format!(r#"{{"keys":[{lying}]}}"#)), Err(InvalidClientJwks::Unsupported(0)));
+        let enc = EC.replacen('{', r#"{"use":"enc","#, 1);
+        assert_eq!(ClientJwks::parse(&format!(r#"{{"keys":[{enc}]}}"#)), Err(InvalidClientJwks::Unsupported(0)));
+        assert_eq!(ClientJwks::parse(&format!(r#"{{"keys":[{EC},{ED}]}}"#)), Err(InvalidClientJwks::KeyIds));
+        assert_eq!(ClientJwks::parse(r#"{"keys":[]}"#), Err(InvalidClientJwks::Empty));
+        assert!(matches!(ClientJwks::parse("[]"), Err(InvalidClientJwks::NotJwks(_))));
+    }
+}
