@@ -40,6 +40,28 @@ ensure_browser() {
   [[ -x "$CHROMIUM" ]] || { echo "apt-get installed chromium but $CHROMIUM is missing" >&2; return 1; }
 }
 
+# The real DPoP client the peer tests drive (tests/peers/node/dpop_peer.mjs): oauth4webapi
+# on Node.js 20, pinned in tests/peers/node/package-lock.json and installed by `npm ci`
+# into tests/peers/node/node_modules, again only when the lock changed.
+NODE_PEERS="$ROOT/tests/peers/node"
+ensure_node_peers() {
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    echo "the DPoP peer tests need Node.js 20 with npm (tests/peers/node): install them (e.g. your distribution's nodejs and npm packages)" >&2
+    return 1
+  fi
+  local major; major="$(node -p 'process.versions.node.split(".")[0]')"
+  if (( major < 20 )); then
+    echo "the DPoP peer tests need Node.js 20 or later, and node is $(node --version)" >&2
+    return 1
+  fi
+  local stamp="$NODE_PEERS/node_modules/.package-lock.sha256"
+  local want; want="$(sha256sum "$NODE_PEERS/package-lock.json" | cut -d' ' -f1)"
+  if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then return 0; fi
+  log "installing the node peer clients into tests/peers/node/node_modules (pinned in its package-lock.json)"
+  npm ci --no-audit --no-fund --prefix "$NODE_PEERS" >&2
+  echo "$want" > "$stamp"
+}
+
 # The function binaries and tokenctl, built exactly as `cargo lambda watch` and `sam
 # build` build them: without any crate that enables the shared crate's `testing` feature
 # in the same invocation (feature unification would otherwise put test support into the

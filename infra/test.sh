@@ -13,6 +13,8 @@ ensure_venv
 # The browser sign-in tests drive Debian's chromium (tests/tests/browser_signin.rs).
 ensure_browser
 export CHROMIUM
+# The DPoP peer tests drive oauth4webapi on Node.js (tests/peers/node/dpop_peer.mjs).
+ensure_node_peers
 log "building the tests, then the functions and tokenctl"
 cargo build --workspace --tests --benches --examples
 build_functions
