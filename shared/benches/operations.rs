@@ -22,6 +22,7 @@ use shared::testing::memory::MemoryStore;
 use shared::time::UnixTime;
 use shared::tokens::access::{mint, verify_access_token};
 use shared::tokens::refresh::RefreshToken;
+use shared::verify::ResourceRequest;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -117,7 +118,9 @@ fn operations(c: &mut Criterion) {
         });
         let bearer = format!("Bearer {token}");
         group.bench_function("authorizer_check", |b| {
-            b.to_async(&rt).iter(|| async { assert!(w.authorizer.decide(Some(&bearer)).await.allow) })
+            b.to_async(&rt).iter(|| async {
+                assert!(w.authorizer.decide(&ResourceRequest::with_authorization(Some(&bearer))).await.allow)
+            })
         });
         group.bench_function("jwks", |b| {
             b.to_async(&rt).iter(|| async { w.discovery.documents().await.unwrap().jwks.len() })

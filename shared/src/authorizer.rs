@@ -3,11 +3,12 @@
 //! (`REVOCATION_CHECK=strict`), or within the feed's interval at no read per request
 //! (`feed`, docs/ARCHITECTURE.md §3.11).
 
+use crate::dpop::{DpopFailure, DpopProofs, Scheme};
 use crate::feed::LocalDenylist;
 use crate::keys::{KeyRing, KeySet};
 use crate::time::UnixTime;
 use crate::tokens::access::{AccessTokenClaims, verify_access_token};
-use crate::verify::{CheckError, TokenChecker, bearer_token};
+use crate::verify::{CheckError, Presented, ResourceRequest, TokenChecker};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -16,6 +17,9 @@ pub struct Authorizer {
     pub(crate) denylist: DenylistCheck,
     /// Accepted `aud` values; `None` accepts any audience of this issuer (`EXPECTED_AUDIENCE=*`).
     pub(crate) audience: Option<Vec<String>>,
+    /// DPoP proofs, used once: across instances in strict mode (one write), in this
+    /// instance's memory in feed mode (no round trip).
+    pub(crate) proofs: DpopProofs,
 }
 
 /// Where the authorizer learns of revocations.
@@ -41,13 +45,15 @@ enum FeedCheckError {
 }
 
 impl Authorizer {
-    pub async fn decide(&self, authorization: Option<&str>) -> Decision {
+    pub async fn decide(&self, request: &ResourceRequest) -> Decision {
         let deny = |reason: &str| {
             tracing::info!(event = "authorizer.denied", reason);
             Decision { allow: false, context: HashMap::new() }
         };
-        let Some(token) = bearer_token(authorization) else {
-            return deny("no_bearer_token");
+        let (scheme, token) = match request.token() {
+            Presented::Bearer(token) => (Scheme::Bearer, token),
+            Presented::Dpop(token) => (Scheme::Dpop, token),
+            Presented::Nothing | Presented::Malformed => return deny("no_bearer_token"),
         };
         let keys = self.keys.current().await;
         let checked = match &self.denylist {
@@ -56,16 +62,31 @@ impl Authorizer {
             }
             DenylistCheck::Feed { issuer, copy } => self.check_from_copy(&keys, token, issuer, copy).await,
         };
+        let checked = match checked {
+            Ok(claims) => {
+                let proofs = request.proofs();
+                let target = request.proof_target(token);
+                match self.proofs.resource_request(scheme, claims.bound_to(), &proofs, &target, "authorizer").await {
+                    Ok(()) => Ok(claims),
+                    Err(DpopFailure::Refused(refused)) => return deny(&format!("dpop: {refused}")),
+                    Err(DpopFailure::Store(err)) => Err(FeedCheckError::Check(CheckError::Store(err))),
+                }
+            }
+            Err(err) => Err(err),
+        };
         match checked {
-            Ok(claims) => Decision {
-                allow: true,
-                context: HashMap::from([
+            Ok(claims) => {
+                let mut context = HashMap::from([
                     ("sub".to_string(), claims.sub.to_string()),
                     ("client_id".to_string(), claims.client_id.to_string()),
                     ("scope".to_string(), claims.scope.to_string()),
                     ("jti".to_string(), claims.jti.to_string()),
-                ]),
-            },
+                ]);
+                if let Some(jkt) = claims.bound_to() {
+                    context.insert("jkt".to_string(), jkt.to_string());
+                }
+                Decision { allow: true, context }
+            }
             Err(FeedCheckError::Check(CheckError::Invalid(err))) => deny(&format!("invalid_token: {err}")),
             Err(FeedCheckError::Check(CheckError::Revoked(reason))) => deny(reason.as_str()),
             // Fail closed (docs/ARCHITECTURE.md §3.10), and say why.

@@ -45,6 +45,9 @@ pub struct DiscoveryDocuments {
 
 pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 pub const TOKEN_PATH: &str = "/oauth2/token";
+/// The refresh-only twin of the token endpoint (not in the metadata: a client that finds
+/// it in the docs may use it).
+pub const REFRESH_PATH: &str = "/oauth2/refresh";
 pub const REVOCATION_PATH: &str = "/oauth2/revoke";
 pub const INTROSPECTION_PATH: &str = "/oauth2/introspect";
 pub const USERINFO_PATH: &str = "/userinfo";
@@ -76,6 +79,8 @@ impl DiscoveryDocuments {
             "introspection_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
             // RFC 9701 §7: what a signed introspection answer may be signed with.
             "introspection_signing_alg_values_supported": [INTROSPECTION_JWT_ALG.as_str()],
+            // RFC 9449 §5.1: the algorithms a DPoP proof may be signed with.
+            "dpop_signing_alg_values_supported": crate::dpop::SIGNING_ALGS,
             "userinfo_endpoint": format!("{issuer}{USERINFO_PATH}"),
             "end_session_endpoint": format!("{issuer}{END_SESSION_PATH}"),
             // OIDC Back-Channel Logout 1.0 §2.1: logout tokens carry `sid` as well as `sub`.

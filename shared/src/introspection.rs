@@ -109,7 +109,8 @@ impl Introspector {
         }
         let mut answer = json!({
             "active": true,
-            "token_type": "Bearer",
+            // RFC 9449 §6.2: a bound token is `DPoP`, and its `cnf` says to which key.
+            "token_type": if claims.cnf.is_some() { "DPoP" } else { "Bearer" },
             "scope": claims.scope,
             "client_id": claims.client_id,
             "sub": claims.sub,
@@ -121,6 +122,9 @@ impl Introspector {
         });
         if let Some(sid) = &claims.sid {
             answer["sid"] = json!(sid);
+        }
+        if let Some(cnf) = &claims.cnf {
+            answer["cnf"] = json!(cnf);
         }
         Ok(Some(without_empty_scope(answer)))
     }

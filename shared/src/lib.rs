@@ -18,6 +18,7 @@ pub mod authorizer;
 pub mod config;
 pub mod discovery;
 pub mod domain;
+pub mod dpop;
 pub mod endpoints;
 pub mod feed;
 pub mod grants;

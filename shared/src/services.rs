@@ -13,6 +13,7 @@ use crate::authorizer::DenylistCheck;
 use crate::config::RevocationCheck;
 use crate::config::{Config, KeySourceConfig};
 use crate::discovery::Discovery;
+use crate::dpop::{DpopProofs, ProofReplay, ReplayCache};
 use crate::feed::{FeedReader, LocalDenylist, RevocationFeed};
 use crate::grants::TokenIssuer;
 use crate::http::cors::Cors;
@@ -77,6 +78,7 @@ impl Services {
             markers: self.store.clone(),
             revocations: self.store.clone(),
             signins: self.store.clone(),
+            proofs: DpopProofs::new(ProofReplay::Shared(self.store.clone())),
         }
     }
 
@@ -102,7 +104,12 @@ impl Services {
     }
 
     pub fn userinfo(&self) -> UserInfo {
-        UserInfo { keys: self.keys.clone(), checker: self.checker(), users: self.store.clone() }
+        UserInfo {
+            keys: self.keys.clone(),
+            checker: self.checker(),
+            users: self.store.clone(),
+            proofs: DpopProofs::new(ProofReplay::Shared(self.store.clone())),
+        }
     }
 
     /// The authorizer needs `EXPECTED_AUDIENCE`; the other functions do not.
@@ -112,14 +119,19 @@ impl Services {
             .expected_audience
             .clone()
             .ok_or("EXPECTED_AUDIENCE is not set: a comma-separated list of accepted audiences, or * for any")?;
-        let denylist = match self.config.revocation_check {
-            RevocationCheck::Strict => DenylistCheck::Strict(self.checker()),
-            RevocationCheck::Feed(settings) => DenylistCheck::Feed {
-                issuer: self.config.issuer.clone(),
-                copy: Box::new(LocalDenylist::new(self.revocation_feed(), settings)),
-            },
+        // Feed mode makes no round trip per request, and neither does its replay check.
+        let (denylist, replay) = match self.config.revocation_check {
+            RevocationCheck::Strict => (DenylistCheck::Strict(self.checker()), ProofReplay::Shared(self.store.clone())),
+            RevocationCheck::Feed(settings) => (
+                DenylistCheck::Feed {
+                    issuer: self.config.issuer.clone(),
+                    copy: Box::new(LocalDenylist::new(self.revocation_feed(), settings)),
+                },
+                ProofReplay::Local(ReplayCache::default()),
+            ),
         };
-        Ok(Authorizer { keys: self.keys.clone(), denylist, audience: audience.as_list() })
+        let proofs = DpopProofs::new(replay);
+        Ok(Authorizer { keys: self.keys.clone(), denylist, audience: audience.as_list(), proofs })
     }
 
     /// Logout and its durable retry: one HTTP client (connection pool) for every RP.

@@ -2,10 +2,11 @@
 //! authorizer, so it refuses revoked tokens even where no authorizer runs (locally).
 //! Errors follow RFC 6750 §3.
 
+use crate::dpop::{DpopFailure, DpopProofs, Scheme, challenge_error};
 use crate::keys::KeyRing;
 use crate::oauth::BearerError;
 use crate::store::UserRead;
-use crate::verify::{CheckError, Presented, TokenChecker, bearer_credentials};
+use crate::verify::{CheckError, Presented, ResourceRequest, TokenChecker};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -13,12 +14,15 @@ pub struct UserInfo {
     pub(crate) keys: Arc<KeyRing>,
     pub(crate) checker: TokenChecker,
     pub(crate) users: Arc<dyn UserRead>,
+    /// DPoP-bound tokens' proofs, each used once across instances (one write).
+    pub(crate) proofs: DpopProofs,
 }
 
 impl UserInfo {
-    pub async fn userinfo(&self, authorization: Option<&str>) -> Result<Value, BearerError> {
-        let token = match bearer_credentials(authorization) {
-            Presented::Bearer(token) => token,
+    pub async fn userinfo(&self, request: &ResourceRequest) -> Result<Value, BearerError> {
+        let (scheme, token) = match request.token() {
+            Presented::Bearer(token) => (Scheme::Bearer, token),
+            Presented::Dpop(token) => (Scheme::Dpop, token),
             Presented::Nothing => return Err(BearerError::Missing),
             Presented::Malformed => return Err(BearerError::InvalidRequest("malformed bearer token")),
         };
@@ -31,6 +35,19 @@ impl UserInfo {
                 return Err(BearerError::InvalidToken("the access token is invalid or expired"));
             }
         };
+        let proofs = request.proofs();
+        match self
+            .proofs
+            .resource_request(scheme, claims.bound_to(), &proofs, &request.proof_target(token), "userinfo")
+            .await
+        {
+            Ok(()) => {}
+            Err(DpopFailure::Refused(refused)) => {
+                let (error, description) = challenge_error(&refused);
+                return Err(BearerError::Dpop { error, description });
+            }
+            Err(DpopFailure::Store(err)) => return Err(err.into()),
+        }
         if !claims.scope.contains("openid") {
             return Err(BearerError::InsufficientScope);
         }

@@ -61,11 +61,47 @@ pub fn denylist_query(claims: &AccessTokenClaims) -> RevocationQuery {
     }
 }
 
+/// A protected resource request as the checks need it: the `Authorization` header, every
+/// `DPoP` header line, and the method and URL a proof must name.
+#[derive(Clone, Debug, Default)]
+pub struct ResourceRequest {
+    pub authorization: Option<String>,
+    pub dpop: Vec<String>,
+    pub method: String,
+    pub url: String,
+}
+
+impl ResourceRequest {
+    /// A request with this `Authorization` header and nothing else (no proof).
+    pub fn with_authorization(authorization: Option<&str>) -> Self {
+        Self { authorization: authorization.map(str::to_string), ..Self::default() }
+    }
+
+    /// The token and the scheme it came by, if the header holds one.
+    pub fn token(&self) -> Presented<'_> {
+        bearer_credentials(self.authorization.as_deref())
+    }
+
+    pub fn proofs(&self) -> Vec<&str> {
+        self.dpop.iter().map(String::as_str).collect()
+    }
+
+    /// What a proof sent with `token` must match (`htm`, `htu`, `ath`), now.
+    pub fn proof_target<'a>(&'a self, token: &'a str) -> crate::dpop::ProofTarget<'a> {
+        crate::dpop::ProofTarget {
+            method: &self.method,
+            url: &self.url,
+            access_token: Some(token),
+            now: UnixTime::now().0,
+        }
+    }
+}
+
 /// `Authorization: Bearer <token>` (RFC 6750 §2.1).
 pub fn bearer_token(header: Option<&str>) -> Option<&str> {
     match bearer_credentials(header) {
         Presented::Bearer(token) => Some(token),
-        Presented::Nothing | Presented::Malformed => None,
+        Presented::Nothing | Presented::Malformed | Presented::Dpop(_) => None,
     }
 }
 
@@ -97,6 +133,7 @@ mod tests {
     fn claims(sid: Option<Sid>) -> AccessTokenClaims {
         let now = UnixTime::now();
         AccessTokenClaims {
+            cnf: None,
             iss: ISS.into(),
             sub: Subject::new("u"),
             aud: "api".into(),
@@ -152,12 +189,15 @@ mod tests {
     /// gets no error code; a Bearer header without one `b64token` is `invalid_request`.
     #[test]
     fn another_scheme_is_no_credentials_and_a_broken_bearer_is_malformed() {
-        for nothing in [None, Some(""), Some("  "), Some("Basic Zm9vOmJhcg=="), Some("DPoP abc")] {
+        for nothing in [None, Some(""), Some("  "), Some("Basic Zm9vOmJhcg==")] {
             assert_eq!(bearer_credentials(nothing), Presented::Nothing, "{nothing:?}");
         }
         for malformed in ["Bearer", "Bearer ", "Bearer a b", "Bearer a=b", "Bearer ===", "Bearer \u{e9}t\u{e9}"] {
             assert_eq!(bearer_credentials(Some(malformed)), Presented::Malformed, "{malformed:?}");
         }
         assert_eq!(bearer_credentials(Some("Bearer ab+/c==")), Presented::Bearer("ab+/c=="));
+        // The DPoP scheme (RFC 9449 §7.1) presents a token too, and is no bearer token.
+        assert_eq!(bearer_credentials(Some("DPoP abc")), Presented::Dpop("abc"));
+        assert_eq!(bearer_token(Some("DPoP abc")), None);
     }
 }

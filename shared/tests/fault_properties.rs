@@ -303,7 +303,10 @@ impl<'f> World<'f> {
             let answer = introspector.introspect(&form_as("rs", &format!("token={}", a.token))).await;
             let active = matches!(&answer, Ok(json) if json["active"] == true);
             self.check_answer(active, "introspection", self.model.access_revoked(a), &a.token)?;
-            let allowed = authorizer.decide(Some(&format!("Bearer {}", a.token))).await.allow;
+            let allowed = authorizer
+                .decide(&shared::verify::ResourceRequest::with_authorization(Some(&format!("Bearer {}", a.token))))
+                .await
+                .allow;
             self.check_answer(allowed, "the authorizer", self.model.access_revoked(a), &a.token)?;
         }
         for r in self.model.refresh.iter().filter(|r| self.model.family_revoked(r)) {

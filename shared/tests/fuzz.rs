@@ -56,6 +56,7 @@ use shared::tokens::access::{
 use shared::tokens::id_token::{self, IdTokenClaims};
 use shared::tokens::logout as logout_token;
 use shared::tokens::refresh::RefreshToken;
+use shared::verify::ResourceRequest;
 use shared::verify::{CheckError, TokenChecker, bearer_token};
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
@@ -495,6 +496,7 @@ fn live(rt: &tokio::runtime::Runtime, world: &World) -> Live {
         expires_at: now.plus(3600),
     };
     let claims = AccessTokenClaims {
+        cnf: None,
         iss: kit::ISSUER.into(),
         sub: sub.clone(),
         aud: API_AUDIENCE.into(),
@@ -1239,9 +1241,9 @@ fn bearer_header_userinfo_and_authorizer() {
         if live_token {
             prop_assert_eq!(token, Some(live.access.as_str()));
         }
-        let (info, decision) = rt.block_on(async {
-            (userinfo.userinfo(rendered.as_deref()).await, authorizer.decide(rendered.as_deref()).await)
-        });
+        let request = ResourceRequest::with_authorization(rendered.as_deref());
+        let (info, decision) =
+            rt.block_on(async { (userinfo.userinfo(&request).await, authorizer.decide(&request).await) });
         match info {
             Ok(info) => {
                 prop_assert_eq!(token, Some(live.access.as_str()), "userinfo for another token");

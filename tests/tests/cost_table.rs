@@ -16,6 +16,7 @@ use shared::store::{ClientAdmin, UserAdmin};
 use shared::testing::costs::{Metered, Units};
 use shared::testing::kit;
 use shared::testing::memory::MemoryStore;
+use shared::verify::ResourceRequest;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -190,11 +191,20 @@ async fn rows() -> Vec<Row> {
 
     // The authorizer runs for a request to the protected API, which that API bills.
     let authorizer = w.services.authorizer().unwrap();
-    assert!(authorizer.decide(Some(&format!("Bearer {user_token}"))).await.allow);
+    assert!(authorizer.decide(&ResourceRequest::with_authorization(Some(&format!("Bearer {user_token}")))).await.allow);
     measure("authorizer, user access token", LAMBDA_REQUEST, &w.store);
-    assert!(authorizer.decide(Some(&format!("Bearer {}", cc.access_token))).await.allow);
+    assert!(
+        authorizer
+            .decide(&ResourceRequest::with_authorization(Some(&format!("Bearer {}", cc.access_token))))
+            .await
+            .allow
+    );
     measure("authorizer, client access token", LAMBDA_REQUEST, &w.store);
-    w.services.userinfo().userinfo(Some(&format!("Bearer {user_token}"))).await.unwrap();
+    w.services
+        .userinfo()
+        .userinfo(&ResourceRequest::with_authorization(Some(&format!("Bearer {user_token}"))))
+        .await
+        .unwrap();
     measure("userinfo", http, &w.store);
 
     let revoker = w.services.revoker();
@@ -260,13 +270,13 @@ async fn rows() -> Vec<Row> {
     // A live token (the ones above were revoked or logged out by now).
     let live = issuer.token(&form("grant_type=client_credentials&scope=read")).await.unwrap().access_token;
     w.store.take();
-    assert!(in_feed_mode.decide(Some(&format!("Bearer {live}"))).await.allow);
+    assert!(in_feed_mode.decide(&ResourceRequest::with_authorization(Some(&format!("Bearer {live}")))).await.allow);
     measure(
         "authorizer, feed mode, a check that syncs (one per instance per interval at most)",
         LAMBDA_REQUEST,
         &w.store,
     );
-    assert!(in_feed_mode.decide(Some(&format!("Bearer {live}"))).await.allow);
+    assert!(in_feed_mode.decide(&ResourceRequest::with_authorization(Some(&format!("Bearer {live}")))).await.allow);
     measure("authorizer, feed mode, any other check", LAMBDA_REQUEST, &w.store);
     rows
 }

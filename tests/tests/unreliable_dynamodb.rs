@@ -23,6 +23,7 @@ use shared::oauth::OAuthRequest;
 use shared::secrets::{ClientSecretHash, PasswordHashString, SecretString};
 use shared::store::dynamo::{DynamoStore, schema};
 use shared::store::{ClientAdmin, FamilyRead, UserAdmin};
+use shared::verify::ResourceRequest;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -191,7 +192,12 @@ async fn run_case(f: &Fixture, schedule: Vec<Wire>) -> Result<(), TestCaseError>
         .await
         .is_ok();
     let introspected = services.introspector().introspect(&form(&rs, &[("token", &access)])).await;
-    let allowed = services.authorizer().expect("audience").decide(Some(&format!("Bearer {access}"))).await.allow;
+    let allowed = services
+        .authorizer()
+        .expect("audience")
+        .decide(&ResourceRequest::with_authorization(Some(&format!("Bearer {access}"))))
+        .await
+        .allow;
     if revoked_access && (matches!(&introspected, Ok(json) if json["active"] == true) || allowed) {
         return Err(fail(format!("a revoked access token was accepted: {introspected:?}, allowed {allowed}")));
     }

@@ -75,6 +75,10 @@ struct ClientAdd {
     /// only the authorization_code and refresh_token grants
     #[arg(long, conflicts_with = "secret")]
     public: bool,
+    /// Every access token of this client is DPoP-bound (RFC 9449 §5.2
+    /// dpop_bound_access_tokens): a token request without a DPoP proof is refused
+    #[arg(long)]
+    require_dpop: bool,
     /// The name the login page shows
     #[arg(long)]
     name: Option<String>,
@@ -259,6 +263,7 @@ async fn client<F: Fn(&str) -> Option<String>>(vars: &Vars<F>, cmd: ClientComman
                     "admin": c.admin,
                     "backchannel_logout_uri": c.backchannel_logout_uri,
                     "public": c.is_public(),
+                    "dpop_bound_access_tokens": c.dpop_bound_access_tokens,
                     "name": c.browser.name,
                     "redirect_uris": c.browser.redirect_uris,
                     "post_logout_redirect_uris": c.browser.post_logout_redirect_uris,
@@ -286,7 +291,7 @@ fn client_record(add: &ClientAdd, secret: &SecretString) -> Result<ClientRecord,
     let scopes = Scope::from_tokens(add.scopes.iter().flat_map(|s| s.split(' ')).map(str::to_string))
         .map_err(|e| e.to_string())?;
     let record = ClientRecord {
-        dpop_bound_access_tokens: false,
+        dpop_bound_access_tokens: add.require_dpop,
         id: ClientId::new(&add.id),
         // The registry assigns the registration.
         epoch: ClientEpoch::new(""),

@@ -1,27 +1,35 @@
-//! The `Authorization: Bearer` header (RFC 6750 §2.1), parsed as the token service does.
+//! The `Authorization` header of a protected resource request: `Bearer` (RFC 6750 §2.1)
+//! or `DPoP` (RFC 9449 §7.1), parsed as the token service does.
 
 /// What an `Authorization` header presents.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Presented<'a> {
-    /// No header, or another scheme: no bearer credentials at all (RFC 6750 §3.1: the
+    /// No header, or another scheme: no credentials at all (RFC 6750 §3.1: the
     /// challenge then carries no error code).
     Nothing,
     Bearer(&'a str),
-    /// The Bearer scheme with something that is not one `b64token`.
+    /// A DPoP-bound token, to be checked with the request's proof.
+    Dpop(&'a str),
+    /// The Bearer or DPoP scheme with something that is not one `b64token`.
     Malformed,
 }
 
 pub fn bearer_credentials(header: Option<&str>) -> Presented<'_> {
     let Some(header) = header.map(str::trim).filter(|h| !h.is_empty()) else { return Presented::Nothing };
     let (scheme, rest) = header.split_once(' ').unwrap_or((header, ""));
-    if !scheme.eq_ignore_ascii_case("bearer") {
+    let dpop = scheme.eq_ignore_ascii_case("dpop");
+    if !dpop && !scheme.eq_ignore_ascii_case("bearer") {
         return Presented::Nothing;
     }
     let token = rest.trim();
     // b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
     let body = token.trim_end_matches('=');
     let b64token = !body.is_empty() && body.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b));
-    if b64token { Presented::Bearer(token) } else { Presented::Malformed }
+    match (b64token, dpop) {
+        (false, _) => Presented::Malformed,
+        (true, false) => Presented::Bearer(token),
+        (true, true) => Presented::Dpop(token),
+    }
 }
 
 #[cfg(test)]
@@ -38,5 +46,8 @@ mod tests {
         assert_eq!(bearer_credentials(Some("Bearer")), Presented::Malformed);
         assert_eq!(bearer_credentials(Some("Bearer a b")), Presented::Malformed);
         assert_eq!(bearer_credentials(Some("Bearer a\"b")), Presented::Malformed);
+        assert_eq!(bearer_credentials(Some("DPoP a.b.c")), Presented::Dpop("a.b.c"));
+        assert_eq!(bearer_credentials(Some("dpop  a.b.c")), Presented::Dpop("a.b.c"));
+        assert_eq!(bearer_credentials(Some("DPoP a b")), Presented::Malformed);
     }
 }

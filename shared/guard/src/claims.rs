@@ -28,12 +28,26 @@ pub struct AccessClaims {
     /// User tokens only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_time: Option<u64>,
+    /// The key a DPoP-bound token is bound to (RFC 9449 §6.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
     /// Any other claim, kept for the API (and `nbf`, which the verifier checks).
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
+/// RFC 7800 confirmation: `jkt`, the RFC 7638 thumbprint of the DPoP key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    pub jkt: String,
+}
+
 impl AccessClaims {
+    /// The thumbprint of the key this token is bound to, if it is.
+    pub fn bound_to(&self) -> Option<&str> {
+        self.cnf.as_ref().map(|cnf| cnf.jkt.as_str())
+    }
+
     /// What the denylist needs.
     pub fn facts(&self) -> TokenFacts<'_> {
         TokenFacts {

@@ -3,6 +3,7 @@
 
 use crate::bearer::{Presented, bearer_credentials};
 use crate::claims::AccessClaims;
+use crate::dpop::{self, BindingError, ProofTarget, ReplayCache, Scheme};
 use crate::feed::{EntryKind, FeedError};
 use crate::jwks::{KeyCache, KeySource, KeysError};
 use crate::remote::{HttpFeed, HttpJwks, http_client};
@@ -38,6 +39,10 @@ pub struct GuardConfig {
     pub jwks_refresh: Duration,
     /// Clock skew allowed on `exp` and `nbf`; at most 30 s (see `Verifier::with_leeway`).
     pub leeway: Duration,
+    /// The origin clients address this API by (`https://api.example.com`): DPoP proofs
+    /// name it in `htu`. Unset, the tower layer takes the request's own URI if absolute,
+    /// else `http://` and its `Host` header: set it behind a TLS-terminating proxy.
+    pub public_origin: Option<String>,
 }
 
 impl GuardConfig {
@@ -59,6 +64,7 @@ impl GuardConfig {
             jwks_min_refetch: Duration::from_secs(10),
             jwks_refresh: Duration::from_secs(300),
             leeway: DEFAULT_LEEWAY,
+            public_origin: None,
         }
     }
 }
@@ -75,6 +81,7 @@ impl std::fmt::Debug for GuardConfig {
             .field("jwks_min_refetch", &self.jwks_min_refetch)
             .field("jwks_refresh", &self.jwks_refresh)
             .field("leeway", &self.leeway)
+            .field("public_origin", &self.public_origin)
             .finish()
     }
 }
@@ -103,21 +110,28 @@ pub enum Refusal {
     /// The denylist is too old to vouch for any token: fail closed.
     #[error("revocation feed stale")]
     Stale(Stale),
+    /// A DPoP-bound token without a valid proof by its key, or a token presented by the
+    /// wrong scheme (RFC 9449 §7).
+    #[error("dpop: {0}")]
+    Dpop(BindingError),
 }
 
 impl Refusal {
     pub fn status(&self) -> u16 {
         match self {
             Self::Stale(_) => 503,
-            Self::NoToken | Self::InvalidToken(_) | Self::Revoked(_) => 401,
+            Self::NoToken | Self::InvalidToken(_) | Self::Revoked(_) | Self::Dpop(_) => 401,
         }
     }
 
     /// RFC 6750 §3: no error code when the request carried no token (§3.1).
     pub fn www_authenticate(&self) -> Option<&'static str> {
         match self {
-            Self::NoToken => Some("Bearer"),
+            // Both schemes are offered (RFC 9449 §7.1).
+            Self::NoToken => Some(r#"Bearer, DPoP algs="ES256 EdDSA RS256""#),
             Self::InvalidToken(_) | Self::Revoked(_) => Some(r#"Bearer error="invalid_token""#),
+            Self::Dpop(BindingError::Proof(_)) => Some(r#"DPoP error="invalid_dpop_proof", algs="ES256 EdDSA RS256""#),
+            Self::Dpop(_) => Some(r#"DPoP error="invalid_token", algs="ES256 EdDSA RS256""#),
             Self::Stale(_) => None,
         }
     }
@@ -140,9 +154,22 @@ impl Refusal {
                     stale.since_last_success.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
                 tracing::error!(event = "feed.stale", since_last_success_ms);
             }
+            // A security event: someone may hold a token without its key.
+            Self::Dpop(reason) => tracing::warn!(event = "dpop.proof_rejected", reason = %reason),
             refused => tracing::info!(event = "guard.denied", reason = %refused),
         }
     }
+}
+
+/// What a protected request presents.
+#[derive(Clone, Copy, Debug)]
+pub struct Presentation<'a> {
+    pub authorization: Option<&'a str>,
+    /// Every `DPoP` header line (exactly one is needed with a bound token).
+    pub dpop: &'a [&'a str],
+    /// The request's method and URL as the client addressed it (a proof's `htm`, `htu`).
+    pub method: &'a str,
+    pub url: &'a str,
 }
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -182,6 +209,9 @@ struct Readiness {
 struct Inner {
     verifier: Verifier,
     keys: KeyCache,
+    /// DPoP proofs seen within their window (this process only).
+    proofs: ReplayCache,
+    public_origin: Option<String>,
     feed: AnyFeed,
     replica: SharedReplica,
     max_staleness: Duration,
@@ -240,6 +270,8 @@ impl Guard {
         let inner = Inner {
             verifier: Verifier::with_leeway(config.issuer.clone(), config.audiences.clone(), config.leeway),
             keys: KeyCache::new(keys, config.jwks_min_refetch),
+            proofs: ReplayCache::default(),
+            public_origin: config.public_origin.clone(),
             feed: AnyFeed(Box::new(feed)),
             replica: SharedReplica::new(),
             max_staleness: config.max_staleness,
@@ -249,19 +281,33 @@ impl Guard {
         Guard { inner: Arc::new(inner) }
     }
 
-    /// Accept or refuse a request by its `Authorization` header. No network call, except
-    /// the rate-limited JWKS refetch for a `kid` the cache does not know.
+    /// Accept or refuse a request by its `Authorization` header alone: a bearer token
+    /// (a DPoP-bound token needs [`Guard::check_request`]). No network call, except the
+    /// rate-limited JWKS refetch for a `kid` the cache does not know.
     pub async fn check(&self, authorization: Option<&str>) -> Result<AccessClaims, Refusal> {
-        let verdict = self.decide(authorization).await;
+        self.check_request(&Presentation { authorization, dpop: &[], method: "", url: "" }).await
+    }
+
+    /// Accept or refuse a request by its `Authorization` and `DPoP` headers: a bearer
+    /// token, or a DPoP-bound token with a proof by its key for this method and URL,
+    /// used once (in this process's memory).
+    pub async fn check_request(&self, request: &Presentation<'_>) -> Result<AccessClaims, Refusal> {
+        let verdict = self.decide(request).await;
         if let Err(refusal) = &verdict {
             refusal.log();
         }
         verdict
     }
 
-    async fn decide(&self, authorization: Option<&str>) -> Result<AccessClaims, Refusal> {
-        let token = match bearer_credentials(authorization) {
-            Presented::Bearer(token) => token,
+    /// The origin DPoP proofs are checked against, if configured.
+    pub fn public_origin(&self) -> Option<&str> {
+        self.inner.public_origin.as_deref()
+    }
+
+    async fn decide(&self, request: &Presentation<'_>) -> Result<AccessClaims, Refusal> {
+        let (scheme, token) = match bearer_credentials(request.authorization) {
+            Presented::Bearer(token) => (Scheme::Bearer, token),
+            Presented::Dpop(token) => (Scheme::Dpop, token),
             Presented::Nothing => return Err(Refusal::NoToken),
             Presented::Malformed => return Err(Refusal::InvalidToken(VerifyError::Malformed)),
         };
@@ -283,10 +329,17 @@ impl Guard {
         .map_err(Refusal::InvalidToken)?;
         // Verified first: a forged or expired token is 401 whatever the feed's state.
         match inner.replica.check(&claims.facts(), now_unix, Instant::now(), inner.max_staleness) {
-            Ok(None) => Ok(claims),
-            Ok(Some(kind)) => Err(Refusal::Revoked(kind)),
-            Err(stale) => Err(Refusal::Stale(stale)),
+            Ok(None) => {}
+            Ok(Some(kind)) => return Err(Refusal::Revoked(kind)),
+            Err(stale) => return Err(Refusal::Stale(stale)),
         }
+        let target = ProofTarget { method: request.method, url: request.url, access_token: Some(token), now: now_unix };
+        if let Some(proof) =
+            dpop::check_binding(scheme, claims.bound_to(), request.dpop, &target).map_err(Refusal::Dpop)?
+        {
+            inner.proofs.use_once(&proof, now_unix).map_err(|reason| Refusal::Dpop(BindingError::Proof(reason)))?;
+        }
+        Ok(claims)
     }
 
     /// Sync the denylist now (the poll task does this every `poll_interval`).

@@ -3,8 +3,8 @@
 //! extensions; a refused one is answered here and never reaches it.
 
 use crate::claims::AccessClaims;
-use crate::guard::{Guard, Refusal};
-use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
+use crate::guard::{Guard, Presentation, Refusal};
+use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, HOST, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderValue, Request, Response, StatusCode};
 use std::future::Future;
 use std::pin::Pin;
@@ -59,10 +59,16 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let guard = self.guard.clone();
         // A header that is not visible ASCII cannot be a b64token: it fails as malformed.
-        let authorization =
-            request.headers().get(AUTHORIZATION).map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
+        let header = |value: &http::HeaderValue| String::from_utf8_lossy(value.as_bytes()).into_owned();
+        let authorization = request.headers().get(AUTHORIZATION).map(header);
+        let dpop: Vec<String> = request.headers().get_all("dpop").iter().map(header).collect();
+        let method = request.method().as_str().to_string();
+        let url = request_url(&request, guard.public_origin());
         Box::pin(async move {
-            match guard.check(authorization.as_deref()).await {
+            let dpop: Vec<&str> = dpop.iter().map(String::as_str).collect();
+            let presented =
+                Presentation { authorization: authorization.as_deref(), dpop: &dpop, method: &method, url: &url };
+            match guard.check_request(&presented).await {
                 Ok(claims) => {
                     request.extensions_mut().insert::<AccessClaims>(claims);
                     inner.call(request).await
@@ -70,6 +76,21 @@ where
                 Err(refusal) => Ok(refusal_response(&refusal)),
             }
         })
+    }
+}
+
+/// The URL a DPoP proof's `htu` must name: the configured public origin and the path, the
+/// request's own URI when absolute, else `http://` and the `Host` header.
+fn request_url<B>(request: &Request<B>, public_origin: Option<&str>) -> String {
+    let uri = request.uri();
+    let path = uri.path();
+    match (public_origin, uri.scheme_str(), uri.authority()) {
+        (Some(origin), _, _) => format!("{}{path}", origin.trim_end_matches('/')),
+        (None, Some(scheme), Some(authority)) => format!("{scheme}://{authority}{path}"),
+        _ => {
+            let host = request.headers().get(HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+            format!("http://{host}{path}")
+        }
     }
 }
 

@@ -14,7 +14,9 @@
 pub mod bearer;
 pub mod claims;
 pub mod denylist;
+pub mod dpop;
 pub mod feed;
+pub mod jwk;
 pub mod jwks;
 pub mod sync;
 pub mod verify;
@@ -28,7 +30,7 @@ pub mod remote;
 pub mod layer;
 
 #[cfg(feature = "remote")]
-pub use guard::{Guard, GuardConfig, Refusal, StartError};
+pub use guard::{Guard, GuardConfig, Presentation, Refusal, StartError};
 
 pub use claims::AccessClaims;
 

@@ -9,7 +9,8 @@ use crate::testing::counting::Counting;
 use crate::testing::decorated::{Call, Decorated, Hook, Injected};
 use crate::testing::kit;
 use crate::testing::memory::MemoryStore;
-use crate::tokens::access::mint;
+use crate::tokens::access::{Confirmation, mint};
+use crate::verify::ResourceRequest;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -80,6 +81,7 @@ impl Setup {
 fn user_claims() -> AccessTokenClaims {
     let (session, family) = kit::session(UnixTime::now(), 3600);
     AccessTokenClaims {
+        cnf: None,
         aud: AUDIENCE.into(),
         sub: session.sub.clone(),
         sid: Some(session.sid),
@@ -93,21 +95,21 @@ async fn feed_mode_reads_nothing_per_request_and_the_feed_at_most_once_per_inter
     let s = setup("feed");
     let claims = user_claims();
     let token = s.token(&claims).await;
-    assert!(s.authorizer.decide(Some(&token)).await.allow);
+    assert!(s.authorizer.decide(&ResourceRequest::with_authorization(Some(&token))).await.allow);
     assert_eq!(s.calls(), FEED_READ, "the first request bootstraps the copy: one read of every shard");
 
     for _ in 0..10_000 {
-        assert!(s.authorizer.decide(Some(&token)).await.allow);
+        assert!(s.authorizer.decide(&ResourceRequest::with_authorization(Some(&token))).await.allow);
     }
     assert_eq!(s.calls(), FEED_READ, "10,000 checks within the interval: no round trip");
 
     // Revoked meanwhile: refused once the interval has passed, by one more sync.
     s.store.put_marker(&Marker::Token { jti: claims.jti.clone(), expires_at: claims.exp }).await.unwrap();
     tokio::time::advance(INTERVAL).await;
-    assert!(!s.authorizer.decide(Some(&token)).await.allow);
+    assert!(!s.authorizer.decide(&ResourceRequest::with_authorization(Some(&token))).await.allow);
     assert_eq!(s.calls(), 2 * FEED_READ);
     for _ in 0..100 {
-        assert!(!s.authorizer.decide(Some(&token)).await.allow);
+        assert!(!s.authorizer.decide(&ResourceRequest::with_authorization(Some(&token))).await.allow);
     }
     assert_eq!(s.calls(), 2 * FEED_READ);
 }
@@ -154,7 +156,7 @@ async fn feed_mode_refuses_every_kind_of_revocation() {
         ]
     };
     for (claims, _, _) in &cases {
-        assert!(s.authorizer.decide(Some(&s.token(claims).await)).await.allow);
+        assert!(s.authorizer.decide(&ResourceRequest::with_authorization(Some(&s.token(claims).await))).await.allow);
     }
     for (_, marker, _) in &cases {
         s.store.put_marker(marker).await.unwrap();
@@ -162,7 +164,7 @@ async fn feed_mode_refuses_every_kind_of_revocation() {
     tokio::time::advance(INTERVAL).await;
     for (claims, _, reason) in &cases {
         let token = s.token(claims).await;
-        let denied = !s.authorizer.decide(Some(&token)).await.allow;
+        let denied = !s.authorizer.decide(&ResourceRequest::with_authorization(Some(&token))).await.allow;
         assert!(denied, "{reason}");
     }
 }
@@ -171,7 +173,7 @@ async fn feed_mode_refuses_every_kind_of_revocation() {
 async fn feed_mode_fails_closed_beyond_the_staleness_bound_and_retries_once_per_interval() {
     let s = setup("feed");
     let token = s.token(&user_claims()).await;
-    assert!(s.authorizer.decide(Some(&token)).await.allow);
+    assert!(s.authorizer.decide(&ResourceRequest::with_authorization(Some(&token))).await.allow);
     s.meter.feed_down.store(true, Ordering::SeqCst);
 
     // Within the staleness bound of the last good sync the copy still answers; one
@@ -179,18 +181,21 @@ async fn feed_mode_fails_closed_beyond_the_staleness_bound_and_retries_once_per_
     for _ in 0..29 {
         tokio::time::advance(INTERVAL).await;
         for _ in 0..10 {
-            assert!(s.authorizer.decide(Some(&token)).await.allow);
+            assert!(s.authorizer.decide(&ResourceRequest::with_authorization(Some(&token))).await.allow);
         }
     }
     let attempts = s.calls() / FEED_READ;
     assert!(attempts <= 30, "{attempts} syncs in 29 intervals (a failed read counts a call per shard at most)");
     tokio::time::advance(2 * INTERVAL).await;
-    assert!(!s.authorizer.decide(Some(&token)).await.allow, "stale: every request is denied");
+    assert!(
+        !s.authorizer.decide(&ResourceRequest::with_authorization(Some(&token))).await.allow,
+        "stale: every request is denied"
+    );
 
     // The feed is back: the next sync (after the interval) restores service.
     s.meter.feed_down.store(false, Ordering::SeqCst);
     tokio::time::advance(INTERVAL).await;
-    assert!(s.authorizer.decide(Some(&token)).await.allow);
+    assert!(s.authorizer.decide(&ResourceRequest::with_authorization(Some(&token))).await.allow);
 }
 
 #[tokio::test]
@@ -203,9 +208,64 @@ async fn strict_mode_reads_the_denylist_on_every_request() {
     let token =
         format!("Bearer {}", mint(&*services.keys().current().await, SigningAlgorithm::Es256, &claims).unwrap());
     for _ in 0..10 {
-        assert!(authorizer.decide(Some(&token)).await.allow);
+        assert!(authorizer.decide(&ResourceRequest::with_authorization(Some(&token))).await.allow);
     }
     assert_eq!(counting.round_trips(), 10);
     store.put_marker(&Marker::Token { jti: claims.jti.clone(), expires_at: claims.exp }).await.unwrap();
-    assert!(!authorizer.decide(Some(&token)).await.allow, "on the very next request");
+    assert!(
+        !authorizer.decide(&ResourceRequest::with_authorization(Some(&token))).await.allow,
+        "on the very next request"
+    );
+}
+
+/// The API Gateway request of a DPoP-bound token (RFC 9449 §7): the `DPoP` scheme and a
+/// proof for the method, `https://{domainName}{rawPath}` and the token.
+fn dpop_request(token: &str, key: &crate::testing::dpop::DpopKey, method: &str, url: &str) -> ResourceRequest {
+    ResourceRequest {
+        authorization: Some(format!("DPoP {token}")),
+        dpop: vec![key.proof(method, url, Some(token))],
+        method: method.into(),
+        url: url.into(),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_bound_token_passes_only_with_a_fresh_proof_by_its_key_in_either_mode() {
+    use crate::testing::dpop::DpopKey;
+    const URL: &str = "https://api.example.com/orders";
+    for (mode, proof_round_trips) in [("strict", 1), ("feed", 0)] {
+        let s = setup(mode);
+        let key = DpopKey::generate(SigningAlgorithm::Es256);
+        let claims = AccessTokenClaims { cnf: Some(Confirmation { jkt: key.jkt.clone() }), ..user_claims() };
+        let token = mint(&*s.keys.current().await, SigningAlgorithm::Es256, &claims).unwrap();
+        // A first request syncs the copy (feed mode); the next ones are what is measured.
+        // (Presented as Bearer, it is refused: it is bound.)
+        let as_bearer = ResourceRequest::with_authorization(Some(&format!("Bearer {token}")));
+        assert!(!s.authorizer.decide(&as_bearer).await.allow);
+        let request = dpop_request(&token, &key, "GET", URL);
+        let before = s.calls();
+        let allowed = s.authorizer.decide(&request).await;
+        assert!(allowed.allow, "{mode}");
+        assert_eq!(allowed.context.get("jkt"), Some(&key.jkt));
+        let denylist_reads = if mode == "strict" { 1 } else { 0 };
+        assert_eq!(s.calls() - before, denylist_reads + proof_round_trips, "{mode}: round trips of a DPoP check");
+
+        let thief = DpopKey::generate(SigningAlgorithm::Es256);
+        let refused = [
+            ("replayed", request.clone()),
+            ("as Bearer", ResourceRequest::with_authorization(Some(&format!("Bearer {token}")))),
+            ("another key", dpop_request(&token, &thief, "GET", URL)),
+            ("wrong htm", ResourceRequest { method: "POST".into(), ..dpop_request(&token, &key, "GET", URL) }),
+            ("wrong htu", dpop_request(&token, &key, "GET", "https://api.example.com/admin")),
+            (
+                "no ath",
+                ResourceRequest { dpop: vec![key.proof("GET", URL, None)], ..dpop_request(&token, &key, "GET", URL) },
+            ),
+            ("no proof", ResourceRequest { dpop: vec![], ..dpop_request(&token, &key, "GET", URL) }),
+        ];
+        for (case, request) in refused {
+            let request = if case == "wrong htu" { ResourceRequest { url: URL.into(), ..request } } else { request };
+            assert!(!s.authorizer.decide(&request).await.allow, "{mode}: {case}");
+        }
+    }
 }

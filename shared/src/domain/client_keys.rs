@@ -2,8 +2,9 @@
 //! §9): what its assertions are verified with. Only public keys of the kinds this server
 //! verifies are accepted, so that nothing secret is ever stored for such a client.
 
-use jsonwebtoken::Algorithm;
-use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, PublicKeyUse};
+pub use guard::jwk::algorithm_of;
+use guard::jwk::has_private_members;
+use jsonwebtoken::jwk::Jwk;
 use std::collections::BTreeSet;
 
 /// More keys than a rollover needs are refused: each one may be tried per assertion.
@@ -31,9 +32,6 @@ pub enum InvalidClientJwks {
     KeyIds,
 }
 
-/// Members that only a private (or symmetric) JWK has (RFC 7518 §6.2.2, §6.3.2, §6.4).
-const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
-
 impl ClientJwks {
     /// Parse and check a JWK set document (`{"keys": [...]}`).
     pub fn parse(document: &str) -> Result<Self, InvalidClientJwks> {
@@ -50,7 +48,7 @@ impl ClientJwks {
         }
         let mut keys = Vec::with_capacity(raw.keys.len());
         for (index, members) in raw.keys.into_iter().enumerate() {
-            if PRIVATE_MEMBERS.iter().any(|member| members.contains_key(*member)) {
+            if has_private_members(&members) {
                 return Err(InvalidClientJwks::Private(index));
             }
             let jwk: Jwk = serde_json::from_value(serde_json::Value::Object(members))
@@ -88,31 +86,10 @@ impl ClientJwks {
     }
 }
 
-/// The one algorithm a key verifies, from its type (and its `alg`, which must agree):
-/// never from the token's header (RFC 8725 §3.1).
-pub fn algorithm_of(jwk: &Jwk) -> Option<Algorithm> {
-    if jwk.common.public_key_use.as_ref().is_some_and(|u| *u != PublicKeyUse::Signature) {
-        return None;
-    }
-    let by_type = match &jwk.algorithm {
-        AlgorithmParameters::EllipticCurve(ec) if ec.curve == EllipticCurve::P256 => Algorithm::ES256,
-        AlgorithmParameters::OctetKeyPair(okp) if okp.curve == EllipticCurve::Ed25519 => Algorithm::EdDSA,
-        AlgorithmParameters::RSA(_) => Algorithm::RS256,
-        _ => return None,
-    };
-    let stated = match jwk.common.key_algorithm {
-        None => return Some(by_type),
-        Some(KeyAlgorithm::ES256) => Algorithm::ES256,
-        Some(KeyAlgorithm::EdDSA) => Algorithm::EdDSA,
-        Some(KeyAlgorithm::RS256) => Algorithm::RS256,
-        Some(_) => return None,
-    };
-    (stated == by_type).then_some(by_type)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use jsonwebtoken::Algorithm;
 
     const EC: &str = r#"{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}"#;
     const ED: &str = r#"{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#;

@@ -2,6 +2,7 @@
 //! hot refresh path scales and alarms on its own): one issuer, two grant sets.
 
 use super::FromServices;
+use crate::discovery::{REFRESH_PATH, TOKEN_PATH};
 use crate::domain::GrantType;
 use crate::grants::{REFRESH_ENDPOINT_GRANTS, SUPPORTED_GRANTS, TokenIssuer, TokenResponse};
 use crate::http::FormEndpoint;
@@ -21,6 +22,7 @@ pub type Refresh = TokenEndpoint<true>;
 
 impl<const REFRESH_ONLY: bool> TokenEndpoint<REFRESH_ONLY> {
     const GRANTS: &'static [GrantType] = if REFRESH_ONLY { REFRESH_ENDPOINT_GRANTS } else { SUPPORTED_GRANTS };
+    const PATH: &'static str = if REFRESH_ONLY { REFRESH_PATH } else { TOKEN_PATH };
 }
 
 impl<const REFRESH_ONLY: bool> FromServices for TokenEndpoint<REFRESH_ONLY> {
@@ -33,7 +35,7 @@ impl<const REFRESH_ONLY: bool> FormEndpoint for TokenEndpoint<REFRESH_ONLY> {
     type Output = TokenResponse;
 
     async fn call(&self, request: OAuthRequest) -> Result<TokenResponse, OAuthError> {
-        self.issuer.token_for(&request, Self::GRANTS).await
+        self.issuer.token_for(&request, Self::GRANTS, Self::PATH).await
     }
 
     /// RFC 6749 §5.1.

@@ -4,7 +4,7 @@
 //! and checks that no revoke-all or disable of the user came since the login (at most two
 //! round trips: docs/ARCHITECTURE.md §5).
 
-use super::{TokenIssuer, TokenResponse};
+use super::{Sender, TokenIssuer, TokenResponse};
 use crate::domain::{ClientRecord, Redemption, RevocationCause};
 use crate::ids::FamilyId;
 use crate::keys::KeySet;
@@ -23,6 +23,7 @@ impl TokenIssuer {
         keys: &KeySet,
         req: &OAuthRequest,
         client: &ClientRecord,
+        sender: Sender<'_>,
     ) -> Result<TokenResponse, OAuthError> {
         let code = req.required("code", "code is required")?;
         let redirect_uri = req.required("redirect_uri", "redirect_uri is required")?;
@@ -57,11 +58,11 @@ impl TokenIssuer {
         }
         // The client's scopes today bound what a code issued a minute ago grants.
         let scope = stored.scope.intersection(&client.scopes);
-        let mut family = self.new_family(client, &stored.sid, &stored.sub, &stored.username, scope, now);
+        let mut family = self.new_family(client, &stored.sid, &stored.sub, &stored.username, scope, sender, now);
         // No family outlives its session: a logout's marker lasts only until the session's end.
         family.expires_at = family.expires_at.min(stored.session_ends_at);
         let (response, jti) =
-            self.first_tokens(keys, client, &family, stored.auth_time, stored.nonce.as_deref(), now)?;
+            self.first_tokens(keys, client, &family, stored.auth_time, stored.nonce.as_deref(), sender, now)?;
         match self.signins.redeem_code(&stored, &family, now).await? {
             Redemption::Redeemed => {
                 tracing::info!(event = "token.issued", grant_type = "authorization_code", client_id = %client.id,

@@ -4,7 +4,7 @@
 //! stands for. Every token is signed before anything is written, so that a signing
 //! failure leaves nothing behind.
 
-use super::{LoginBinding, TokenIssuer, TokenResponse};
+use super::{LoginBinding, Sender, TokenIssuer, TokenResponse};
 use crate::domain::{ClientRecord, FamilyRecord, FamilyStatus, Scope, SessionRecord, UserRecord};
 use crate::ids::{FamilyId, Jti, Sid, Subject};
 use crate::keys::KeySet;
@@ -21,6 +21,7 @@ impl TokenIssuer {
         client: &ClientRecord,
         user: &UserRecord,
         scope: Scope,
+        sender: Sender<'_>,
         grant_type: &'static str,
     ) -> Result<TokenResponse, OAuthError> {
         let now = UnixTime::now();
@@ -34,15 +35,19 @@ impl TokenIssuer {
             expires_at: now.plus(lifetimes.refresh_absolute),
             browser: None,
         };
-        let family = self.new_family(client, &sid, &user.sub, &user.username, scope, now);
-        let (response, jti) = self.first_tokens(keys, client, &family, now, None, now)?;
+        let family = self.new_family(client, &sid, &user.sub, &user.username, scope, sender, now);
+        let (response, jti) = self.first_tokens(keys, client, &family, now, None, sender, now)?;
         self.sessions.begin_session(&session, &family).await?;
         tracing::info!(event = "token.issued", grant_type, client_id = %client.id, sub = %user.sub,
             sid = %sid, fid = %family.fid, jti = %jti);
         Ok(response)
     }
 
-    /// A login's refresh family for `client`, at generation 0.
+    /// A login's refresh family for `client`, at generation 0. A public client's family
+    /// is bound to the DPoP key of the request that began it (RFC 9449 §5): its refresh
+    /// token is useless without that key. A confidential client's is bound by the
+    /// client's own authentication.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn new_family(
         &self,
         client: &ClientRecord,
@@ -50,10 +55,11 @@ impl TokenIssuer {
         sub: &Subject,
         username: &str,
         scope: Scope,
+        sender: Sender<'_>,
         now: UnixTime,
     ) -> FamilyRecord {
         FamilyRecord {
-            dpop_jkt: None,
+            dpop_jkt: sender.jkt.filter(|_| client.is_public()).map(str::to_string),
             fid: FamilyId::random(),
             sid: sid.clone(),
             sub: sub.clone(),
@@ -72,6 +78,7 @@ impl TokenIssuer {
     /// A login's first tokens, for `family` (generation 0): the access token, the
     /// refresh token, and an ID token when the scope has `openid`. All signed before
     /// anything is written, so that a signing failure leaves nothing behind.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn first_tokens(
         &self,
         keys: &KeySet,
@@ -79,11 +86,12 @@ impl TokenIssuer {
         family: &FamilyRecord,
         auth_time: UnixTime,
         nonce: Option<&str>,
+        sender: Sender<'_>,
         now: UnixTime,
     ) -> Result<(TokenResponse, Jti), OAuthError> {
         let login = LoginBinding { sid: family.sid.clone(), fid: family.fid.clone(), auth_time };
         let (access_token, expires_in, jti) =
-            self.mint_access(keys, client, &family.scope, family.sub.clone(), Some(login), now)?;
+            self.mint_access(keys, client, &family.scope, family.sub.clone(), Some(login), sender, now)?;
         let id_token = if family.scope.contains("openid") {
             let claims = IdTokenClaims {
                 iss: self.config.issuer.clone(),
@@ -102,7 +110,7 @@ impl TokenIssuer {
         let refresh_token = RefreshToken { family: family.fid.clone(), generation: 0 }.encode(keys.refresh_mac_key());
         let response = TokenResponse {
             access_token,
-            token_type: "Bearer",
+            token_type: sender.token_type(),
             expires_in,
             scope: family.scope.clone(),
             refresh_token: Some(refresh_token),

@@ -11,7 +11,9 @@ mod refresh;
 mod tests;
 
 use crate::config::Config;
+use crate::discovery::TOKEN_PATH;
 use crate::domain::{ClientRecord, GrantType, Scope};
+use crate::dpop::DpopProofs;
 use crate::ids::{FamilyId, Jti, Sid, Subject};
 use crate::keys::{KeyRing, KeySet};
 use crate::oauth::client_auth::ClientDirectory;
@@ -20,7 +22,7 @@ use crate::passwords::PasswordCheck;
 use crate::policy::Lifetimes;
 use crate::store::{FamilyWrite, MarkerWrite, RevocationRead, SessionWrite, SignInStore};
 use crate::time::UnixTime;
-use crate::tokens::access::{self, AccessTokenClaims};
+use crate::tokens::access::{self, AccessTokenClaims, Confirmation};
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -53,6 +55,21 @@ pub struct TokenIssuer {
     pub(crate) revocations: Arc<dyn RevocationRead>,
     /// Authorization codes (`authorization_code`).
     pub(crate) signins: Arc<dyn SignInStore>,
+    /// DPoP proofs (RFC 9449 §5), each used once.
+    pub(crate) proofs: DpopProofs,
+}
+
+/// What a token request proves beside the client: the DPoP key its tokens are bound to.
+#[derive(Clone, Copy)]
+pub(crate) struct Sender<'a> {
+    pub jkt: Option<&'a str>,
+}
+
+impl Sender<'_> {
+    /// RFC 9449 §5: `DPoP` for a bound token, else `Bearer`.
+    pub fn token_type(&self) -> &'static str {
+        if self.jkt.is_some() { "DPoP" } else { "Bearer" }
+    }
 }
 
 /// The login an access token belongs to, for user grants.
@@ -73,11 +90,17 @@ pub const REFRESH_ENDPOINT_GRANTS: &[GrantType] = &[GrantType::RefreshToken];
 impl TokenIssuer {
     /// The token endpoint: every supported grant.
     pub async fn token(&self, req: &OAuthRequest) -> Result<TokenResponse, OAuthError> {
-        self.token_for(req, SUPPORTED_GRANTS).await
+        self.token_for(req, SUPPORTED_GRANTS, TOKEN_PATH).await
     }
 
-    /// A token request restricted to `allowed` grant types (the refresh endpoint).
-    pub async fn token_for(&self, req: &OAuthRequest, allowed: &[GrantType]) -> Result<TokenResponse, OAuthError> {
+    /// A token request restricted to `allowed` grant types (the refresh endpoint), sent
+    /// to `path` (what a DPoP proof's `htu` names).
+    pub async fn token_for(
+        &self,
+        req: &OAuthRequest,
+        allowed: &[GrantType],
+        path: &str,
+    ) -> Result<TokenResponse, OAuthError> {
         // The request's one snapshot of the key ring (reloaded first if it is due).
         let keys = self.keys.current().await;
         let grant_type = req.required("grant_type", "grant_type is required")?;
@@ -90,11 +113,21 @@ impl TokenIssuer {
         if !client.allows(grant) {
             return Err(OAuthError::new(OAuthErrorCode::UnauthorizedClient, "the client may not use this grant type"));
         }
+        let url = format!("{}{path}", self.config.issuer);
+        let proof = self.proofs.token_request(&req.dpop_proofs(), &url).await?;
+        if client.dpop_bound_access_tokens && proof.is_none() {
+            tracing::warn!(event = "dpop.proof_rejected", reason = "missing_proof", endpoint = "token",
+                client_id = %client.id);
+            return Err(OAuthError::invalid_dpop_proof("this client's tokens must be DPoP-bound: send a DPoP proof"));
+        }
+        let sender = Sender { jkt: proof.as_ref().map(|p| p.jkt.as_str()) };
         match grant {
-            GrantType::ClientCredentials => self.client_credentials(&keys, &client, requested_scope(req, &client)?),
-            GrantType::Password => self.password(&keys, req, &client, requested_scope(req, &client)?).await,
-            GrantType::RefreshToken => self.refresh(&keys, req, &client).await,
-            GrantType::AuthorizationCode => self.authorization_code(&keys, req, &client).await,
+            GrantType::ClientCredentials => {
+                self.client_credentials(&keys, &client, requested_scope(req, &client)?, sender)
+            }
+            GrantType::Password => self.password(&keys, req, &client, requested_scope(req, &client)?, sender).await,
+            GrantType::RefreshToken => self.refresh(&keys, req, &client, sender).await,
+            GrantType::AuthorizationCode => self.authorization_code(&keys, req, &client, sender).await,
         }
     }
 
@@ -104,6 +137,7 @@ impl TokenIssuer {
     }
 
     /// An RFC 9068 access token for `client`; returns it, its lifetime and its `jti`.
+    #[allow(clippy::too_many_arguments)]
     fn mint_access(
         &self,
         keys: &KeySet,
@@ -111,6 +145,7 @@ impl TokenIssuer {
         scope: &Scope,
         sub: Subject,
         login: Option<LoginBinding>,
+        sender: Sender<'_>,
         now: UnixTime,
     ) -> Result<(String, u64, Jti), OAuthError> {
         let lifetime = self.lifetimes(client).access_token;
@@ -131,6 +166,7 @@ impl TokenIssuer {
             sid,
             fid,
             auth_time,
+            cnf: sender.jkt.map(|jkt| Confirmation { jkt: jkt.to_string() }),
         };
         let token = access::mint(keys, client.access_token_alg(self.config.signing_algorithm), &claims)?;
         Ok((token, lifetime, jti))

@@ -1,7 +1,7 @@
 //! RFC 6749 §4.3, the resource owner password grant. RFC 9700 §2.4 says it MUST NOT be
 //! used: it stays for clients registered with it, as a migration path.
 
-use super::{TokenIssuer, TokenResponse};
+use super::{Sender, TokenIssuer, TokenResponse};
 use crate::domain::{ClientRecord, Scope};
 use crate::keys::KeySet;
 use crate::oauth::{OAuthError, OAuthRequest};
@@ -15,6 +15,7 @@ impl TokenIssuer {
         req: &OAuthRequest,
         client: &ClientRecord,
         scope: Scope,
+        sender: Sender<'_>,
     ) -> Result<TokenResponse, OAuthError> {
         let username = req.required("username", "username is required")?;
         let password = req.secret_param("password").ok_or(OAuthError::invalid_request("password is required"))?;
@@ -26,6 +27,6 @@ impl TokenIssuer {
             PasswordRefusal::Throttled(retry_after) => OAuthError::throttled(retry_after),
             PasswordRefusal::Store(err) => err.into(),
         })?;
-        self.start_login(keys, client, &user, scope, "password").await
+        self.start_login(keys, client, &user, scope, sender, "password").await
     }
 }

@@ -8,7 +8,7 @@
 //!   (re-derived, never re-issued differently), so the family never branches;
 //! * anything older: reuse. The whole family and its access tokens are revoked.
 
-use super::{LoginBinding, TokenIssuer, TokenResponse};
+use super::{LoginBinding, Sender, TokenIssuer, TokenResponse};
 use crate::domain::{
     ClientRecord, FamilyRecord, LoginGuard, RevocationCause, RevocationQuery, RevocationStatus, Rotation, RotationKind,
     RotationOutcome, Scope,
@@ -40,6 +40,7 @@ impl TokenIssuer {
         keys: &KeySet,
         req: &OAuthRequest,
         client: &ClientRecord,
+        sender: Sender<'_>,
     ) -> Result<TokenResponse, OAuthError> {
         let presented = req.required("refresh_token", "refresh_token is required")?;
         // The MAC is checked before anything is read: a forged, truncated or
@@ -74,15 +75,31 @@ impl TokenIssuer {
             if family.client_epoch != client.epoch {
                 return Err(refused(client, &family, "client_re_registered"));
             }
+            // RFC 9449 §5: a bound family refreshes only with a proof by its key. Refused
+            // without touching the family: whoever holds the token without the key has
+            // reused nothing.
+            if let Some(bound) = family.dpop_jkt.as_deref() {
+                match sender.jkt {
+                    None => {
+                        tracing::warn!(event = "dpop.proof_rejected", reason = "missing_proof", endpoint = "token",
+                            client_id = %client.id, fid = %family.fid);
+                        return Err(OAuthError::invalid_dpop_proof(
+                            "this refresh token is DPoP-bound: send a proof by its key",
+                        ));
+                    }
+                    Some(jkt) if jkt != bound => return Err(refused(client, &family, "dpop_key_mismatch")),
+                    Some(_) => {}
+                }
+            }
             let scope = refresh_scope(req, &family, client)?;
             let binding =
                 LoginBinding { sid: family.sid.clone(), fid: family.fid.clone(), auth_time: family.created_at };
             // Signed before the write, so that a signing failure leaves nothing behind.
             let (access_token, expires_in, jti) =
-                self.mint_access(keys, client, &scope, family.sub.clone(), Some(binding), now)?;
+                self.mint_access(keys, client, &scope, family.sub.clone(), Some(binding), sender, now)?;
             let respond = || TokenResponse {
                 access_token: access_token.clone(),
-                token_type: "Bearer",
+                token_type: sender.token_type(),
                 expires_in,
                 scope: scope.clone(),
                 refresh_token: Some(successor.encode(keys.refresh_mac_key())),

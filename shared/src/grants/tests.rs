@@ -2,6 +2,7 @@
 //! HTTP against `cargo lambda watch` and moto in `tests/`.
 
 use super::*;
+use crate::discovery::REFRESH_PATH;
 
 use crate::domain::{ClientAuthentication, ClientLifetimes, UserRecord};
 use crate::ids::ClientId;
@@ -504,7 +505,10 @@ mod refresh {
     #[tokio::test]
     async fn the_refresh_endpoint_answers_only_refresh_grants() {
         let f = fixture(ALL).await;
-        let err = f.issuer.token_for(&with_client("grant_type=client_credentials"), REFRESH_ENDPOINT_GRANTS).await;
+        let err = f
+            .issuer
+            .token_for(&with_client("grant_type=client_credentials"), REFRESH_ENDPOINT_GRANTS, REFRESH_PATH)
+            .await;
         assert_eq!(err.unwrap_err().code, OAuthErrorCode::UnsupportedGrantType);
         let token = login(&f, "read").await;
         let ok = f
@@ -512,6 +516,7 @@ mod refresh {
             .token_for(
                 &with_client(&format!("grant_type=refresh_token&refresh_token={token}")),
                 REFRESH_ENDPOINT_GRANTS,
+                REFRESH_PATH,
             )
             .await;
         assert!(ok.is_ok());
@@ -619,5 +624,68 @@ mod throttling {
             costs.push(rounds);
         }
         assert_eq!(costs, [[2, 1], [2, 1]]);
+    }
+}
+
+/// DPoP at the token endpoint (RFC 9449 §5): a proof binds the token; a proof is good
+/// once; a client registered with `dpop_bound_access_tokens` gets no bearer token.
+mod dpop {
+    use super::*;
+    use crate::domain::SigningAlgorithm;
+    use crate::store::ClientRead;
+    use crate::testing::dpop::DpopKey;
+
+    const TOKEN_URL: &str = "https://auth.example.com/oauth2/token";
+
+    fn claims_of(f: &Fixture, token: &str) -> AccessTokenClaims {
+        verify_access_token(&f.keys(), token, ISSUER, None, UnixTime::now()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_proof_by_any_supported_key_binds_the_token_at_one_round_trip_more() {
+        let f = fixture(&[GrantType::ClientCredentials]).await;
+        f.issuer.token(&with_client("grant_type=client_credentials")).await.unwrap();
+        for alg in [SigningAlgorithm::Es256, SigningAlgorithm::EdDsa, SigningAlgorithm::Rs256] {
+            let key = DpopKey::generate(alg);
+            f.counting.reset();
+            let request =
+                with_client("grant_type=client_credentials").with_dpop(vec![key.proof("POST", TOKEN_URL, None)]);
+            let response = f.issuer.token(&request).await.unwrap();
+            assert_eq!(f.counting.round_trips(), 1, "the proof's single use: one conditional write");
+            assert_eq!(response.token_type, "DPoP");
+            assert_eq!(claims_of(&f, &response.access_token).bound_to(), Some(key.jkt.as_str()), "{alg:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_replayed_wrong_or_doubled_proof_is_invalid_dpop_proof_and_issues_nothing() {
+        let f = fixture(&[GrantType::ClientCredentials]).await;
+        let key = DpopKey::generate(SigningAlgorithm::Es256);
+        let proof = key.proof("POST", TOKEN_URL, None);
+        let with = |proofs: Vec<String>| with_client("grant_type=client_credentials").with_dpop(proofs);
+        f.issuer.token(&with(vec![proof.clone()])).await.expect("the first use");
+        for (case, proofs) in [
+            ("replayed", vec![proof.clone()]),
+            ("two headers", vec![key.proof("POST", TOKEN_URL, None), key.proof("POST", TOKEN_URL, None)]),
+            ("wrong htm", vec![key.proof("GET", TOKEN_URL, None)]),
+            ("wrong htu", vec![key.proof("POST", "https://auth.example.com/oauth2/refresh", None)]),
+            ("not a proof", vec!["a.b.c".into()]),
+        ] {
+            let err = f.issuer.token(&with(proofs)).await.unwrap_err();
+            assert_eq!((err.code.as_str(), err.status()), ("invalid_dpop_proof", 400), "{case}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_client_that_requires_dpop_gets_no_bearer_token() {
+        let f = fixture(&[GrantType::ClientCredentials]).await;
+        let mut client = f.store.client(&ClientId::new("app")).await.unwrap().unwrap();
+        client.dpop_bound_access_tokens = true;
+        f.store.put_client(&client).await.unwrap();
+        let err = f.issuer.token(&with_client("grant_type=client_credentials")).await.unwrap_err();
+        assert_eq!(err.code.as_str(), "invalid_dpop_proof");
+        let key = DpopKey::generate(SigningAlgorithm::Es256);
+        let bound = with_client("grant_type=client_credentials").with_dpop(vec![key.proof("POST", TOKEN_URL, None)]);
+        assert_eq!(f.issuer.token(&bound).await.unwrap().token_type, "DPoP");
     }
 }

@@ -17,7 +17,15 @@ pub fn oauth_request(req: &Request) -> Result<OAuthRequest, OAuthError> {
     let accept: Vec<&str> = req.headers().get_all(ACCEPT).iter().filter_map(|v| v.to_str().ok()).collect();
     let accept = (!accept.is_empty()).then(|| accept.join(", "));
     Ok(OAuthRequest::parse(header(CONTENT_TYPE), header(AUTHORIZATION), req.body().as_ref())?
-        .with_accept(accept.as_deref()))
+        .with_accept(accept.as_deref())
+        .with_dpop(dpop_headers(req)))
+}
+
+/// Every `DPoP` header line, as sent: a request must carry exactly one (RFC 9449 §4.3),
+/// which the proof check decides. A line that is not visible ASCII is kept as empty (and
+/// fails as malformed).
+pub fn dpop_headers(req: &Request) -> Vec<String> {
+    req.headers().get_all("dpop").iter().map(|v| v.to_str().unwrap_or("").to_string()).collect()
 }
 
 /// A JSON response that no cache may keep: every token endpoint answer (RFC 6749 §5.1).
@@ -77,7 +85,18 @@ impl ToResponse for OAuthError {
 impl ToResponse for BearerError {
     fn to_response(&self) -> Response<Body> {
         let (status, challenge, code) = match self {
-            BearerError::Missing => (401, "Bearer realm=\"userinfo\"".to_string(), None),
+            // Both schemes are offered (RFC 9449 §7.1).
+            BearerError::Missing => {
+                (401, format!("Bearer realm=\"userinfo\", DPoP algs=\"{}\"", guard::dpop::CHALLENGE_ALGS), None)
+            }
+            BearerError::Dpop { error, description } => (
+                401,
+                format!(
+                    "DPoP error=\"{error}\", error_description=\"{description}\", algs=\"{}\"",
+                    guard::dpop::CHALLENGE_ALGS
+                ),
+                Some(*error),
+            ),
             BearerError::InvalidToken(description) => (
                 401,
                 format!("Bearer realm=\"userinfo\", error=\"invalid_token\", error_description=\"{description}\""),

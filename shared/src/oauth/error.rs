@@ -33,6 +33,9 @@ pub enum OAuthErrorCode {
     ServerError,
     /// The store or another dependency is unreachable: fail closed, try later (503).
     TemporarilyUnavailable,
+    /// A DPoP proof is missing where the client or grant needs one, or is invalid
+    /// (RFC 9449 §5, §12.2).
+    InvalidDpopProof,
     /// Too many failed authentications of this username or client id: every attempt is
     /// refused unchecked until `Retry-After` (429, RFC 6585 §4). On the wire it is
     /// `temporarily_unavailable`, the code OAuth clients know for "try again later".
@@ -50,6 +53,7 @@ impl OAuthErrorCode {
             Self::UnsupportedGrantType => "unsupported_grant_type",
             Self::InvalidScope => "invalid_scope",
             Self::AccessDenied => "access_denied",
+            Self::InvalidDpopProof => "invalid_dpop_proof",
             Self::UnsupportedTokenType => "unsupported_token_type",
             Self::ServerError => "server_error",
             Self::TemporarilyUnavailable | Self::Throttled => "temporarily_unavailable",
@@ -102,6 +106,10 @@ impl OAuthError {
 
     pub const fn invalid_grant(description: &'static str) -> Self {
         Self::new(OAuthErrorCode::InvalidGrant, description)
+    }
+
+    pub const fn invalid_dpop_proof(description: &'static str) -> Self {
+        Self::new(OAuthErrorCode::InvalidDpopProof, description)
     }
 
     pub const fn invalid_scope(description: &'static str) -> Self {
@@ -157,6 +165,10 @@ pub enum BearerError {
     InvalidToken(&'static str),
     /// 403 `insufficient_scope`.
     InsufficientScope,
+    /// 401 with a DPoP challenge (RFC 9449 §7.1): `invalid_dpop_proof` for a missing or
+    /// bad proof, `invalid_token` for a bound token sent as a bearer token (or the
+    /// other way round).
+    Dpop { error: &'static str, description: &'static str },
     /// The server could not decide (the denylist unreadable): the OAuth error it maps to.
     Failed(OAuthError),
 }

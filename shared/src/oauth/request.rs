@@ -15,6 +15,9 @@ pub struct OAuthRequest {
     /// The raw `Accept` header, if any: introspection answers a signed JWT when it asks
     /// for one (RFC 9701 §4).
     pub accept: Option<String>,
+    /// Every `DPoP` header line (RFC 9449 §4): a proof of possession of the key the
+    /// tokens are to be bound to.
+    dpop: Vec<String>,
 }
 
 /// Shows parameter names only: values include passwords, secrets and tokens.
@@ -27,6 +30,7 @@ impl std::fmt::Debug for OAuthRequest {
             .field("authorization", &self.authorization.as_ref().map(|_| "<redacted>"))
             // Not a secret: a media type list, worth seeing when a representation surprises.
             .field("accept", &self.accept)
+            .field("dpop_proofs", &self.dpop.len())
             .finish()
     }
 }
@@ -56,13 +60,23 @@ impl OAuthRequest {
                 return Err(OAuthError::invalid_request("a parameter is repeated"));
             }
         }
-        Ok(Self { params, authorization: authorization.map(str::to_string), accept: None })
+        Ok(Self { params, authorization: authorization.map(str::to_string), accept: None, dpop: Vec::new() })
     }
 
     /// The same request with the `Accept` header the client sent.
     pub fn with_accept(mut self, accept: Option<&str>) -> Self {
         self.accept = accept.map(str::to_string);
         self
+    }
+
+    /// The same request with the `DPoP` header lines it came with.
+    pub fn with_dpop(mut self, proofs: Vec<String>) -> Self {
+        self.dpop = proofs;
+        self
+    }
+
+    pub fn dpop_proofs(&self) -> Vec<&str> {
+        self.dpop.iter().map(String::as_str).collect()
     }
 
     pub fn param(&self, name: &str) -> Option<&str> {

@@ -494,3 +494,47 @@ async fn another_user_signing_in_on_the_same_browser_ends_the_first_ones_session
     assert!(w.store.session(&crate::ids::Sid::new(held)).await.unwrap().is_none(), "alice's session here ended");
     assert!(w.store.session(&alice_sid).await.unwrap().is_some(), "her earlier one was not this browser's to end");
 }
+
+/// RFC 9449 §5: a public client's code exchanged with a DPoP proof gives a DPoP-bound
+/// access token and a refresh family bound to the same key.
+#[tokio::test]
+async fn a_public_clients_dpop_bound_family_refreshes_only_with_its_key() {
+    use crate::domain::SigningAlgorithm;
+    use crate::testing::dpop::DpopKey;
+    let w = world().await;
+    let mut browser = Browser::default();
+    let params = w.sign_in(&mut browser, "shop", SHOP).await;
+    let key = DpopKey::generate(SigningAlgorithm::Es256);
+    let token_url = format!("{}/oauth2/token", kit::ISSUER);
+    let redirect = url::form_urlencoded::byte_serialize(SHOP.as_bytes()).collect::<String>();
+    let body = format!(
+        "grant_type=authorization_code&client_id=shop&code={}&redirect_uri={redirect}&code_verifier={VERIFIER}",
+        params["code"]
+    );
+    let with_proof = |body: &str, key: &DpopKey| kit::form(body).with_dpop(vec![key.proof("POST", &token_url, None)]);
+    let tokens = w.issuer.token(&with_proof(&body, &key)).await.expect("the exchange");
+    assert_eq!(tokens.token_type, "DPoP");
+    let claims = crate::tokens::access::verify_access_token(
+        &w.services.keys().snapshot(),
+        &tokens.access_token,
+        kit::ISSUER,
+        None,
+        crate::time::UnixTime::now(),
+    )
+    .unwrap();
+    assert_eq!(claims.bound_to(), Some(key.jkt.as_str()));
+    let fid = claims.fid.clone().unwrap();
+    assert_eq!(w.store.family(&fid).await.unwrap().unwrap().dpop_jkt.as_deref(), Some(key.jkt.as_str()));
+
+    let refresh = format!("grant_type=refresh_token&client_id=shop&refresh_token={}", tokens.refresh_token.unwrap());
+    // WHEN the refresh token is sent without a proof, or with a proof by another key
+    let err = w.issuer.token(&kit::form(&refresh)).await.unwrap_err();
+    assert_eq!(err.code.as_str(), "invalid_dpop_proof");
+    let thief = DpopKey::generate(SigningAlgorithm::Es256);
+    let err = w.issuer.token(&with_proof(&refresh, &thief)).await.unwrap_err();
+    assert_eq!(err.code.as_str(), "invalid_grant");
+    // THEN the family is untouched, and its holder refreshes with its key
+    assert_eq!(w.store.family(&fid).await.unwrap().unwrap().generation, 0, "nothing rotated, nothing revoked");
+    let refreshed = w.issuer.token(&with_proof(&refresh, &key)).await.expect("the key's holder refreshes");
+    assert_eq!(refreshed.token_type, "DPoP");
+}

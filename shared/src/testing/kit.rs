@@ -58,6 +58,7 @@ pub fn client(id: &str, grants: &[GrantType], scope: &str) -> ClientRecord {
 /// The claims of a ten-minute client-credentials access token of `client`.
 pub fn access_claims(client: &str, now: UnixTime) -> AccessTokenClaims {
     AccessTokenClaims {
+        cnf: None,
         iss: ISSUER.into(),
         sub: Subject::new(client),
         aud: "https://api.example.com".into(),

@@ -13,6 +13,7 @@ pub mod behaviour;
 pub mod costs;
 pub mod counting;
 pub mod decorated;
+pub mod dpop;
 pub mod faults;
 pub mod kit;
 pub mod memory;

@@ -32,6 +32,22 @@ pub struct AccessTokenClaims {
     pub fid: Option<FamilyId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_time: Option<UnixTime>,
+    /// The key the token is bound to (RFC 9449 §6.1): only its holder may use it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+}
+
+/// RFC 7800 confirmation: `jkt`, the RFC 7638 thumbprint of a DPoP key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    pub jkt: String,
+}
+
+impl AccessTokenClaims {
+    /// The thumbprint of the key this token is bound to, if it is.
+    pub fn bound_to(&self) -> Option<&str> {
+        self.cnf.as_ref().map(|cnf| cnf.jkt.as_str())
+    }
 }
 
 pub fn mint(keys: &KeySet, alg: SigningAlgorithm, claims: &AccessTokenClaims) -> Result<String, TokenError> {
@@ -90,6 +106,7 @@ mod tests {
 
     fn claims(now: UnixTime) -> AccessTokenClaims {
         AccessTokenClaims {
+            cnf: None,
             iss: ISS.into(),
             sub: Subject::new("user-1"),
             aud: "https://api.example.com".into(),
