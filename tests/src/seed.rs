@@ -165,6 +165,12 @@ pub async fn password_login(stack: &Stack, client: &TestClient, user: &TestUser,
     reply
 }
 
+/// A client registered with `dpop_bound_access_tokens` (`tokenctl client add
+/// --require-dpop`): it gets no bearer token.
+pub async fn seed_dpop_client(grants: &[GrantType], scope: &str) -> TestClient {
+    seed_record(&stack_store().await, grants, scope, |record| record.dpop_bound_access_tokens = true).await
+}
+
 /// A resource server: a client registered with `--introspect` (no grants), which may
 /// introspect any token and read the revocation feed.
 pub async fn seed_resource_server_into(store: &DynamoStore) -> TestClient {

@@ -24,11 +24,12 @@
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{DecodingKey, Validation};
 use serde_json::{Value, json};
-use shared::domain::{ClientLifetimes, DeliveryRecord, DeliveryStatus, GrantType};
+use shared::domain::{ClientLifetimes, DeliveryRecord, DeliveryStatus, GrantType, SigningAlgorithm};
 use shared::ids::{ClientId, Sid, Subject, random_id};
 use shared::keys::KeySetDocument;
 use shared::store::dynamo::{DynamoStore, schema};
 use shared::store::{ClientAdmin, ClientRead, DeliveryStore};
+use shared::testing::dpop::DpopKey;
 use shared::time::UnixTime;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
@@ -289,6 +290,24 @@ impl Deployment {
         self.process("authorizer").call(authorizer_event(Some(&format!("Bearer {token}")))).await
     }
 
+    /// A form POST with a `DPoP` proof by `key` for the function's route.
+    async fn form_with_proof(
+        &mut self,
+        binary: &str,
+        client: &TestClient,
+        form: &[(&str, &str)],
+        key: &DpopKey,
+    ) -> HttpAnswer {
+        let path = self.route(binary, "POST");
+        let (basic, proof) = (client.basic(), key.proof("POST", &format!("{ISSUER}{path}"), None));
+        let headers = [
+            ("content-type", "application/x-www-form-urlencoded"),
+            ("authorization", basic.as_str()),
+            ("dpop", proof.as_str()),
+        ];
+        self.http(binary, "POST", &path, &headers, &encode_form(form)).await
+    }
+
     async fn secret(&self) -> KeySetDocument {
         let source =
             shared::keys::secrets_manager::SecretKeySource::connect(&tests::secrets_config().aws, &self.secret_arn)
@@ -304,6 +323,42 @@ impl Deployment {
             self.process("rotate-keys").call(event).await;
         }
     }
+}
+
+/// A DPoP-bound login, its refresh, userinfo and the authorizer, each with a proof.
+async fn dpop_bound_tokens(d: &mut Deployment, client: &TestClient, user: &tests::TestUser) {
+    let key = DpopKey::generate(SigningAlgorithm::Es256);
+    let login_form = [
+        ("grant_type", "password"),
+        ("username", user.username.as_str()),
+        ("password", user.password.as_str()),
+        ("scope", "openid read"),
+    ];
+    let login = d.form_with_proof("issue", client, &login_form, &key).await;
+    assert_eq!((login.status, login.json()["token_type"].as_str()), (200, Some("DPoP")), "{}", login.body);
+    let refresh_token = login.json()["refresh_token"].as_str().unwrap().to_string();
+    let refresh_form = [("grant_type", "refresh_token"), ("refresh_token", refresh_token.as_str())];
+    let refreshed = d.form_with_proof("refresh", client, &refresh_form, &key).await;
+    assert_eq!((refreshed.status, refreshed.json()["token_type"].as_str()), (200, Some("DPoP")), "{}", refreshed.body);
+    let access = refreshed.json()["access_token"].as_str().unwrap().to_string();
+
+    let path = d.route("userinfo", "GET");
+    let (authorization, proof) =
+        (format!("DPoP {access}"), key.proof("GET", &format!("{ISSUER}{path}"), Some(&access)));
+    let info = d.http("userinfo", "GET", &path, &[("authorization", &authorization), ("dpop", &proof)], "").await;
+    assert_eq!(info.status, 200, "{}", info.body);
+    let replayed = d.http("userinfo", "GET", &path, &[("authorization", &authorization), ("dpop", &proof)], "").await;
+    assert_eq!(replayed.status, 401, "a proof is used once");
+
+    let mut event = authorizer_event(Some(&authorization));
+    let url = format!(
+        "https://{}{}",
+        event["requestContext"]["domainName"].as_str().unwrap(),
+        event["rawPath"].as_str().unwrap()
+    );
+    event["headers"]["dpop"] = json!(key.proof("GET", &url, Some(&access)));
+    let decision = d.process("authorizer").call(event).await;
+    assert_eq!(decision["isAuthorized"], true, "{decision}");
 }
 
 fn verify(token: &str, jwks: &JwkSet, audience: &str) -> Value {
@@ -417,6 +472,10 @@ async fn every_function_starts_and_answers_with_the_environment_the_template_ren
     let decision = d.authorize(&access).await;
     assert_eq!(decision["isAuthorized"], true, "{decision}");
     assert_eq!(decision["context"]["sub"], user.sub.as_str());
+
+    // DPoP: issue, refresh, userinfo and the authorizer each use a proof once (a
+    // conditional write their policies must allow).
+    dpop_bound_tokens(&mut d, &client, &user).await;
 
     // revoke: the next check of every kind refuses the token.
     let revoked = d.form("revoke", &client, &[("token", &access)]).await;
