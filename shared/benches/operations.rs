@@ -20,7 +20,7 @@ use shared::store::{ClientAdmin, SessionWrite, UserAdmin};
 use shared::testing::kit::{access_claims, client, config, form_as};
 use shared::testing::memory::MemoryStore;
 use shared::time::UnixTime;
-use shared::tokens::access::{mint, verify_access_token};
+use shared::tokens::access::{AccessTokenClaims, mint, verify_access_token};
 use shared::tokens::refresh::RefreshToken;
 use shared::verify::ResourceRequest;
 use std::sync::Arc;
@@ -121,6 +121,32 @@ fn operations(c: &mut Criterion) {
             b.to_async(&rt).iter(|| async {
                 assert!(w.authorizer.decide(&ResourceRequest::with_authorization(Some(&bearer))).await.allow)
             })
+        });
+        // DPoP (RFC 9449): the proof check alone, and a bound token at the authorizer
+        // with a fresh proof (made outside the measurement) each time.
+        let dpop_key = shared::testing::dpop::DpopKey::generate(alg);
+        const API_URL: &str = "https://api.example.com/orders";
+        let proof = dpop_key.proof("GET", API_URL, Some(&token));
+        group.bench_function("dpop_proof_verify", |b| {
+            b.iter(|| {
+                let target =
+                    shared::dpop::ProofTarget { method: "GET", url: API_URL, access_token: Some(&token), now: now.0 };
+                shared::dpop::verify_proof(&proof, &target).unwrap()
+            })
+        });
+        let cnf = Some(shared::tokens::access::Confirmation { jkt: dpop_key.jkt.clone() });
+        let bound = mint(&keys, alg, &AccessTokenClaims { cnf, ..access_claims("app", now) }).unwrap();
+        group.bench_function("authorizer_check_dpop", |b| {
+            b.to_async(&rt).iter_batched(
+                || ResourceRequest {
+                    authorization: Some(format!("DPoP {bound}")),
+                    dpop: vec![dpop_key.proof("GET", API_URL, Some(&bound))],
+                    method: "GET".into(),
+                    url: API_URL.into(),
+                },
+                |request| async move { assert!(w.authorizer.decide(&request).await.allow) },
+                BatchSize::SmallInput,
+            )
         });
         group.bench_function("jwks", |b| {
             b.to_async(&rt).iter(|| async { w.discovery.documents().await.unwrap().jwks.len() })

@@ -3710,3 +3710,43 @@ fn apigw_authorizer_events() {
         Ok(())
     });
 }
+
+/// DPoP proofs (RFC 9449 §4.3) as an attacker sends them: valid proofs of the three key
+/// types, mutated anywhere (header, key, claims, signature), or any text. No input
+/// panics; what verifies is exactly an intact proof, for the key that signed it; a proof
+/// with private key members in its `jwk` never verifies.
+#[test]
+fn dpop_proof() {
+    use shared::dpop::{ProofTarget, verify_proof};
+    use shared::testing::dpop::DpopKey;
+    const URL: &str = "https://api.example.com/orders";
+    const TOKEN: &str = "an.access.token";
+    let keys: Vec<DpopKey> =
+        [SigningAlgorithm::Es256, SigningAlgorithm::EdDsa, SigningAlgorithm::Rs256].map(DpopKey::generate).into();
+    let proofs: Vec<String> = keys.iter().map(|key| key.proof("GET", URL, Some(TOKEN))).collect();
+    let now = UnixTime::now().0;
+    let recipe = prop_oneof![
+        4 => (any::<Index>(), mutations()).prop_map(|(at, m)| (Some(at), m, String::new())),
+        1 => any_text().prop_map(|text| (None, Vec::new(), text)),
+    ];
+    fuzz("dpop_proof", recipe, |(at, mutations, text), reached| {
+        let (text, signer) = match at {
+            Some(at) => {
+                let i = at.index(proofs.len());
+                (mutate(&proofs[i], &mutations), Some(i))
+            }
+            None => (text, None),
+        };
+        let target = ProofTarget { method: "GET", url: URL, access_token: Some(TOKEN), now };
+        match verify_proof(&text, &target) {
+            Ok(verified) => {
+                let i = signer.filter(|i| proofs[*i] == text);
+                prop_assert!(i.is_some(), "a changed proof verified: {}", text);
+                prop_assert_eq!(&verified.jkt, &keys[i.unwrap_or_default()].jkt);
+                reached.count("verified");
+            }
+            Err(reason) => reached.count(reason.to_string()),
+        }
+        Ok(())
+    });
+}

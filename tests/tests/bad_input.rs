@@ -85,7 +85,11 @@ async fn userinfo_answers_other_schemes_with_a_bare_challenge_and_a_broken_beare
     for other in ["Basic Zm9vOmJhcg==", "Digest abc"] {
         let reply = stack.userinfo_with(Some(other)).await;
         assert_eq!(reply.status, 401, "{other}");
-        assert_eq!(reply.header("www-authenticate"), Some("Bearer realm=\"userinfo\""), "{other}");
+        assert_eq!(
+            reply.header("www-authenticate"),
+            Some("Bearer realm=\"userinfo\", DPoP algs=\"ES256 EdDSA RS256\""),
+            "{other}"
+        );
     }
     for broken in ["Bearer a b", "Bearer", "Bearer a=b"] {
         let reply = stack.userinfo_with(Some(broken)).await;

@@ -128,6 +128,13 @@ async fn a_client_that_requires_dpop_gets_no_bearer_token_and_bad_proofs_get_inv
         .sign(&json!({ "jti": "old", "htm": "POST", "htu": token_url, "iat": shared::time::UnixTime::now().0 - 600 }));
     let old = post_with_proofs(&stack, "/oauth2/token", &client, &form, &[stale]).await;
     assert_eq!((old.status, old.str("error")), (400, "invalid_dpop_proof"));
+    // Each refusal is a security event in the function's log, with its reason.
+    let rejected = tests::logged_events("dpop.proof_rejected");
+    let missing = rejected.iter().any(|e| e["reason"] == "missing_proof" && e["client_id"] == client.id.as_str());
+    assert!(missing, "the refusal of {} without a proof is logged: {rejected:?}", client.id);
+    for reason in ["replayed", "iat_outside_window"] {
+        assert!(rejected.iter().any(|e| e["reason"] == reason && e["endpoint"] == "token"), "{reason}");
+    }
 }
 
 /// The API Gateway (payload 2.0) authorizer event of `GET https://{domainName}/orders`

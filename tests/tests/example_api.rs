@@ -159,7 +159,7 @@ async fn make_example_api_accepts_live_tokens_and_refuses_revoked_ones() {
 
     // AND refuses no token, a forged one and one for another API
     let missing = hello(&http, &url, None).await;
-    assert_eq!((missing.status, missing.challenge.as_deref()), (401, Some("Bearer")));
+    assert_eq!((missing.status, missing.challenge.as_deref()), (401, Some(r#"Bearer, DPoP algs="ES256 EdDSA RS256""#)));
     let invalid = r#"Bearer error="invalid_token""#;
     let forgery = hello(&http, &url, Some(&forged(&token))).await;
     assert_eq!((forgery.status, forgery.challenge.as_deref()), (401, Some(invalid)), "a forged token");

@@ -432,5 +432,64 @@ async fn a_foreign_audience_or_a_missing_token_is_refused() {
 
     // No token at all: RFC 6750 §3.1, a bare challenge with no error code
     let missing = api.get(None).await;
-    assert_eq!((missing.status, missing.challenge.as_deref()), (401, Some("Bearer")), "{missing:?}");
+    assert_eq!(
+        (missing.status, missing.challenge.as_deref()),
+        (401, Some(r#"Bearer, DPoP algs="ES256 EdDSA RS256""#)),
+        "{missing:?}"
+    );
+}
+
+/// A DPoP-bound token (RFC 9449 §7) at an API behind the guard: accepted with the DPoP
+/// scheme and a fresh proof by its key for `GET` on the API's URL, refused (with the
+/// DPoP challenge) when the proof is replayed, by another key, or missing, and when the
+/// token is sent as a bearer token.
+#[tokio::test]
+async fn a_dpop_bound_token_passes_the_guard_only_with_a_fresh_proof_by_its_key() {
+    use shared::domain::SigningAlgorithm;
+    use shared::testing::dpop::DpopKey;
+    let stack = Stack::from_env();
+    let guard = started_guard(&stack).await;
+    let api = serve(&guard).await;
+    let client = seed_client(&[GrantType::ClientCredentials], "read", Some(API)).await;
+    let key = DpopKey::generate(SigningAlgorithm::EdDsa);
+    let token_url = format!("{}/oauth2/token", stack.issuer);
+    let issued = stack
+        .http
+        .post(stack.url("/oauth2/token"))
+        .header("authorization", client.basic())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("dpop", key.proof("POST", &token_url, None))
+        .body("grant_type=client_credentials")
+        .send()
+        .await
+        .expect("the stack answers");
+    let issued: Value = issued.json().await.expect("JSON");
+    assert_eq!(issued["token_type"], "DPoP", "{issued}");
+    let token = issued["access_token"].as_str().expect("a token").to_string();
+
+    let call = |proof: Option<String>, scheme: &'static str| {
+        let mut request = api.http.get(&api.url).header("authorization", format!("{scheme} {token}"));
+        if let Some(proof) = proof {
+            request = request.header("dpop", proof);
+        }
+        async move {
+            let response = request.send().await.expect("the API answers");
+            let challenge =
+                response.headers().get("www-authenticate").and_then(|v| v.to_str().ok()).map(str::to_string);
+            (response.status().as_u16(), challenge)
+        }
+    };
+    let proof = key.proof("GET", &api.url, Some(&token));
+    assert_eq!(call(Some(proof.clone()), "DPoP").await.0, 200);
+    let bad_proof = Some(r#"DPoP error="invalid_dpop_proof", algs="ES256 EdDSA RS256""#.to_string());
+    assert_eq!(call(Some(proof), "DPoP").await, (401, bad_proof.clone()), "replayed");
+    let thief = DpopKey::generate(SigningAlgorithm::EdDsa);
+    assert_eq!(
+        call(Some(thief.proof("GET", &api.url, Some(&token))), "DPoP").await,
+        (401, bad_proof.clone()),
+        "another key"
+    );
+    assert_eq!(call(None, "DPoP").await, (401, bad_proof), "no proof");
+    let wrong_scheme = Some(r#"DPoP error="invalid_token", algs="ES256 EdDSA RS256""#.to_string());
+    assert_eq!(call(None, "Bearer").await, (401, wrong_scheme), "a bound token as Bearer");
 }

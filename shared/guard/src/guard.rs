@@ -427,7 +427,7 @@ mod tests {
         let stale = Refusal::Stale(Stale { since_last_success: None });
         assert_eq!((stale.status(), stale.retry_after(), stale.www_authenticate()), (503, Some(1), None));
         assert_eq!(stale.body(), Some(r#"{"error":"temporarily_unavailable"}"#));
-        assert_eq!(Refusal::NoToken.www_authenticate(), Some("Bearer"));
+        assert_eq!(Refusal::NoToken.www_authenticate(), Some(r#"Bearer, DPoP algs="ES256 EdDSA RS256""#));
         let revoked = Refusal::Revoked(EntryKind::Sid);
         assert_eq!((revoked.status(), revoked.to_string()), (401, "session_revoked".to_string()));
         let invalid = Refusal::InvalidToken(VerifyError::Expired);

@@ -229,9 +229,15 @@ async fn a_missing_token_or_a_foreign_audience_is_refused() {
     let h = harness(|_| {}).await;
 
     let missing = h.get(None).await;
-    assert_eq!((missing.status, challenge(&missing)), (StatusCode::UNAUTHORIZED, "Bearer"));
+    assert_eq!(
+        (missing.status, challenge(&missing)),
+        (StatusCode::UNAUTHORIZED, r#"Bearer, DPoP algs="ES256 EdDSA RS256""#)
+    );
     let other_scheme = h.get(Some("Basic YTpi".into())).await;
-    assert_eq!((other_scheme.status, challenge(&other_scheme)), (StatusCode::UNAUTHORIZED, "Bearer"));
+    assert_eq!(
+        (other_scheme.status, challenge(&other_scheme)),
+        (StatusCode::UNAUTHORIZED, r#"Bearer, DPoP algs="ES256 EdDSA RS256""#)
+    );
 
     let foreign = h.mint(with(user_claims("alice", "s1", "f1"), json!({"aud": "https://payments.example.com"})));
     let answer = h.call(&foreign).await;
