@@ -207,6 +207,23 @@ async fn rows() -> Vec<Row> {
         .unwrap();
     measure("userinfo", http, &w.store);
 
+    // DPoP (RFC 9449): a proof at the token endpoint binds the token; a bound token's
+    // proof at userinfo or the strict authorizer is used once too.
+    let key = shared::testing::dpop::DpopKey::generate(shared::domain::SigningAlgorithm::Es256);
+    let token_url = format!("{}/oauth2/token", kit::ISSUER);
+    let bound = form("grant_type=client_credentials&scope=read").with_dpop(vec![key.proof("POST", &token_url, None)]);
+    let bound = issuer.token(&bound).await.unwrap().access_token;
+    measure("issue, `client_credentials` with a DPoP proof", http, &w.store);
+    let api = "https://api.example.com/orders";
+    let dpop_request = ResourceRequest {
+        authorization: Some(format!("DPoP {bound}")),
+        dpop: vec![key.proof("GET", api, Some(&bound))],
+        method: "GET".into(),
+        url: api.into(),
+    };
+    assert!(authorizer.decide(&dpop_request).await.allow);
+    measure("authorizer, DPoP-bound client access token", LAMBDA_REQUEST, &w.store);
+
     let revoker = w.services.revoker();
     revoker.revoke(&form(&format!("token={}", cc.access_token))).await.unwrap();
     measure("revoke an access token", http, &w.store);

@@ -23,7 +23,7 @@ pub enum Cors {
 }
 
 /// What a browser may send beyond a simple request: a bearer token, a form, a DPoP proof.
-const ALLOWED_HEADERS: &str = "authorization, content-type";
+const ALLOWED_HEADERS: &str = "authorization, content-type, dpop";
 /// What a browser app may read of an answer beyond the simple headers.
 const EXPOSED_HEADERS: &str = "www-authenticate, retry-after";
 /// How long a browser may keep a preflight's answer.
