@@ -100,6 +100,12 @@ async fn table_and_client_commands() {
     );
 
     // An id that is taken is never silently replaced; --replace keeps the registration.
+    assert!(!client.dpop_bound_access_tokens, "bearer tokens unless --require-dpop");
+    // --require-dpop: every token of the client is DPoP-bound (RFC 9449 §5.2).
+    assert!(ctl.ok(&["client", "add", "bound", "--scope", "read", "--require-dpop"]).contains("client_secret: "));
+    let bound = store.client(&ClientId::new("bound")).await.unwrap().expect("client stored");
+    assert!(bound.dpop_bound_access_tokens);
+    assert!(ctl.ok(&["client", "list"]).contains("\"dpop_bound_access_tokens\":true"));
     assert!(ctl.fails(&["client", "add", "svc", "--scope", "read"]).contains("--replace"));
     let epoch = store.client(&ClientId::new("svc")).await.unwrap().unwrap().epoch;
     assert!(ctl.ok(&["client", "add", "svc", "--replace", "--scope", "read"]).contains("replaced"));
