@@ -5,6 +5,8 @@
 //! own clients and user here and runs one scenario of `tests/browser/signin.py`, which
 //! asserts what the user sees and what the RP gets, and reports what is checked further
 //! here (the store, the back-channel receivers).
+//! The single-page app with DPoP (the last test) is the exception: its relying party is
+//! oauth4webapi in the page (`tests/browser/spa`), driven by `tests/browser/spa_dpop.py`.
 //!
 //! Chromium is Debian's (`infra/lib.sh` `ensure_browser`, at `CHROMIUM`, by default
 //! /usr/bin/chromium); Playwright and authlib are in the venv (`infra/requirements.txt`).
@@ -13,18 +15,21 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Value, json};
-use shared::ids::Sid;
+use shared::domain::FamilyStatus;
+use shared::ids::{FamilyId, Sid};
 use shared::secrets::digest_of;
-use shared::store::{SessionRead, SignInStore};
+use shared::store::{FamilyRead, SessionRead, SignInStore};
 use shared::time::UnixTime;
 use std::time::{Duration, Instant};
 use tests::{
-    Receivers, Req, Stack, TestClient, TestUser, encode_form, required_env, seed_browser_client, seed_user,
+    Receivers, Req, Stack, TestClient, TestUser, claims_of, encode_form, required_env, seed_browser_client, seed_user,
     stack_store, unused_port,
 };
 use tokio::io::AsyncWriteExt;
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/browser/signin.py");
+/// The single-page app's driver (the app itself is `tests/browser/spa`).
+const SPA_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/browser/spa_dpop.py");
 
 /// A client that signs users in through the browser, with its redirect URIs on a
 /// loopback port of its own (where the driver listens).
@@ -72,6 +77,17 @@ fn chromium() -> String {
 
 /// Runs `scenario` of the driver in a headless browser; returns what it reports.
 async fn drive(scenario: &str, user: &TestUser, clients: &[&BrowserClient], receivers: &[u16]) -> Value {
+    drive_script(SCRIPT, scenario, user, clients, receivers).await
+}
+
+/// `drive`, with the driver `script` (same input, same report).
+async fn drive_script(
+    script: &str,
+    scenario: &str,
+    user: &TestUser,
+    clients: &[&BrowserClient],
+    receivers: &[u16],
+) -> Value {
     let stack = Stack::from_env();
     let input = json!({
         "base_url": stack.base_url,
@@ -82,7 +98,7 @@ async fn drive(scenario: &str, user: &TestUser, clients: &[&BrowserClient], rece
         "receivers": receivers,
     });
     let mut child = tokio::process::Command::new(required_env("PYTHON"))
-        .arg(SCRIPT)
+        .arg(script)
         .arg(scenario)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -277,4 +293,29 @@ async fn logout_without_a_hint_asks_first() {
     let (app, user) = (web_app(Some(rps.ports[0])).await, seed_user(false).await);
     let report = drive("logout_confirm", &user, &[&app], &rps.ports).await;
     assert_told(&logout_tokens(&rps, 0).await, &app, &report);
+}
+
+/// DPoP (RFC 9449) where it matters most, a public client in a browser: a single-page app
+/// (`tests/browser/spa`, oauth4webapi in the page) signs the user in with the code flow,
+/// PKCE and an ES256 key WebCrypto never lets out (kept in IndexedDB), exchanges the code
+/// and refreshes with proofs by that key, and calls UserInfo with `Authorization: DPoP`,
+/// every request from its own loopback origin: the CORS preflights the `DPoP` header
+/// causes must allow it (the driver reads them). Here: the login's refresh family is
+/// bound to that key (`dpop_jkt`), and the last access token carries it in `cnf.jkt`.
+#[tokio::test]
+async fn a_single_page_app_signs_in_with_dpop_bound_tokens_from_the_browser() {
+    let (spa, user) = (browser_client(true, &["/"], None).await, seed_user(false).await);
+    assert!(spa.client.secret.is_empty(), "a public client");
+    let report = drive_script(SPA_SCRIPT, "dpop", &user, &[&spa], &[]).await;
+    assert_eq!(report["sub"], user.sub.as_str(), "{report}");
+    let jkt = report["thumbprint"].as_str().expect("the scenario reports the key's thumbprint");
+    let preflights = report["preflights"].as_array().expect("the preflights");
+    assert!(preflights.len() >= 2, "token and UserInfo preflights: {report}");
+    let claims = claims_of(report["access_token"].as_str().expect("the scenario reports the access token"));
+    assert_eq!((&claims["cnf"]["jkt"], &claims["client_id"]), (&json!(jkt), &json!(spa.client.id)), "{claims}");
+    let fid = FamilyId::new(claims["fid"].as_str().expect("the access token names its family (fid)"));
+    let family = stack_store().await.family(&fid).await.unwrap().expect("the family is stored");
+    assert_eq!(family.dpop_jkt.as_deref(), Some(jkt), "the family is bound to the browser's key: {family:?}");
+    assert_eq!((family.client_id.as_str(), &family.sub), (spa.client.id.as_str(), &user.sub), "{family:?}");
+    assert_eq!((family.generation, family.status), (1, FamilyStatus::Active), "one refresh: {family:?}");
 }

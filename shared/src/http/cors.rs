@@ -123,7 +123,7 @@ mod tests {
         let preflight =
             crate::http::serve(&userinfo, request("OPTIONS", "/userinfo", "https://app.example.com", "")).await;
         assert_eq!((preflight.status().as_u16(), allow_origin(&preflight)), (204, Some("https://app.example.com")));
-        assert_eq!(preflight.headers()["access-control-allow-headers"], "authorization, content-type");
+        assert_eq!(preflight.headers()["access-control-allow-headers"], "authorization, content-type, dpop");
         assert_eq!(preflight.headers()["access-control-allow-methods"], "GET, POST");
         let refused =
             crate::http::serve(&userinfo, request("OPTIONS", "/userinfo", "https://evil.example.com", "")).await;
