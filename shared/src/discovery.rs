@@ -2,7 +2,7 @@
 //! rendered once per key set; requests only copy bytes. Only what is implemented is
 //! advertised.
 
-use crate::domain::SigningAlgorithm;
+use crate::domain::{CLIENT_KEY_ALGORITHMS, SigningAlgorithm};
 use crate::grants::SUPPORTED_GRANTS;
 use crate::keys::{KeyRing, KeySet};
 use crate::signin::{AUTHORIZE_PATH, END_SESSION_PATH};
@@ -51,15 +51,18 @@ pub const REFRESH_PATH: &str = "/oauth2/refresh";
 pub const REVOCATION_PATH: &str = "/oauth2/revoke";
 pub const INTROSPECTION_PATH: &str = "/oauth2/introspect";
 pub const USERINFO_PATH: &str = "/userinfo";
-const CLIENT_AUTH_METHODS: [&str; 2] = ["client_secret_basic", "client_secret_post"];
+const CLIENT_AUTH_METHODS: [&str; 3] = ["client_secret_basic", "client_secret_post", "private_key_jwt"];
 /// Public clients (`none`) name themselves at the token and revocation endpoints.
-const TOKEN_AUTH_METHODS: [&str; 3] = ["client_secret_basic", "client_secret_post", "none"];
+const TOKEN_AUTH_METHODS: [&str; 4] = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"];
 
 impl DiscoveryDocuments {
     pub fn new(issuer: &str, keys: &KeySet) -> Result<Self, serde_json::Error> {
         // What a client may register for its ID tokens (RS256 when it registers none).
         let id_token_algs: Vec<&str> = SigningAlgorithm::PER_CLIENT.iter().rev().map(|alg| alg.as_str()).collect();
         let grants: Vec<&str> = SUPPORTED_GRANTS.iter().map(|g| g.as_str()).collect();
+        // What a `private_key_jwt` client's keys may sign its assertions with, at every
+        // endpoint that authenticates clients.
+        let assertion_algs = CLIENT_KEY_ALGORITHMS.map(SigningAlgorithm::as_str);
         let metadata = json!({
             "issuer": issuer,
             "authorization_endpoint": format!("{issuer}{AUTHORIZE_PATH}"),
@@ -73,10 +76,13 @@ impl DiscoveryDocuments {
             // RFC 9207: `iss` in every authorization response.
             "authorization_response_iss_parameter_supported": true,
             "token_endpoint_auth_methods_supported": TOKEN_AUTH_METHODS,
+            "token_endpoint_auth_signing_alg_values_supported": assertion_algs,
             "revocation_endpoint": format!("{issuer}{REVOCATION_PATH}"),
             "revocation_endpoint_auth_methods_supported": TOKEN_AUTH_METHODS,
+            "revocation_endpoint_auth_signing_alg_values_supported": assertion_algs,
             "introspection_endpoint": format!("{issuer}{INTROSPECTION_PATH}"),
             "introspection_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
+            "introspection_endpoint_auth_signing_alg_values_supported": assertion_algs,
             // RFC 9701 §7: what a signed introspection answer may be signed with.
             "introspection_signing_alg_values_supported": [INTROSPECTION_JWT_ALG.as_str()],
             // RFC 9449 §5.1: the algorithms a DPoP proof may be signed with.

@@ -62,6 +62,12 @@ pub const CODE_RECORD_SECONDS: u64 = 60 * 60;
 pub const MAX_STATE_BYTES: usize = 2048;
 pub const MAX_NONCE_BYTES: usize = 512;
 
+/// How far ahead a client assertion's `exp` may be (RFC 7523 §3 item 4 leaves the limit to
+/// the server), beyond the clock skew a client may have (`LEEWAY_SECONDS`): its `jti` is
+/// remembered until its `exp`, so this bounds both how long a stolen assertion works and
+/// how long its single-use entry lives.
+pub const MAX_CLIENT_ASSERTION_SECONDS: u64 = 5 * 60;
+
 /// Token and family lifetimes in seconds: the configured defaults, or (through
 /// [`Lifetimes::for_client`]) what applies to one client.
 #[derive(Clone, Copy, Debug, PartialEq)]

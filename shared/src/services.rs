@@ -44,7 +44,8 @@ pub struct Services {
 
 impl Services {
     pub fn new(config: Config, keys: Arc<KeyRing>, store: Arc<dyn FullStore>) -> Self {
-        let clients = Arc::new(ClientDirectory::new(store.clone(), config.client_cache_ttl));
+        let clients =
+            Arc::new(ClientDirectory::new(store.clone(), store.clone(), &config.issuer, config.client_cache_ttl));
         Self { config: Arc::new(config), keys, store, clients }
     }
 

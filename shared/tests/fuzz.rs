@@ -40,7 +40,7 @@ use shared::ids::{ClientEpoch, ClientId, FamilyId, Jti, Sid, Subject};
 use shared::keys::{KeyRing, KeySet, KeySetDocument};
 use shared::lambda::EventHandler;
 use shared::logout::delivery::{MAX_RETRY_AFTER, parse_retry_after};
-use shared::oauth::client_auth::{AuthMethod, ClientDirectory, extract_credentials};
+use shared::oauth::client_auth::{AuthMethod, ClientCredentials, ClientDirectory, extract_credentials};
 use shared::oauth::request::MAX_BODY_BYTES;
 use shared::oauth::{BearerError, OAuthRequest};
 use shared::secrets::{ClientSecretHash, PasswordHashString, SecretString};
@@ -1079,15 +1079,19 @@ fn client_auth_basic() {
         let extracted = extract_credentials(&request);
         match &extracted {
             Ok(credentials) => {
-                prop_assert!(!credentials.id.as_str().is_empty() && !credentials.secret.expose().is_empty());
-                match credentials.method {
+                let ClientCredentials::Secret { id, secret, method } = credentials else {
+                    return Err(TestCaseError::fail(format!("an assertion from a form without one: {credentials:?}")));
+                };
+                prop_assert!(!id.as_str().is_empty() && !secret.expose().is_empty());
+                match method {
                     AuthMethod::ClientSecretBasic => {
                         prop_assert!(authorization.is_some() && body_secret.is_none());
-                        prop_assert!(body_id.as_deref().is_none_or(|id| id == credentials.id.as_str()));
+                        prop_assert!(body_id.as_deref().is_none_or(|body_id| body_id == id.as_str()));
                     }
                     AuthMethod::ClientSecretPost => prop_assert!(authorization.is_none()),
+                    AuthMethod::PrivateKeyJwt => return Err(TestCaseError::fail("a secret as private_key_jwt")),
                 }
-                reached.count(format!("{:?}", credentials.method));
+                reached.count(format!("{method:?}"));
             }
             Err(err) => {
                 prop_assert!(matches!(err.status(), 400 | 401), "{:?}", err);
@@ -1098,9 +1102,12 @@ fn client_auth_basic() {
         if let (Some(model), None) = (header.as_ref().and_then(BasicHeader::model), &body_secret) {
             let expected = model.filter(|(id, _)| body_id.as_deref().is_none_or(|b| b == id));
             match (&extracted, expected) {
-                (Ok(credentials), Some((id, secret))) => {
-                    prop_assert_eq!(credentials.id.as_str(), id.as_str());
-                    prop_assert_eq!(credentials.secret.expose(), secret.as_str());
+                (Ok(ClientCredentials::Secret { id: got_id, secret: got_secret, .. }), Some((id, secret))) => {
+                    prop_assert_eq!(got_id.as_str(), id.as_str());
+                    prop_assert_eq!(got_secret.expose(), secret.as_str());
+                }
+                (Ok(credentials @ ClientCredentials::Assertion(_)), Some(_)) => {
+                    return Err(TestCaseError::fail(format!("a Basic header read as an assertion: {credentials:?}")));
                 }
                 (Ok(credentials), None) => {
                     return Err(TestCaseError::fail(format!(
@@ -1116,15 +1123,18 @@ fn client_auth_basic() {
         // Through the client directory: a 4xx or the client itself, never a 5xx.
         let authenticated = worlds.with(|world| {
             unthrottle(&rt, world);
-            let directory = ClientDirectory::new(world.store.clone(), Duration::ZERO);
+            let directory = ClientDirectory::new(world.store.clone(), world.store.clone(), kit::ISSUER, Duration::ZERO);
             rt.block_on(directory.authenticate(&request))
         });
         match authenticated {
             Ok(client) => {
                 let credentials =
                     extracted.as_ref().map_err(|_| TestCaseError::fail("authenticated without credentials"))?;
-                prop_assert_eq!(client.id.as_str(), credentials.id.as_str());
-                prop_assert_eq!(credentials.secret.expose(), kit::CLIENT_SECRET);
+                let ClientCredentials::Secret { id, secret, .. } = credentials else {
+                    return Err(TestCaseError::fail("authenticated by an assertion nobody made"));
+                };
+                prop_assert_eq!(client.id.as_str(), id.as_str());
+                prop_assert_eq!(secret.expose(), kit::CLIENT_SECRET);
                 reached.count("authenticated");
             }
             Err(err) => prop_assert!(matches!(err.status(), 400 | 401 | 429), "{:?}", err),
@@ -2505,7 +2515,8 @@ const QUERY_CHARS: &str = "[A-Za-z0-9._~!$&'()*+,;=:@/?%{}|\\^`\\[\\]é€\"<> \
 fn method(route: Route) -> BoxedStrategy<String> {
     let served: &'static [&'static str] = match route {
         Route::UserInfo | Route::Authorize | Route::EndSession => &["GET", "POST"],
-        Route::Discovery | Route::Revocations => &["GET"],
+        Route::Revocations => &["GET", "GET", "POST"],
+        Route::Discovery => &["GET"],
         _ => &["POST"],
     };
     prop_oneof![
@@ -2629,11 +2640,12 @@ fn event_for(route: Route) -> BoxedStrategy<HttpEvent> {
         .boxed()
 }
 
-/// `GET /oauth2/revocations`: mostly `after` with the cursor the reader holds (the last
-/// one the feed answered with), intact or mutated, else any text; sometimes no `after`,
-/// `after` twice, other parameters, or a client's id and secret in the query; now and
-/// then a raw query string of any characters. Mostly a resource server's Basic
-/// credentials (`app`), else another client's (403), anything, or none.
+/// `GET` or `POST /oauth2/revocations`: mostly `after` with the cursor the reader holds
+/// (the last one the feed answered with), intact or mutated, else any text; sometimes no
+/// `after`, `after` twice, other parameters, or a client's id and secret; now and then a
+/// raw query string of any characters. A GET carries them in the query, a POST mostly in
+/// its form, else in the query or both. Mostly a resource server's Basic credentials
+/// (`app`), else another client's (403), anything, or none.
 fn revocations_event() -> BoxedStrategy<HttpEvent> {
     let route = Route::Revocations;
     let after = prop_oneof![
@@ -2671,31 +2683,45 @@ fn revocations_event() -> BoxedStrategy<HttpEvent> {
         2 => Just(None),
     ];
     let body = prop::option::weighted(0.05, prop::collection::vec(any::<u8>(), 0..100).prop_map(EventBody::Bytes));
+    let form_type = prop_oneof![10 => Just(Some(FORM.to_string())), 1 => content_type()];
     let content_type = prop_oneof![4 => Just(None), 1 => content_type()];
-    let shape = (method(route), raw_path(0.05), stage(), query);
-    (shape, (authorization, content_type, extra_headers()), body, prop::bool::weighted(0.7))
+    let carrier = prop_oneof![12 => Just(Carrier::Natural), 1 => Just(Carrier::Query), 1 => Just(Carrier::Both)];
+    let shape = (method(route), raw_path(0.05), stage(), query, carrier);
+    (
+        shape,
+        (authorization, content_type, form_type, extra_headers()),
+        (body, rare_mutations()),
+        prop::bool::weighted(0.7),
+    )
         .prop_map(
             move |(
-                (method, path, stage, (query_form, query)),
-                (authorization, content_type, headers),
-                body,
+                (method, path, stage, (query_form, query), carrier),
+                (authorization, content_type, form_type, headers),
+                (body, body_mutations),
                 base64,
             )| {
+                // A POST's parameters go in its form (mostly: in the URL too, or only).
+                let in_body = method == "POST" && !matches!(carrier, Carrier::Query);
+                let in_query = !in_body || matches!(carrier, Carrier::Both);
+                let posted = query_form.as_ref().filter(|_| in_body).map(|(params, _)| params.clone());
                 HttpEvent {
                     route,
                     method,
                     path,
                     stage,
                     query,
-                    content_type,
+                    content_type: if posted.is_some() { form_type } else { content_type },
                     authorization,
                     body_client: None,
                     headers,
                     cookies: None,
-                    body,
+                    body: match posted {
+                        Some(params) => Some(EventBody::Form { params, mutations: body_mutations }),
+                        None => body,
+                    },
                     base64,
                     kind: None,
-                    query_form,
+                    query_form: query_form.filter(|_| in_query),
                     jar: None,
                 }
             },
@@ -3398,7 +3424,7 @@ fn apigw_http_events() {
                 prop_assert_eq!(bearer_token(authorization.as_deref()), Some(live.access.as_str()));
             }
             if recipe.route == Route::Revocations {
-                check_feed_answer(&response, authorization.as_deref(), &text, &feed_cursor, reached)?;
+                check_feed_answer(&recipe, &live, &response, authorization.as_deref(), &text, &feed_cursor, reached)?;
             }
             if let Some(browser) = &live.browser {
                 check_browser_answer(&recipe, &response, &live, browser, &text, reached)?;
@@ -3436,11 +3462,13 @@ fn apigw_http_events() {
 }
 
 /// The properties of the feed's answers: a page only for a client that authenticated
-/// with Basic (`client_secret_basic`; client credentials never travel in the URI, RFC
-/// 6749 §2.3.1), never cached, its entries well-formed (`before` for `sub` and `client`
-/// only) and its cursor one `after` takes back (kept for the next case); 401 with the
-/// Basic challenge; 403 `access_denied`.
+/// with Basic, or in a POST's form (client credentials never travel in the URI, RFC 6749
+/// §2.3.1), and never for a POST with a query; never cached, its entries well-formed
+/// (`before` for `sub` and `client` only) and its cursor one `after` takes back (kept for
+/// the next case); 401 with the Basic challenge; 403 `access_denied`.
 fn check_feed_answer(
+    recipe: &HttpEvent,
+    live: &Live,
     response: &lambda_http::Response<lambda_http::Body>,
     authorization: Option<&str>,
     event: &str,
@@ -3452,9 +3480,18 @@ fn check_feed_answer(
     let body = String::from_utf8_lossy(response.body().as_ref()).into_owned();
     let context = || format!("answered {status} {:?} {body:.300}\nevent: {event}", response.headers());
     let json: Value = serde_json::from_str(&body).unwrap_or_default();
+    let posted = recipe.method == "POST";
+    let form_secret = posted
+        && recipe.body_bytes(live).is_some_and(|body| {
+            url::form_urlencoded::parse(&body).any(|(name, value)| name == "client_secret" && !value.is_empty())
+        });
     match status {
         200 => {
-            prop_assert!(authorization.is_some(), "a page without an Authorization header: {}", context());
+            prop_assert!(authorization.is_some() || form_secret, "a page without credentials: {}", context());
+            prop_assert!(!posted || recipe.raw_query(live).is_empty(), "a POST with a query: {}", context());
+            if posted {
+                reached.count("Revocations_posted");
+            }
             prop_assert_eq!(header("cache-control"), Some("no-store"), "{}", context());
             let entries = json["entries"].as_array().ok_or_else(|| TestCaseError::fail(context()))?;
             for entry in entries {

@@ -6,12 +6,14 @@ use crate::http::{Reply, Stack, form_escape};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use shared::domain::{
-    BrowserSettings, ClientAuthentication, ClientLifetimes, ClientRecord, ClientSigning, GrantType, Scope, UserRecord,
+    BrowserSettings, ClientAuthentication, ClientJwks, ClientLifetimes, ClientRecord, ClientSigning, GrantType, Scope,
+    UserRecord,
 };
 use shared::ids::{ClientEpoch, ClientId, Subject, random_id};
 use shared::secrets::{ClientSecretHash, PasswordHashString, SecretString};
 use shared::store::dynamo::DynamoStore;
 use shared::store::{ClientAdmin, UserAdmin};
+use shared::testing::kit::ClientKey;
 
 /// A client registered for one test, with its plain secret.
 pub struct TestClient {
@@ -122,6 +124,24 @@ async fn seed_record(
     edit(&mut record);
     store.put_client(&record).await.expect("seed client");
     client
+}
+
+/// A client registered by the public half of `key` (`private_key_jwt`): its id. It has
+/// no secret; it authenticates with `key.assertion(id, …)`.
+pub async fn seed_key_client_into(
+    store: &DynamoStore,
+    grants: &[GrantType],
+    scope: &str,
+    key: &ClientKey,
+    may_introspect: bool,
+) -> String {
+    let keys = ClientJwks::parse(&key.jwks()).expect("a public key set");
+    let client = seed_record(store, grants, scope, |record| {
+        record.authentication = ClientAuthentication::PrivateKeyJwt(keys);
+        record.may_introspect = may_introspect;
+    })
+    .await;
+    client.id
 }
 
 pub struct TestUser {

@@ -6,15 +6,17 @@
 
 use shared::Services;
 use shared::config::{Config, FeedSettings, RevocationCheck};
-use shared::domain::{ClientAuthentication, ClientRecord, GrantType, UserRecord};
+use shared::domain::{ClientAuthentication, ClientJwks, ClientRecord, GrantType, SigningAlgorithm, UserRecord};
 use shared::ids::Subject;
 use shared::oauth::OAuthRequest;
+use shared::oauth::client_assertion::JWT_BEARER;
 use shared::secrets::{PasswordHashString, SecretString};
 use shared::signin::Answer;
 use shared::signin::cookies::Cookies;
 use shared::store::{ClientAdmin, UserAdmin};
 use shared::testing::costs::{Metered, Units};
 use shared::testing::kit;
+use shared::testing::kit::ClientKey;
 use shared::testing::memory::MemoryStore;
 use shared::verify::ResourceRequest;
 use std::path::PathBuf;
@@ -35,13 +37,19 @@ const END: &str = "<!-- end cost-table -->";
 struct World {
     services: Services,
     store: Arc<Metered<MemoryStore>>,
+    /// The key of `svc`, a `private_key_jwt` client.
+    key: ClientKey,
 }
 
 impl World {
     fn new() -> Self {
         let store = Arc::new(Metered::metered(Arc::new(MemoryStore::new())));
         let config = Config { expected_audience: Some(shared::config::ExpectedAudience::Any), ..kit::config() };
-        Self { services: kit::services_with(config, store.clone()), store }
+        Self {
+            services: kit::services_with(config, store.clone()),
+            store,
+            key: ClientKey::generate(SigningAlgorithm::Es256),
+        }
     }
 
     async fn seed(&self) {
@@ -52,14 +60,29 @@ impl World {
         spa.authentication = ClientAuthentication::None;
         spa.browser.redirect_uris = vec![SPA_REDIRECT.into()];
         self.store.put_client(&spa).await.unwrap();
+        let mut svc = kit::client("svc", &[GrantType::ClientCredentials], "read");
+        svc.authentication = ClientAuthentication::PrivateKeyJwt(ClientJwks::parse(&self.key.jwks()).unwrap());
+        self.store.put_client(&svc).await.unwrap();
         let password_hash = PasswordHashString::create(&SecretString::new("correct horse")).unwrap();
         let user = UserRecord { username: "alice".into(), sub: Subject::random(), password_hash, disabled: false };
         self.store.create_user(&user).await.unwrap();
         // Warm: the client is cached, as in a warm instance.
         self.services.token_issuer().token(&form("grant_type=client_credentials")).await.unwrap();
+        self.services.token_issuer().token(&self.by_assertion("grant_type=client_credentials")).await.unwrap();
         let sign_in = self.services.sign_in().unwrap();
         sign_in.authorize(authorize_query(), &Cookies::default()).await;
         self.store.take();
+    }
+}
+
+impl World {
+    /// A request of `svc`, authenticated by a fresh assertion.
+    fn by_assertion(&self, body: &str) -> OAuthRequest {
+        let assertion = self.key.assertion("svc", &format!("{}/oauth2/token", kit::ISSUER));
+        let credentials =
+            serde_urlencoded::to_string([("client_assertion_type", JWT_BEARER), ("client_assertion", &assertion)])
+                .unwrap();
+        kit::form(&format!("{credentials}&{body}"))
     }
 }
 
@@ -171,6 +194,8 @@ async fn rows() -> Vec<Row> {
 
     let cc = issuer.token(&form("grant_type=client_credentials&scope=read")).await.unwrap();
     measure("issue, `client_credentials` (client cached)", http, &w.store);
+    issuer.token(&w.by_assertion("grant_type=client_credentials&scope=read")).await.unwrap();
+    measure("issue, `client_credentials` with `private_key_jwt` (client cached)", http, &w.store);
     let login =
         issuer.token(&form("grant_type=password&username=alice&password=correct+horse&scope=openid+profile")).await;
     let login = login.unwrap();

@@ -27,9 +27,11 @@ use serde_json::{Value, json};
 use shared::domain::{ClientLifetimes, DeliveryRecord, DeliveryStatus, GrantType, SigningAlgorithm};
 use shared::ids::{ClientId, Sid, Subject, random_id};
 use shared::keys::KeySetDocument;
+use shared::oauth::client_assertion::JWT_BEARER;
 use shared::store::dynamo::{DynamoStore, schema};
 use shared::store::{ClientAdmin, ClientRead, DeliveryStore};
 use shared::testing::dpop::DpopKey;
+use shared::testing::kit::ClientKey;
 use shared::time::UnixTime;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
@@ -39,7 +41,7 @@ use tests::iam::{self, Denied, Tables};
 use tests::lambda_runtime::{LambdaProcess, Launch};
 use tests::recorder::LogoutRecorder;
 use tests::template::{Bindings, Event, Function, Template};
-use tests::{TestClient, encode_form, seed_client_into, seed_user_into};
+use tests::{TestClient, encode_form, seed_client_into, seed_key_client_into, seed_user_into};
 
 const ISSUER: &str = "https://auth.contract.example";
 const AUDIENCE: &str = "https://api.contract.example";
@@ -286,6 +288,15 @@ impl Deployment {
         self.http(binary, "POST", &path, &headers, &encode_form(form)).await
     }
 
+    /// POST `form` to `binary`'s route, the client authenticated by `assertion` alone.
+    async fn by_assertion(&mut self, binary: &str, assertion: &str, form: &[(&str, &str)]) -> HttpAnswer {
+        let path = self.route(binary, "POST");
+        let mut pairs = vec![("client_assertion_type", JWT_BEARER), ("client_assertion", assertion)];
+        pairs.extend_from_slice(form);
+        let headers = [("content-type", "application/x-www-form-urlencoded")];
+        self.http(binary, "POST", &path, &headers, &encode_form(&pairs)).await
+    }
+
     async fn authorize(&self, token: &str) -> Value {
         self.process("authorizer").call(authorizer_event(Some(&format!("Bearer {token}")))).await
     }
@@ -435,6 +446,31 @@ async fn every_function_starts_and_answers_with_the_environment_the_template_ren
     }
     let wrong_password = [("grant_type", "password"), ("username", user.username.as_str()), ("password", "guess")];
     assert_eq!(d.form("issue", &client, &wrong_password).await.status, 400);
+
+    // private_key_jwt: a resource server registered by its public key authenticates by
+    // assertion at every function that authenticates clients, and each assertion's single
+    // use (a conditional PutItem of a USED# item) is within each function's own policy.
+    let key = ClientKey::generate(SigningAlgorithm::Es256);
+    let keyed_grants = [GrantType::ClientCredentials, GrantType::RefreshToken];
+    let keyed = seed_key_client_into(&d.store, &keyed_grants, "read", &key, true).await;
+    let once = key.assertion(&keyed, &format!("{ISSUER}/oauth2/token"));
+    let by_key = d.by_assertion("issue", &once, &[("grant_type", "client_credentials")]).await;
+    assert_eq!(by_key.status, 200, "{}", by_key.body);
+    let keyed_token = by_key.json()["access_token"].as_str().expect("an access token").to_string();
+    assert_eq!(verify(&keyed_token, &jwks, ISSUER)["client_id"], keyed.as_str());
+    let replayed = d.by_assertion("issue", &once, &[("grant_type", "client_credentials")]).await;
+    assert_eq!((replayed.status, replayed.json()["error"].as_str()), (401, Some("invalid_client")));
+    let fresh = |key: &ClientKey| key.assertion(&keyed, ISSUER);
+    let refresh_form = [("grant_type", "refresh_token"), ("refresh_token", "not-a-refresh-token")];
+    let refreshed = d.by_assertion("refresh", &fresh(&key), &refresh_form).await;
+    assert_eq!(refreshed.json()["error"], "invalid_grant", "past client authentication: {}", refreshed.body);
+    let introspected = d.by_assertion("introspect", &fresh(&key), &[("token", &keyed_token)]).await;
+    assert_eq!(introspected.json()["active"], true, "{}", introspected.body);
+    assert_eq!(d.by_assertion("revoke", &fresh(&key), &[("token", &keyed_token)]).await.status, 200);
+    let feed = d.by_assertion("revocations", &fresh(&key), &[]).await;
+    assert_eq!(feed.status, 200, "{}", feed.body);
+    let ended = d.by_assertion("logout", &fresh(&key), &[("sid", &Sid::random().to_string())]).await;
+    assert_eq!(ended.json()["error"], "invalid_request", "past client authentication: {}", ended.body);
 
     let cc = d.form("issue", &client, &[("grant_type", "client_credentials"), ("scope", "read")]).await;
     assert_eq!(cc.status, 200, "{}", cc.body);

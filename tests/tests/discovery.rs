@@ -19,20 +19,26 @@ async fn both_metadata_documents_advertise_exactly_what_exists() {
     );
     assert_eq!(
         m["token_endpoint_auth_methods_supported"],
-        serde_json::json!(["client_secret_basic", "client_secret_post", "none"])
+        serde_json::json!(["client_secret_basic", "client_secret_post", "private_key_jwt", "none"])
     );
+    // private_key_jwt (RFC 7523): what a client's registered keys may sign assertions with,
+    // the same at every endpoint that authenticates clients.
+    let assertion_algs = serde_json::json!(["ES256", "EdDSA", "RS256"]);
+    for endpoint in ["token", "revocation", "introspection"] {
+        assert_eq!(m[format!("{endpoint}_endpoint_auth_signing_alg_values_supported")], assertion_algs, "{endpoint}");
+    }
     assert_eq!(m["revocation_endpoint"], format!("{}/oauth2/revoke", stack.issuer));
     assert_eq!(m["introspection_endpoint"], format!("{}/oauth2/introspect", stack.issuer));
     assert_eq!(m["userinfo_endpoint"], format!("{}/userinfo", stack.issuer));
     assert_eq!(
         m["introspection_endpoint_auth_methods_supported"],
-        serde_json::json!(["client_secret_basic", "client_secret_post"])
+        serde_json::json!(["client_secret_basic", "client_secret_post", "private_key_jwt"])
     );
     // RFC 9701: signed introspection answers, RS256 only (what the server signs them with).
     assert_eq!(m["introspection_signing_alg_values_supported"], serde_json::json!(["RS256"]));
     assert_eq!(
         m["revocation_endpoint_auth_methods_supported"],
-        serde_json::json!(["client_secret_basic", "client_secret_post", "none"])
+        serde_json::json!(["client_secret_basic", "client_secret_post", "private_key_jwt", "none"])
     );
     assert_eq!(
         (m["backchannel_logout_supported"].as_bool(), m["backchannel_logout_session_supported"].as_bool()),

@@ -16,7 +16,9 @@
 //!   OAuth requests get a seeded client's credentials (Basic or `client_secret_post`),
 //!   some none, some a wrong secret, and parameters that name a token, user or session
 //!   are often live ones; the revocation feed mostly gets the seeded resource server's
-//!   Basic credentials and a cursor the feed issued; browser requests often name the
+//!   credentials (Basic, or in a POST's form) and a cursor the feed issued; a few probes
+//!   authenticate with client assertions (`private_key_jwt`) made for them, each once
+//!   but for the replay probe; browser requests often name the
 //!   seeded browser client and its registered URIs, so that they get past the error page.
 //!
 //! Wrong secrets always name one client id (`victim`): after five failures in a row it
@@ -31,14 +33,16 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
-use shared::domain::GrantType;
+use shared::domain::{GrantType, SigningAlgorithm};
 use shared::ids::random_id;
+use shared::testing::kit::ClientKey;
+use shared::time::UnixTime;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use tests::{
     Req, Stack, TestClient, encode_form, password_login, required_env, seed_browser_client, seed_client,
-    seed_resource_server_into, seed_rp_client, seed_user, stack_store,
+    seed_key_client_into, seed_resource_server_into, seed_rp_client, seed_user, stack_store,
 };
 
 /// Generated cases per operation (`--max-examples`, the fuzzing phase; the coverage
@@ -53,7 +57,7 @@ const CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_co
                       response_headers_conformance,response_schema_conformance";
 
 /// Every operation of the description, as schemathesis labels them.
-const OPERATIONS: [&str; 22] = [
+const OPERATIONS: [&str; 23] = [
     "POST /oauth2/token",
     "OPTIONS /oauth2/token",
     "POST /oauth2/refresh",
@@ -63,6 +67,7 @@ const OPERATIONS: [&str; 22] = [
     "POST /oauth2/introspect",
     "POST /oauth2/logout",
     "GET /oauth2/revocations",
+    "POST /oauth2/revocations",
     "GET /oauth2/authorize",
     "POST /oauth2/authorize",
     "GET /oauth2/end_session",
@@ -192,6 +197,23 @@ async fn seed(stack: &Stack) -> Value {
     }
     let probe_login = password_login(stack, &admin, &probe, "openid read").await;
     let refresh_probe = password_login(stack, &admin, &rotating, "openid read").await;
+    // private_key_jwt: a client and a resource server registered by their keys, and an
+    // assertion for each probe (five minutes long: the probes run within them).
+    let store = stack_store().await;
+    let (key, reader_key) =
+        (ClientKey::generate(SigningAlgorithm::Es256), ClientKey::generate(SigningAlgorithm::EdDsa));
+    let key_client = seed_key_client_into(&store, &[GrantType::ClientCredentials], "read", &key, false).await;
+    let key_reader = seed_key_client_into(&store, &[], "", &reader_key, true).await;
+    let assertion = |key: &ClientKey, id: &str| {
+        let mut claims = ClientKey::claims(id, &format!("{}/oauth2/token", stack.issuer), UnixTime::now());
+        claims["exp"] = json!(claims["iat"].as_u64().expect("iat") + 300);
+        key.sign(&key.header(), &claims)
+    };
+    let assertions = json!({
+        "token": assertion(&key, &key_client),
+        "feed": assertion(&reader_key, &key_reader),
+        "introspect": assertion(&reader_key, &key_reader),
+    });
     // A cursor the feed issued, for `after`: a reader's first page.
     let first_page = stack.revocations(&feed_reader, None).await;
     assert_eq!(first_page.status, 200, "the revocation feed's first page: {}", first_page.json);
@@ -204,6 +226,7 @@ async fn seed(stack: &Stack) -> Value {
         "victim": credentials(&victim),
         "feed_reader": credentials(&feed_reader),
         "feed_cursor": first_page.str("cursor"),
+        "assertions": assertions,
         "user": { "username": reader.username, "password": reader.password },
         "victim_user": victim_user.username,
         "usernames": [
@@ -509,8 +532,9 @@ def authenticate(case, pick, form, owner):
     if owner is not None and pick([True, True, True, False]):
         client = CLIENTS[owner]
     if form is not None:
-        form.pop("client_secret", None)
-        form.pop("client_id", None)
+        # The seeded credentials alone: no generated ones beside them (two methods).
+        for name in ("client_id", "client_secret", "client_assertion", "client_assertion_type"):
+            form.pop(name, None)
     if mode == "basic":
         set_header(case, "Authorization", basic(client["id"], client["secret"]))
     elif mode == "post" and form is not None:
@@ -524,11 +548,21 @@ def authenticate(case, pick, form, owner):
 
 
 def feed_request(case, pick):
-    """The revocation feed: mostly the seeded resource server (Basic), else a client that
-    is not one (403), no credentials, a wrong secret, or what was generated; `after`
-    often a cursor the feed issued."""
+    """The revocation feed: mostly the seeded resource server (Basic, or in a POST's form),
+    else a client that is not one (403), no credentials, a wrong secret, or what was
+    generated; `after` often a cursor the feed issued, in the query of a GET and the form
+    of a POST."""
     mode = pick(["reader"] * 5 + ["client", "none", "wrong", "generated"])
-    if mode == "reader":
+    posted = case.method.upper() == "POST"
+    form = case.body if posted and isinstance(case.body, dict) else None
+    if form is not None and mode != "generated":
+        for name in ("client_id", "client_secret", "client_assertion", "client_assertion_type"):
+            form.pop(name, None)
+    if mode == "reader" and form is not None and pick([True, False]):
+        set_header(case, "Authorization", None)
+        form["client_id"] = CTX["feed_reader"]["id"]
+        form["client_secret"] = CTX["feed_reader"]["secret"]
+    elif mode == "reader":
         set_header(case, "Authorization", basic(CTX["feed_reader"]["id"], CTX["feed_reader"]["secret"]))
     elif mode == "client":
         client = pick(CTX["clients"])
@@ -537,14 +571,21 @@ def feed_request(case, pick):
         set_header(case, "Authorization", basic(CTX["victim"]["id"], "not-" + CTX["victim"]["secret"]))
     elif mode == "none":
         set_header(case, "Authorization", None)
-    elif basic_user(case) in CLIENTS:
-        # A generated secret for a seeded client would throttle it.
-        set_header(case, "Authorization", basic(CTX["victim"]["id"], "generated"))
+    else:
+        if basic_user(case) in CLIENTS:
+            # A generated secret for a seeded client would throttle it.
+            set_header(case, "Authorization", basic(CTX["victim"]["id"], "generated"))
+        if form is not None and form.get("client_id") in CLIENTS:
+            form["client_id"] = CTX["victim"]["id"]
     if pick([True, True, False]):
-        if case.query is None:
-            case.query = {}
-        if isinstance(case.query, dict):
-            case.query["after"] = CTX["feed_cursor"]
+        if posted:
+            if form is not None:
+                form["after"] = CTX["feed_cursor"]
+        else:
+            if case.query is None:
+                case.query = {}
+            if isinstance(case.query, dict):
+                case.query["after"] = CTX["feed_cursor"]
 
 
 def jwt_sid(token):
@@ -689,6 +730,9 @@ def oauth_probes():
             as_client(CTX["limited"]["id"], {"grant_type": "password", **user}),
             as_client(good, {**cc, "padding": "x" * 70_000}),
             ({}, cc),
+            # private_key_jwt: a token by assertion, then the same assertion again (401).
+            by_assertion(CTX["assertions"]["token"], cc),
+            by_assertion(CTX["assertions"]["token"], cc),
             # Five failures in a row for one client id, then 429 with Retry-After.
             *[({"Authorization": basic(victim, f"wrong-{n}")}, cc) for n in range(6)],
         ],
@@ -707,6 +751,7 @@ def oauth_probes():
             ({**as_client(reader["client"], {})[0], "Accept": "application/token-introspection+jwt"},
              {"token": reader["value"]}),
             as_client(good, {"token": "not-a-token"}, post=True),
+            by_assertion(CTX["assertions"]["introspect"], {"token": reader["value"]}),
         ],
         "/oauth2/logout": [
             as_client(admin, {"sub": CTX["probe"]["sub"]}),
@@ -793,7 +838,7 @@ def public_client_probes():
 
 
 def feed_probes():
-    """(headers, query) of the revocation feed."""
+    """(headers, query) of the revocation feed's GET."""
     reader = {"Authorization": basic(CTX["feed_reader"]["id"], CTX["feed_reader"]["secret"])}
     client = CTX["clients"][0]
     return [
@@ -801,6 +846,25 @@ def feed_probes():
         (reader, {"after": CTX["feed_cursor"]}),  # reads on from a cursor
         (reader, {"after": "bm90LWEtY3Vyc29y"}),  # 400 invalid_request
         ({"Authorization": basic(client["id"], client["secret"])}, {}),  # not a resource server: 403
+        ({}, {}),  # 401
+    ]
+
+
+def by_assertion(assertion, form):
+    """Headers and form of a request authenticated by a client assertion alone."""
+    jwt_bearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+    return {}, {**form, "client_assertion_type": jwt_bearer, "client_assertion": assertion}
+
+
+def feed_post_probes():
+    """(headers, form) of the revocation feed's POST."""
+    reader = CTX["feed_reader"]["id"]
+    return [
+        as_client(reader, {}),  # Basic, an empty form
+        as_client(reader, {"after": CTX["feed_cursor"]}, post=True),  # client_secret_post
+        by_assertion(CTX["assertions"]["feed"], {"after": CTX["feed_cursor"]}),  # private_key_jwt
+        as_client(reader, {"after": "bm90LWEtY3Vyc29y"}),  # 400 invalid_request
+        as_client(CTX["clients"][0]["id"], {}),  # not a resource server: 403
         ({}, {}),  # 401
     ]
 
@@ -837,8 +901,12 @@ def before_add_examples(context, examples):
     if operation.path == "/userinfo":
         examples.extend(operation.Case(headers=headers) for headers in userinfo_probes())
         return
-    if operation.path == "/oauth2/revocations":
+    if operation.path == "/oauth2/revocations" and method == "GET":
         examples.extend(operation.Case(headers=headers, query=query) for headers, query in feed_probes())
+        return
+    if operation.path == "/oauth2/revocations":
+        for headers, form in feed_post_probes():
+            examples.append(operation.Case(headers=headers, body=form, media_type=FORM))
         return
     probes = oauth_probes().get(operation.path, []) + public_client_probes().get(operation.path, [])
     for headers, form in probes:

@@ -207,6 +207,65 @@ async fn a_browser_client_is_registered_public_with_its_redirect_uris_and_bad_on
     assert!(err.contains("at least one redirect URI"), "{err}");
 }
 
+#[tokio::test]
+async fn a_private_key_jwt_client_is_registered_by_its_public_keys_and_private_ones_are_refused() {
+    let ctl = Ctl::new();
+    ctl.ok(&["table", "create"]);
+    let key = shared::testing::kit::ClientKey::generate(SigningAlgorithm::Es256);
+    let dir = ctl.keys.parent().expect("the test's directory");
+    std::fs::create_dir_all(dir).unwrap();
+    let jwks = dir.join("svc.jwks.json");
+    std::fs::write(&jwks, key.jwks()).unwrap();
+    let path = jwks.display().to_string();
+
+    // GIVEN a JWK set of one public key, WHEN registered with it
+    let out = ctl.ok(&["client", "add", "svc", "--auth", "private_key_jwt", "--jwks-file", &path, "--introspect"]);
+
+    // THEN the client holds that key, and no secret was made or shown
+    assert!(!out.contains("client_secret") && out.contains(&key.kid), "{out}");
+    let client = ctl.store().await.client(&ClientId::new("svc")).await.unwrap().expect("stored");
+    let ClientAuthentication::PrivateKeyJwt(keys) = &client.authentication else {
+        panic!("registered as {:?}", client.authentication)
+    };
+    assert_eq!(keys.keys().len(), 1);
+    assert_eq!(keys.key_for(Some(&key.kid)).and_then(|k| k.common.key_id.as_deref()), Some(key.kid.as_str()));
+    assert!(client.may_introspect);
+    let listed = ctl.ok(&["client", "list"]);
+    let line = listed.lines().find(|l| l.contains("\"svc\"")).expect("listed");
+    assert!(line.contains(r#""token_endpoint_auth_method":"private_key_jwt""#), "{line}");
+    assert!(ctl.ok(&["client", "add", "app"]).contains("client_secret:"), "a secret is still the default");
+    let listed = ctl.ok(&["client", "list"]);
+    let line = listed.lines().find(|l| l.contains("\"app\"")).expect("listed");
+    assert!(line.contains(r#""token_endpoint_auth_method":"client_secret_basic""#), "{line}");
+
+    // A file with a private key is refused, saying which key and why; so are the flags
+    // that do not go together.
+    let private = jwks.with_file_name("private.jwks.json");
+    let mut document: serde_json::Value = serde_json::from_str(&key.jwks()).unwrap();
+    document["keys"][0]["d"] = serde_json::json!("jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI");
+    std::fs::write(&private, document.to_string()).unwrap();
+    let private = private.display().to_string();
+    let refusals = [
+        (vec!["--auth", "private_key_jwt", "--jwks-file", private.as_str()], "key 0: holds private key material"),
+        (vec!["--auth", "private_key_jwt"], "needs --jwks-file"),
+        (
+            vec!["--auth", "private_key_jwt", "--jwks-file", &path, "--secret", "a-secret-of-at-least-24-chars"],
+            "no secret",
+        ),
+        (vec!["--jwks-file", &path], "--jwks-file is for --auth private_key_jwt"),
+        (vec!["--auth", "private_key_jwt", "--jwks-file", "/nonexistent/keys.json"], "/nonexistent/keys.json"),
+        (vec!["--auth", "none"], "invalid value"),
+        (vec!["--auth", "private_key_jwt", "--public", "--jwks-file", &path], "cannot be used with"),
+    ];
+    for (extra, why) in refusals {
+        let mut args = vec!["client", "add", "bad"];
+        args.extend(extra.iter().copied());
+        let err = ctl.fails(&args);
+        assert!(err.contains(why), "{extra:?}: {err}");
+    }
+    assert!(ctl.store().await.client(&ClientId::new("bad")).await.unwrap().is_none(), "nothing was written");
+}
+
 #[test]
 fn keys_generate_writes_a_private_file_and_never_overwrites_by_accident() {
     use std::os::unix::fs::PermissionsExt;

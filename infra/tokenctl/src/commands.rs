@@ -2,8 +2,8 @@ use clap::{Args, Parser, Subcommand};
 use shared::admin::{ClientRegistry, Registration};
 use shared::config::{AwsSettings, ConfigError, KeySourceConfig, Vars};
 use shared::domain::{
-    BrowserSettings, ClientAuthentication, ClientLifetimes, ClientRecord, ClientSigning, GrantType, RevocationCause,
-    Scope, SigningAlgorithm, UserRecord,
+    BrowserSettings, ClientAuthentication, ClientJwks, ClientLifetimes, ClientRecord, ClientSigning, GrantType,
+    RevocationCause, Scope, SigningAlgorithm, UserRecord,
 };
 use shared::ids::{ClientEpoch, ClientId, Subject, random_bytes};
 use shared::keys::{KeySet, KeySetDocument, generate_key};
@@ -64,6 +64,16 @@ struct ClientAdd {
     /// refresh tokens stay valid (narrowed to the new scopes at their next refresh)
     #[arg(long)]
     replace: bool,
+    /// How the client authenticates (its token_endpoint_auth_method): client_secret_basic
+    /// (a secret, sent by Basic or in the form: client_secret_post is the same
+    /// registration) or private_key_jwt (a JWT signed by one of its keys, --jwks-file; no
+    /// secret). A public client has no method: --public
+    #[arg(long, value_enum, default_value_t = AuthMethodArg::ClientSecretBasic, conflicts_with = "public")]
+    auth: AuthMethodArg,
+    /// The client's public keys for --auth private_key_jwt: a JWK set ({"keys": [...]}) of
+    /// EC P-256, Ed25519 or RSA signing keys, public members only
+    #[arg(long, value_name = "PATH")]
+    jwks_file: Option<std::path::PathBuf>,
     /// The client secret (at least 24 characters); generated and printed once if omitted
     #[arg(long)]
     secret: Option<String>,
@@ -126,6 +136,17 @@ struct ClientAdd {
     /// Signs the client's ID and logout tokens: ES256 or RS256 (default: RS256, as OIDC says)
     #[arg(long)]
     id_token_alg: Option<String>,
+}
+
+/// `--auth`: the token_endpoint_auth_method values a confidential client may register.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum AuthMethodArg {
+    #[value(name = "client_secret_basic")]
+    ClientSecretBasic,
+    #[value(name = "client_secret_post")]
+    ClientSecretPost,
+    #[value(name = "private_key_jwt")]
+    PrivateKeyJwt,
 }
 
 #[derive(Subcommand)]
@@ -241,7 +262,8 @@ async fn client<F: Fn(&str) -> Option<String>>(vars: &Vars<F>, cmd: ClientComman
     );
     match cmd {
         ClientCommand::Add(add) => {
-            let generated = add.secret.is_none() && !add.public;
+            let has_secret = !add.public && add.auth != AuthMethodArg::PrivateKeyJwt;
+            let generated = add.secret.is_none() && has_secret;
             let secret = SecretString::new(add.secret.clone().unwrap_or_else(generate_secret));
             let record = client_record(&add, &secret)?;
             let done = registry.register(record.clone(), add.replace).await.map_err(|e| e.to_string())?;
@@ -249,6 +271,11 @@ async fn client<F: Fn(&str) -> Option<String>>(vars: &Vars<F>, cmd: ClientComman
             println!("client {} {verb}: grants [{}], scope \"{}\"", record.id, grants_list(&record), record.scopes);
             if generated {
                 println!("client_secret: {}", secret.expose());
+            }
+            if let ClientAuthentication::PrivateKeyJwt(keys) = &record.authentication {
+                let kids: Vec<&str> = keys.keys().iter().filter_map(|k| k.common.key_id.as_deref()).collect();
+                let named = if kids.is_empty() { String::new() } else { format!(" (kid {})", kids.join(", ")) };
+                println!("private_key_jwt: {} public key(s){named}; no secret", keys.keys().len());
             }
             Ok(())
         }
@@ -264,6 +291,7 @@ async fn client<F: Fn(&str) -> Option<String>>(vars: &Vars<F>, cmd: ClientComman
                     "backchannel_logout_uri": c.backchannel_logout_uri,
                     "public": c.is_public(),
                     "dpop_bound_access_tokens": c.dpop_bound_access_tokens,
+                    "token_endpoint_auth_method": auth_method(&c.authentication),
                     "name": c.browser.name,
                     "redirect_uris": c.browser.redirect_uris,
                     "post_logout_redirect_uris": c.browser.post_logout_redirect_uris,
@@ -286,6 +314,37 @@ async fn client<F: Fn(&str) -> Option<String>>(vars: &Vars<F>, cmd: ClientComman
     }
 }
 
+/// How a registered client authenticates, as OIDC Registration §2 names it.
+fn auth_method(authentication: &ClientAuthentication) -> &'static str {
+    match authentication {
+        ClientAuthentication::Secret(_) => "client_secret_basic",
+        ClientAuthentication::None => "none",
+        ClientAuthentication::PrivateKeyJwt(_) => "private_key_jwt",
+    }
+}
+
+/// What the client proves itself with: its keys (`private_key_jwt`, read from the JWK set
+/// file), nothing (`--public`), or the hash of `secret`.
+fn authentication(add: &ClientAdd, secret: &SecretString) -> Result<ClientAuthentication, String> {
+    let private_key_jwt = add.auth == AuthMethodArg::PrivateKeyJwt;
+    if !private_key_jwt && add.jwks_file.is_some() {
+        return Err("--jwks-file is for --auth private_key_jwt".into());
+    }
+    if add.public {
+        return Ok(ClientAuthentication::None);
+    }
+    if !private_key_jwt {
+        return Ok(ClientAuthentication::Secret(ClientSecretHash::create(secret).map_err(|e| e.to_string())?));
+    }
+    if add.secret.is_some() {
+        return Err("a private_key_jwt client has no secret: drop --secret".into());
+    }
+    let path = add.jwks_file.as_ref().ok_or("--auth private_key_jwt needs --jwks-file PATH (its public keys)")?;
+    let document = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let keys = ClientJwks::parse(&document).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(ClientAuthentication::PrivateKeyJwt(keys))
+}
+
 fn client_record(add: &ClientAdd, secret: &SecretString) -> Result<ClientRecord, String> {
     let grant_types = add.grants.iter().map(|g| g.parse::<GrantType>()).collect::<Result<BTreeSet<_>, _>>()?;
     let scopes = Scope::from_tokens(add.scopes.iter().flat_map(|s| s.split(' ')).map(str::to_string))
@@ -295,11 +354,7 @@ fn client_record(add: &ClientAdd, secret: &SecretString) -> Result<ClientRecord,
         id: ClientId::new(&add.id),
         // The registry assigns the registration.
         epoch: ClientEpoch::new(""),
-        authentication: if add.public {
-            ClientAuthentication::None
-        } else {
-            ClientAuthentication::Secret(ClientSecretHash::create(secret).map_err(|e| e.to_string())?)
-        },
+        authentication: authentication(add, secret)?,
         grant_types,
         scopes,
         audience: add.audience.clone(),

@@ -2,6 +2,7 @@
 //! §9): what its assertions are verified with. Only public keys of the kinds this server
 //! verifies are accepted, so that nothing secret is ever stored for such a client.
 
+use crate::domain::SigningAlgorithm;
 pub use guard::jwk::algorithm_of;
 use guard::jwk::has_private_members;
 use jsonwebtoken::jwk::Jwk;
@@ -9,6 +10,11 @@ use std::collections::BTreeSet;
 
 /// More keys than a rollover needs are refused: each one may be tried per assertion.
 pub const MAX_CLIENT_KEYS: usize = 8;
+
+/// The algorithms a client's keys verify (`algorithm_of`): what discovery advertises in
+/// `token_endpoint_auth_signing_alg_values_supported`.
+pub const CLIENT_KEY_ALGORITHMS: [SigningAlgorithm; 3] =
+    [SigningAlgorithm::Es256, SigningAlgorithm::EdDsa, SigningAlgorithm::Rs256];
 
 /// A validated JWK set of public signing keys.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -120,5 +126,13 @@ mod tests {
         assert_eq!(ClientJwks::parse(&format!(r#"{{"keys":[{EC},{ED}]}}"#)), Err(InvalidClientJwks::KeyIds));
         assert_eq!(ClientJwks::parse(r#"{"keys":[]}"#), Err(InvalidClientJwks::Empty));
         assert!(matches!(ClientJwks::parse("[]"), Err(InvalidClientJwks::NotJwks(_))));
+    }
+
+    #[test]
+    fn every_algorithm_a_key_can_have_is_advertised() {
+        for alg in CLIENT_KEY_ALGORITHMS {
+            let jwks = ClientJwks::parse(&crate::testing::kit::ClientKey::generate(alg).jwks()).unwrap();
+            assert_eq!(algorithm_of(jwks.key_for(None).unwrap()), Some(alg.jwt_algorithm()));
+        }
     }
 }

@@ -17,7 +17,7 @@ mod user;
 
 pub use algorithm::SigningAlgorithm;
 pub use client::{BrowserSettings, ClientAuthentication, ClientLifetimes, ClientRecord, ClientSigning, GrantType};
-pub use client_keys::{ClientJwks, InvalidClientJwks, MAX_CLIENT_KEYS, algorithm_of};
+pub use client_keys::{CLIENT_KEY_ALGORITHMS, ClientJwks, InvalidClientJwks, MAX_CLIENT_KEYS, algorithm_of};
 pub use delivery::{DeliveryRecord, DeliveryStatus};
 pub use login::{
     FamilyRecord, FamilyRevocation, FamilyStatus, LoginGuard, Rotation, RotationKind, RotationOutcome, SessionRecord,

@@ -1,10 +1,13 @@
-//! `GET /oauth2/revocations?after=<cursor>`: the revocation feed (docs/ARCHITECTURE.md
-//! §3.11), for resource servers that keep their own copy of the denylist.
+//! `GET` or `POST /oauth2/revocations`: the revocation feed (docs/ARCHITECTURE.md
+//! §3.11), for resource servers that keep their own copy of the denylist. A GET carries
+//! `after` in its query and the client's credentials in the `Authorization` header alone;
+//! a POST carries both in a form, so that a client may authenticate by any method,
+//! a client assertion included.
 
 use super::FromServices;
 use crate::feed::{FeedAnswer, FeedReader};
 use crate::http::Endpoint;
-use crate::http::response::no_store_json;
+use crate::http::response::{self, no_store_json};
 use crate::oauth::{OAuthError, OAuthRequest};
 use crate::services::{InitError, Services};
 use lambda_http::http::Method;
@@ -29,13 +32,21 @@ impl Endpoint for Revocations {
     type Input = OAuthRequest;
     type Output = FeedAnswer;
     type Error = OAuthError;
-    const METHODS: &'static [Method] = &[Method::GET];
+    const METHODS: &'static [Method] = &[Method::GET, Method::POST];
 
-    /// The query's parameters (`after`) with the same rules as a form (RFC 6749 §3.1: no
-    /// repeats, empty means absent), and the client's `Authorization` header: the only
-    /// place credentials may come from, since a URL ends up in logs (RFC 6749 §2.3.1).
+    /// A GET: the query's parameters (`after`) with the same rules as a form (RFC 6749
+    /// §3.1: no repeats, empty means absent), and the client's `Authorization` header: the
+    /// only place credentials may come from, since a URL ends up in logs (RFC 6749
+    /// §2.3.1). A POST: the form, as at every other OAuth endpoint, and no query at all,
+    /// so that there is one place for each parameter.
     fn parse(&self, req: &Request) -> Result<OAuthRequest, OAuthError> {
         let query = req.uri().query().unwrap_or_default();
+        if req.method() == Method::POST {
+            if !query.is_empty() {
+                return Err(OAuthError::invalid_request("a POST carries its parameters in the form, not the URL"));
+            }
+            return response::oauth_request(req);
+        }
         let authorization = req.headers().get(AUTHORIZATION).map(|v| v.to_str().unwrap_or(""));
         let request = OAuthRequest::parse(Some("application/x-www-form-urlencoded"), authorization, query.as_bytes())?;
         if CREDENTIAL_PARAMETERS.iter().any(|name| request.param(name).is_some()) {

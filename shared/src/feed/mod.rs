@@ -189,8 +189,8 @@ impl RevocationFeed {
     }
 }
 
-/// `GET /oauth2/revocations`: the feed, for resource servers (clients registered with
-/// `--introspect`, which may ask about any token anyway).
+/// `GET` or `POST /oauth2/revocations`: the feed, for resource servers (clients
+/// registered with `--introspect`, which may ask about any token anyway).
 pub struct FeedReader {
     pub(crate) clients: Arc<ClientDirectory>,
     pub(crate) feed: RevocationFeed,

@@ -1,13 +1,16 @@
-//! Client authentication (RFC 6749 §2.3.1): `client_secret_basic` or `client_secret_post`,
-//! never both in one request. Client records are cached per warm instance so that the
-//! `client_credentials` grant costs no DynamoDB round trip (docs/ARCHITECTURE.md §5);
-//! failed authentications are counted per client id and throttled (`policy`).
+//! Client authentication (RFC 6749 §2.3.1, RFC 7523 §2.2): `client_secret_basic`,
+//! `client_secret_post` or `private_key_jwt`, never two in one request, and each client
+//! only by the method it registered. Client records are cached per warm instance so that
+//! the `client_credentials` grant costs no DynamoDB round trip with a secret, and one (the
+//! assertion's single use) with a key (docs/ARCHITECTURE.md §5); failed authentications
+//! are counted per client id and throttled (`policy`).
 
+use super::client_assertion::{self, AssertionVerifier, ClientAssertion};
 use super::{OAuthError, OAuthRequest};
 use crate::domain::{Attempted, ClientAuthentication, ClientRecord, FailureCount};
 use crate::ids::ClientId;
 use crate::secrets::{ClientSecretHash, SecretString};
-use crate::store::{ClientLookup, StoreResult};
+use crate::store::{ClientLookup, OneTimeUse, StoreResult};
 use crate::time::UnixTime;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -19,19 +22,40 @@ use std::time::{Duration, Instant};
 pub enum AuthMethod {
     ClientSecretBasic,
     ClientSecretPost,
+    PrivateKeyJwt,
 }
 
+/// What a request presents to prove which client it comes from.
 #[derive(Debug)]
-pub struct ClientCredentials {
-    pub id: ClientId,
-    pub secret: SecretString,
-    pub method: AuthMethod,
+pub enum ClientCredentials {
+    /// `client_secret_basic` or `client_secret_post`.
+    Secret { id: ClientId, secret: SecretString, method: AuthMethod },
+    /// `private_key_jwt`, naming its client but not yet verified.
+    Assertion(ClientAssertion),
+}
+
+impl ClientCredentials {
+    /// The client these credentials claim to be.
+    pub fn id(&self) -> &ClientId {
+        match self {
+            Self::Secret { id, .. } => id,
+            Self::Assertion(assertion) => assertion.client_id(),
+        }
+    }
+
+    pub fn method(&self) -> AuthMethod {
+        match self {
+            Self::Secret { method, .. } => *method,
+            Self::Assertion(_) => AuthMethod::PrivateKeyJwt,
+        }
+    }
 }
 
 /// A public client naming itself (`token_endpoint_auth_method` none): a `client_id`
-/// parameter and no secret in any form.
+/// parameter and no credentials in any form.
 pub fn public_client_id(req: &OAuthRequest) -> Option<&str> {
-    let no_secret = req.authorization.is_none() && req.secret_param("client_secret").is_none();
+    let no_secret =
+        req.authorization.is_none() && req.secret_param("client_secret").is_none() && !client_assertion::presented(req);
     req.param("client_id").filter(|_| no_secret)
 }
 
@@ -39,21 +63,27 @@ pub fn public_client_id(req: &OAuthRequest) -> Option<&str> {
 pub fn extract_credentials(req: &OAuthRequest) -> Result<ClientCredentials, OAuthError> {
     let body_id = req.param("client_id");
     let body_secret = req.secret_param("client_secret");
+    let methods = [req.authorization.is_some(), body_secret.is_some(), client_assertion::presented(req)];
+    if methods.into_iter().filter(|used| *used).count() > 1 {
+        return Err(OAuthError::invalid_request("use only one client authentication method"));
+    }
+    if client_assertion::presented(req) {
+        let assertion =
+            ClientAssertion::read(req.param("client_assertion_type"), req.param("client_assertion"), body_id)?;
+        return Ok(ClientCredentials::Assertion(assertion));
+    }
     match req.authorization.as_deref() {
         Some(header) => {
-            if body_secret.is_some() {
-                return Err(OAuthError::invalid_request("use only one client authentication method"));
-            }
             let (id, secret) = parse_basic(header).ok_or(OAuthError::invalid_client())?;
             // A `client_id` parameter beside Basic is tolerated only if it names the same client.
             if body_id.is_some_and(|b| b != id) {
                 return Err(OAuthError::invalid_request("client_id does not match the authenticated client"));
             }
-            Ok(ClientCredentials { id: ClientId::new(id), secret, method: AuthMethod::ClientSecretBasic })
+            Ok(ClientCredentials::Secret { id: ClientId::new(id), secret, method: AuthMethod::ClientSecretBasic })
         }
         None => match (body_id, body_secret) {
             (Some(id), Some(secret)) => {
-                Ok(ClientCredentials { id: ClientId::new(id), secret, method: AuthMethod::ClientSecretPost })
+                Ok(ClientCredentials::Secret { id: ClientId::new(id), secret, method: AuthMethod::ClientSecretPost })
             }
             _ => Err(OAuthError::invalid_client()),
         },
@@ -104,6 +134,7 @@ fn form_decode(raw: &str) -> Option<String> {
 /// of made-up ids cannot push the real clients out.
 pub struct ClientDirectory {
     store: Arc<dyn ClientLookup>,
+    assertions: AssertionVerifier,
     ttl: Duration,
     cache: Mutex<HashMap<ClientId, Cached>>,
     /// Whether an origin is some client's (CORS), for as long as a client record is
@@ -121,8 +152,15 @@ struct Cached {
 const CACHE_CAPACITY: usize = 1024;
 
 impl ClientDirectory {
-    pub fn new(store: Arc<dyn ClientLookup>, ttl: Duration) -> Self {
-        Self { store, ttl, cache: Mutex::new(HashMap::new()), origins: Mutex::new(HashMap::new()) }
+    /// `used` records the client assertions' `jti`s; `issuer` is what their `aud` names.
+    pub fn new(store: Arc<dyn ClientLookup>, used: Arc<dyn OneTimeUse>, issuer: &str, ttl: Duration) -> Self {
+        Self {
+            store,
+            assertions: AssertionVerifier::new(issuer, used),
+            ttl,
+            cache: Mutex::new(HashMap::new()),
+            origins: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Whether some client registered `origin` (its redirect URIs' origins, or
@@ -205,48 +243,89 @@ impl ClientDirectory {
         }
     }
 
-    /// Authenticate the calling client by its secret: every endpoint that acts for the
-    /// client beyond its own tokens (introspection, logout) accepts nothing less, since a
-    /// public client's id is no secret. Unknown client and wrong secret look the same to
-    /// the caller (`invalid_client`), and are throttled the same after
-    /// `policy::FREE_FAILURES` in a row (429, checked against nothing); an unreachable
-    /// store is 503, never a guess.
+    /// Authenticate the calling client by the method it registered (a secret or an
+    /// assertion): every endpoint that acts for the client beyond its own tokens
+    /// (introspection, logout, the feed) accepts nothing less, since a public client's id
+    /// is no secret. Unknown client and wrong credentials look the same to the caller
+    /// (`invalid_client`), and are throttled the same after `policy::FREE_FAILURES` in a
+    /// row (429, checked against nothing); an unreachable store is 503, never a guess.
     pub async fn authenticate(&self, req: &OAuthRequest) -> Result<ClientRecord, OAuthError> {
         let credentials = extract_credentials(req)?;
+        let id = credentials.id();
         // An id no client can have is refused before any read (it would not fit a key).
-        if !crate::policy::valid_client_id(credentials.id.as_str()) {
+        if !crate::policy::valid_client_id(id.as_str()) {
             tracing::warn!(event = "client.auth_failed", reason = "malformed_client_id");
             return Err(OAuthError::invalid_client());
         }
-        let found = self.lookup(&credentials.id).await?;
+        let found = self.lookup(id).await?;
         let now = UnixTime::now();
         if let Some(retry_after) = found.failures.retry_after(now) {
-            tracing::warn!(event = "client.auth_throttled", client_id = %credentials.id, retry_after,
+            tracing::warn!(event = "client.auth_throttled", client_id = %id, retry_after,
                 failures = found.failures.failures);
             return Err(OAuthError::throttled(retry_after));
         }
-        let attempted = Attempted::Client(credentials.id.clone());
-        match found.client {
-            Some(client) if secret_matches(&client, &credentials.secret) => {
+        let Some(client) = found.client else {
+            if let ClientCredentials::Secret { secret, .. } = &credentials {
+                ClientSecretHash::verify_against_dummy(secret);
+            }
+            return Err(self.failed(&credentials, "unknown_client", now).await);
+        };
+        match self.prove(&client, &credentials, now).await? {
+            Ok(()) => {
                 if found.failures.failures > 0 {
                     // Best effort: a count left behind lapses on its own.
-                    match self.store.clear_failures(&attempted).await {
-                        Ok(()) => self.remember_failures(&credentials.id, FailureCount::default()),
+                    match self.store.clear_failures(&Attempted::Client(id.clone())).await {
+                        Ok(()) => self.remember_failures(id, FailureCount::default()),
                         Err(err) => err.report(),
                     }
                 }
                 Ok(client)
             }
-            known => {
-                if !known.as_ref().is_some_and(|c| matches!(c.authentication, ClientAuthentication::Secret(_))) {
-                    ClientSecretHash::verify_against_dummy(&credentials.secret);
+            Err(reason) => Err(self.failed(&credentials, reason, now).await),
+        }
+    }
+
+    /// Whether `credentials` prove `client`, by the one method it registered; if not, why
+    /// not (the logged `reason`). The outer error is the store's.
+    async fn prove(
+        &self,
+        client: &ClientRecord,
+        credentials: &ClientCredentials,
+        now: UnixTime,
+    ) -> StoreResult<Result<(), &'static str>> {
+        Ok(match (&client.authentication, credentials) {
+            (ClientAuthentication::Secret(hash), ClientCredentials::Secret { secret, .. }) => {
+                if hash.verify(secret) {
+                    Ok(())
+                } else {
+                    Err("wrong_secret")
                 }
-                let failures = self.store.record_failure(&attempted, now).await?;
-                self.remember_failures(&credentials.id, failures);
-                tracing::warn!(event = "client.auth_failed", client_id = %credentials.id, method = ?credentials.method,
-                    failures = failures.failures);
-                Err(OAuthError::invalid_client())
             }
+            (ClientAuthentication::PrivateKeyJwt(keys), ClientCredentials::Assertion(assertion)) => {
+                self.assertions.verify(assertion, keys, now).await?.map_err(|refusal| refusal.reason())
+            }
+            // A public client has no secret, nor has a `private_key_jwt` client: any secret
+            // presented for either is wrong, after the same work as a real check.
+            (_, ClientCredentials::Secret { secret, .. }) => {
+                ClientSecretHash::verify_against_dummy(secret);
+                Err("method_not_registered")
+            }
+            (_, ClientCredentials::Assertion(_)) => Err("method_not_registered"),
+        })
+    }
+
+    /// A failed authentication: counted against the id it named (the answer is
+    /// `invalid_client`), or the store's error if it cannot be counted.
+    async fn failed(&self, credentials: &ClientCredentials, reason: &'static str, now: UnixTime) -> OAuthError {
+        let id = credentials.id();
+        match self.store.record_failure(&Attempted::Client(id.clone()), now).await {
+            Ok(failures) => {
+                self.remember_failures(id, failures);
+                tracing::warn!(event = "client.auth_failed", client_id = %id, method = ?credentials.method(), reason,
+                    failures = failures.failures);
+                OAuthError::invalid_client()
+            }
+            Err(err) => err.into(),
         }
     }
 
@@ -268,15 +347,6 @@ impl ClientDirectory {
     }
 }
 
-/// A public client has no secret, nor has a `private_key_jwt` client: any secret
-/// presented for either is wrong.
-fn secret_matches(client: &ClientRecord, presented: &SecretString) -> bool {
-    match &client.authentication {
-        ClientAuthentication::Secret(hash) => hash.verify(presented),
-        ClientAuthentication::None | ClientAuthentication::PrivateKeyJwt(_) => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -293,14 +363,35 @@ mod tests {
     #[test]
     fn basic_credentials_are_form_decoded() {
         let creds = extract_credentials(&request(Some(&basic("my%20app", "p%3As+x")), "")).unwrap();
-        assert_eq!((creds.id.as_str(), creds.secret.expose()), ("my app", "p:s x"));
-        assert_eq!(creds.method, AuthMethod::ClientSecretBasic);
+        let ClientCredentials::Secret { id, secret, method } = creds else { panic!("a secret: {creds:?}") };
+        assert_eq!((id.as_str(), secret.expose()), ("my app", "p:s x"));
+        assert_eq!(method, AuthMethod::ClientSecretBasic);
     }
 
     #[test]
     fn post_credentials_are_read_from_the_body() {
         let creds = extract_credentials(&request(None, "client_id=app&client_secret=pw")).unwrap();
-        assert_eq!(creds.method, AuthMethod::ClientSecretPost);
+        assert_eq!(creds.method(), AuthMethod::ClientSecretPost);
+    }
+
+    /// A form with a client assertion, of this type, beside `extra` parameters.
+    fn assertion_form(assertion_type: &str, extra: &str) -> String {
+        let key = crate::testing::kit::ClientKey::generate(crate::domain::SigningAlgorithm::Es256);
+        let jwt = key.assertion("app", crate::testing::kit::ISSUER);
+        format!("client_assertion_type={}&client_assertion={jwt}{extra}", form_escape(assertion_type))
+    }
+
+    fn form_escape(value: &str) -> String {
+        serde_urlencoded::to_string([("v", value)]).unwrap()[2..].to_string()
+    }
+
+    #[test]
+    fn a_client_assertion_names_its_client_and_is_the_third_method() {
+        let creds = extract_credentials(&request(None, &assertion_form(client_assertion::JWT_BEARER, ""))).unwrap();
+        assert_eq!((creds.id().as_str(), creds.method()), ("app", AuthMethod::PrivateKeyJwt));
+        let same = assertion_form(client_assertion::JWT_BEARER, "&client_id=app");
+        assert_eq!(extract_credentials(&request(None, &same)).unwrap().id().as_str(), "app");
+        assert!(!format!("{creds:?}").contains("eyJ"), "Debug shows no part of the assertion: {creds:?}");
     }
 
     #[test]
@@ -309,6 +400,47 @@ mod tests {
         assert_eq!(err.code, OAuthErrorCode::InvalidRequest);
         let err = extract_credentials(&request(Some(&basic("app", "pw")), "client_id=other")).unwrap_err();
         assert_eq!(err.code, OAuthErrorCode::InvalidRequest);
+        let with_assertion = assertion_form(client_assertion::JWT_BEARER, "");
+        let err = extract_credentials(&request(Some(&basic("app", "pw")), &with_assertion)).unwrap_err();
+        assert_eq!(err.code, OAuthErrorCode::InvalidRequest);
+        let with_secret = assertion_form(client_assertion::JWT_BEARER, "&client_id=app&client_secret=pw");
+        assert_eq!(extract_credentials(&request(None, &with_secret)).unwrap_err().code, OAuthErrorCode::InvalidRequest);
+    }
+
+    /// RFC 7521 §4.2: both parameters, and a `client_id` of the same client; RFC 6749 §5.2:
+    /// an assertion type this server does not offer is a failed authentication.
+    #[test]
+    fn an_incomplete_or_foreign_assertion_is_refused_with_the_rfcs_code() {
+        let cases = [
+            (assertion_form(client_assertion::JWT_BEARER, "&client_id=other"), OAuthErrorCode::InvalidRequest),
+            ("client_assertion=a.b.c".to_string(), OAuthErrorCode::InvalidRequest),
+            (
+                format!("client_assertion_type={}", form_escape(client_assertion::JWT_BEARER)),
+                OAuthErrorCode::InvalidRequest,
+            ),
+            (
+                assertion_form("urn:ietf:params:oauth:client-assertion-type:saml2-bearer", ""),
+                OAuthErrorCode::InvalidClient,
+            ),
+            (
+                format!(
+                    "client_assertion_type={}&client_assertion=not-a-jwt",
+                    form_escape(client_assertion::JWT_BEARER)
+                ),
+                OAuthErrorCode::InvalidClient,
+            ),
+        ];
+        for (body, code) in cases {
+            let err = extract_credentials(&request(None, &body)).unwrap_err();
+            assert_eq!(err.code, code, "{body}");
+        }
+    }
+
+    #[test]
+    fn a_client_id_beside_an_assertion_is_no_public_client() {
+        let body = assertion_form(client_assertion::JWT_BEARER, "&client_id=app");
+        assert_eq!(public_client_id(&request(None, &body)), None);
+        assert_eq!(public_client_id(&request(None, "client_id=app")), Some("app"));
     }
 
     #[test]

@@ -39,7 +39,8 @@ pub fn units_of(call: Call) -> Units {
         // Sixteen shards of the pending index, one query each.
         "due_deliveries" => (16, 8.0, 0.0),
         "create_client" | "put_client" | "record_failure" | "clear_failures" => (1, 0.0, 1.0),
-        // A used DPoP proof id: a conditional put of a small item (no index entry).
+        // One conditional put (a used DPoP proof or client assertion id); a replay's
+        // failed condition costs the same unit.
         "use_once" => (1, 0.0, 1.0),
         // Every marker has a feed index entry (docs/ARCHITECTURE.md §3.11).
         "put_marker" => (1, 0.0, 2.0),

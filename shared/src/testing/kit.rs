@@ -1,6 +1,7 @@
 //! Fixtures shared by the unit tests, the integration tests and the benchmarks: one
-//! configuration, one way to make a client, a session or a token's claims. Not for
-//! production use (the secrets here are public).
+//! configuration, one way to make a client, a session or a token's claims, and a client's
+//! own key pair and assertions (`private_key_jwt`). Not for production use (the secrets
+//! here are public).
 
 use crate::Services;
 use crate::config::Config;
@@ -16,6 +17,9 @@ use crate::store::FullStore;
 use crate::testing::memory::MemoryStore;
 use crate::time::UnixTime;
 use crate::tokens::access::AccessTokenClaims;
+use jsonwebtoken::jwk::Jwk;
+use jsonwebtoken::{EncodingKey, Header};
+use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -128,4 +132,60 @@ pub fn form(body: &str) -> OAuthRequest {
 /// A form request authenticated as `client` (with [`CLIENT_SECRET`], `client_secret_post`).
 pub fn form_as(client: &str, body: &str) -> OAuthRequest {
     form(&format!("client_id={client}&client_secret={CLIENT_SECRET}&{body}"))
+}
+
+/// A client's own key pair for `private_key_jwt`: the private half signs its assertions,
+/// the public half is what it registers (`--jwks-file`).
+pub struct ClientKey {
+    pub kid: String,
+    pub alg: SigningAlgorithm,
+    /// The private key as PKCS#8 PEM, for a client library to sign with.
+    pub private_key_pem: String,
+    encoding: EncodingKey,
+    public: Jwk,
+}
+
+impl ClientKey {
+    pub fn generate(alg: SigningAlgorithm) -> Self {
+        let stored = crate::keys::generate_key(alg).expect("a key");
+        let pem = stored.private_key_pem.as_bytes();
+        let encoding = match alg {
+            SigningAlgorithm::Es256 => EncodingKey::from_ec_pem(pem),
+            SigningAlgorithm::EdDsa => EncodingKey::from_ed_pem(pem),
+            SigningAlgorithm::Rs256 => EncodingKey::from_rsa_pem(pem),
+        }
+        .expect("the key just made");
+        let mut public = Jwk::from_encoding_key(&encoding, alg.jwt_algorithm()).expect("its public half");
+        public.common.key_id = Some(stored.kid.clone());
+        Self { kid: stored.kid, alg, private_key_pem: stored.private_key_pem, encoding, public }
+    }
+
+    /// The JWK set document the client registers: its public key alone.
+    pub fn jwks(&self) -> String {
+        json!({ "keys": [self.public] }).to_string()
+    }
+
+    /// The header an assertion has: this key's algorithm and `kid`, `typ` JWT.
+    pub fn header(&self) -> Header {
+        let mut header = Header::new(self.alg.jwt_algorithm());
+        header.kid = Some(self.kid.clone());
+        header
+    }
+
+    /// The claims of a valid assertion by `client_id` for `audience` (RFC 7523 §3), one
+    /// minute long from `now`, with a fresh `jti`.
+    pub fn claims(client_id: &str, audience: &str, now: UnixTime) -> Value {
+        json!({ "iss": client_id, "sub": client_id, "aud": audience, "iat": now.0, "exp": now.plus(60).0,
+                "jti": random_id() })
+    }
+
+    /// Exactly this header and these claims, signed by this key.
+    pub fn sign(&self, header: &Header, claims: &Value) -> String {
+        jsonwebtoken::encode(header, claims, &self.encoding).expect("signed")
+    }
+
+    /// A valid assertion by `client_id` for `audience`, made now.
+    pub fn assertion(&self, client_id: &str, audience: &str) -> String {
+        self.sign(&self.header(), &Self::claims(client_id, audience, UnixTime::now()))
+    }
 }
