@@ -20,6 +20,9 @@ pub struct Authorizer {
     /// DPoP proofs, used once: across instances in strict mode (one write), in this
     /// instance's memory in feed mode (no round trip).
     pub(crate) proofs: DpopProofs,
+    /// API Gateway caches this authorizer's answers by the `Authorization` header alone:
+    /// a cached allow would pass a bound token with no proof, so none is allowed.
+    pub(crate) answers_are_cached: bool,
 }
 
 /// Where the authorizer learns of revocations.
@@ -55,6 +58,13 @@ impl Authorizer {
             Presented::Dpop(token) => (Scheme::Dpop, token),
             Presented::Nothing | Presented::Malformed => return deny("no_bearer_token"),
         };
+        if scheme == Scheme::Dpop && self.answers_are_cached {
+            tracing::error!(
+                event = "authorizer.dpop_with_cache",
+                "AuthorizerCacheTtlSeconds is above 0: DPoP proofs cannot be checked, DPoP tokens are refused"
+            );
+            return deny("dpop_with_authorizer_cache");
+        }
         let keys = self.keys.current().await;
         let checked = match &self.denylist {
             DenylistCheck::Strict(checker) => {

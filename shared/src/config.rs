@@ -102,6 +102,11 @@ pub struct Config {
     pub expected_audience: Option<ExpectedAudience>,
     /// How the authorizer checks the denylist (`REVOCATION_CHECK`); only it reads this.
     pub revocation_check: RevocationCheck,
+    /// API Gateway's cache of the authorizer's answers (`AUTHORIZER_CACHE_TTL_SECONDS`,
+    /// the template's `AuthorizerCacheTtlSeconds`): the cache is keyed by the
+    /// `Authorization` header alone, so while it is on the authorizer cannot check DPoP
+    /// proofs, and refuses DPoP-bound tokens (fail closed).
+    pub authorizer_cache_ttl: u64,
     pub logout: LogoutSettings,
 }
 
@@ -352,6 +357,7 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
             client_cache_ttl: self.client_cache_ttl()?,
             expected_audience: self.expected_audience()?,
             revocation_check: self.revocation_check()?,
+            authorizer_cache_ttl: self.bounded("AUTHORIZER_CACHE_TTL_SECONDS", 0, 3_600)?,
             logout,
         })
     }

@@ -132,7 +132,13 @@ impl Services {
             ),
         };
         let proofs = DpopProofs::new(replay);
-        Ok(Authorizer { keys: self.keys.clone(), denylist, audience: audience.as_list(), proofs })
+        Ok(Authorizer {
+            keys: self.keys.clone(),
+            denylist,
+            audience: audience.as_list(),
+            proofs,
+            answers_are_cached: self.config.authorizer_cache_ttl > 0,
+        })
     }
 
     /// Logout and its durable retry: one HTTP client (connection pool) for every RP.

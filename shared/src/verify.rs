@@ -63,12 +63,24 @@ pub fn denylist_query(claims: &AccessTokenClaims) -> RevocationQuery {
 
 /// A protected resource request as the checks need it: the `Authorization` header, every
 /// `DPoP` header line, and the method and URL a proof must name.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct ResourceRequest {
     pub authorization: Option<String>,
     pub dpop: Vec<String>,
     pub method: String,
     pub url: String,
+}
+
+/// Shows neither the token nor the proofs: both are credentials until they expire.
+impl std::fmt::Debug for ResourceRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResourceRequest")
+            .field("authorization", &self.authorization.as_ref().map(|_| "<redacted>"))
+            .field("dpop_proofs", &self.dpop.len())
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .finish()
+    }
 }
 
 impl ResourceRequest {

@@ -72,8 +72,11 @@ async fn hello(Extension(claims): Extension<AccessClaims>) -> Json<Value> {
 }
 
 async fn serve(guard: &Guard) -> Api {
+    serve_on(TcpListener::bind("127.0.0.1:0").await.unwrap(), guard).await
+}
+
+async fn serve_on(listener: TcpListener, guard: &Guard) -> Api {
     let app = Router::new().route("/hello", get(hello)).layer(GuardLayer::new(guard.clone()));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hello", listener.local_addr().unwrap());
     let server = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
@@ -448,8 +451,13 @@ async fn a_dpop_bound_token_passes_the_guard_only_with_a_fresh_proof_by_its_key(
     use shared::domain::SigningAlgorithm;
     use shared::testing::dpop::DpopKey;
     let stack = Stack::from_env();
-    let guard = started_guard(&stack).await;
-    let api = serve(&guard).await;
+    // The API's origin, which proofs name: the guard is told it (`public_origin`).
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut config = config(&stack, &resource_server().await);
+    config.public_origin = Some(format!("http://{}", listener.local_addr().unwrap()));
+    let guard = Guard::start(config).expect("the guard starts");
+    tokio::time::timeout(PATIENCE, guard.ready()).await.expect("ready");
+    let api = serve_on(listener, &guard).await;
     let client = seed_client(&[GrantType::ClientCredentials], "read", Some(API)).await;
     let key = DpopKey::generate(SigningAlgorithm::EdDsa);
     let token_url = format!("{}/oauth2/token", stack.issuer);
@@ -492,4 +500,16 @@ async fn a_dpop_bound_token_passes_the_guard_only_with_a_fresh_proof_by_its_key(
     assert_eq!(call(None, "DPoP").await, (401, bad_proof), "no proof");
     let wrong_scheme = Some(r#"DPoP error="invalid_token", algs="ES256 EdDSA RS256""#.to_string());
     assert_eq!(call(None, "Bearer").await, (401, wrong_scheme), "a bound token as Bearer");
+
+    // A guard not told its origin accepts no DPoP token: it never trusts the caller's Host.
+    let unconfigured = serve(&started_guard(&stack).await).await;
+    let response = unconfigured
+        .http
+        .get(&unconfigured.url)
+        .header("authorization", format!("DPoP {token}"))
+        .header("dpop", key.proof("GET", &unconfigured.url, Some(&token)))
+        .send()
+        .await
+        .expect("the API answers");
+    assert_eq!(response.status().as_u16(), 401, "without public_origin");
 }

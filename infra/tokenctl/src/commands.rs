@@ -291,7 +291,7 @@ async fn client<F: Fn(&str) -> Option<String>>(vars: &Vars<F>, cmd: ClientComman
                     "backchannel_logout_uri": c.backchannel_logout_uri,
                     "public": c.is_public(),
                     "dpop_bound_access_tokens": c.dpop_bound_access_tokens,
-                    "token_endpoint_auth_method": auth_method(&c.authentication),
+                    "token_endpoint_auth_method": c.authentication.method(),
                     "name": c.browser.name,
                     "redirect_uris": c.browser.redirect_uris,
                     "post_logout_redirect_uris": c.browser.post_logout_redirect_uris,
@@ -315,14 +315,6 @@ async fn client<F: Fn(&str) -> Option<String>>(vars: &Vars<F>, cmd: ClientComman
 }
 
 /// How a registered client authenticates, as OIDC Registration §2 names it.
-fn auth_method(authentication: &ClientAuthentication) -> &'static str {
-    match authentication {
-        ClientAuthentication::Secret(_) => "client_secret_basic",
-        ClientAuthentication::None => "none",
-        ClientAuthentication::PrivateKeyJwt(_) => "private_key_jwt",
-    }
-}
-
 /// What the client proves itself with: its keys (`private_key_jwt`, read from the JWK set
 /// file), nothing (`--public`), or the hash of `secret`.
 fn authentication(add: &ClientAdd, secret: &SecretString) -> Result<ClientAuthentication, String> {

@@ -19,8 +19,22 @@ use std::sync::{Mutex, PoisonError};
 /// and the `algs` challenge parameter list them.
 pub const SIGNING_ALGS: [&str; 3] = ["ES256", "EdDSA", "RS256"];
 
+/// `SIGNING_ALGS` as a literal, for the challenges below.
+macro_rules! challenge_algs {
+    () => {
+        "ES256 EdDSA RS256"
+    };
+}
+
 /// `algs` of a `WWW-Authenticate: DPoP` challenge (RFC 9449 §7.1).
-pub const CHALLENGE_ALGS: &str = "ES256 EdDSA RS256";
+pub const CHALLENGE_ALGS: &str = challenge_algs!();
+/// The challenge of a request with no credentials: either scheme will do.
+pub const NO_TOKEN_CHALLENGE: &str = concat!("Bearer, DPoP algs=\"", challenge_algs!(), "\"");
+/// The challenge of a missing, invalid or used proof.
+pub const INVALID_PROOF_CHALLENGE: &str =
+    concat!("DPoP error=\"invalid_dpop_proof\", algs=\"", challenge_algs!(), "\"");
+/// The challenge of a token presented by the wrong scheme.
+pub const WRONG_SCHEME_CHALLENGE: &str = concat!("DPoP error=\"invalid_token\", algs=\"", challenge_algs!(), "\"");
 
 /// How far a proof's `iat` may be from now, either way (RFC 9449 §11.1 leaves the window
 /// to the server): a minute, for clients whose clocks are somewhat off. A proof is
@@ -69,7 +83,8 @@ pub enum ProofError {
     WrongKey,
     #[error("replayed")]
     Replayed,
-    /// The replay cache is full of live entries: refused rather than forgetting one.
+    /// The replay cache is full of live entries: refused rather than forgetting one
+    /// (a 503 at a resource: the server's capacity, not the proof, is at fault).
     #[error("replay_cache_full")]
     ReplayCacheFull,
 }
@@ -135,6 +150,10 @@ pub fn verify_proof(proof: &str, target: &ProofTarget<'_>) -> Result<VerifiedPro
         return Err(ProofError::Malformed);
     };
     let header: serde_json::Map<String, serde_json::Value> = decode_json(header)?;
+    // RFC 7515 §4.1.11: no extension this verifier does not understand.
+    if header.contains_key("crit") {
+        return Err(ProofError::Malformed);
+    }
     let typ = header.get("typ").and_then(|t| t.as_str()).ok_or(ProofError::WrongType)?;
     if !typ.eq_ignore_ascii_case("dpop+jwt") {
         return Err(ProofError::WrongType);
@@ -270,8 +289,17 @@ pub fn check_binding(
 /// rather than forget one (fail closed). Per process: a proof replayed to another
 /// instance within its window is not caught here.
 pub struct ReplayCache {
-    seen: Mutex<HashMap<[u8; 32], u64>>,
+    seen: Mutex<Seen>,
     capacity: usize,
+}
+
+#[derive(Default)]
+struct Seen {
+    /// Each proof's replay key, and until when it is remembered.
+    entries: HashMap<[u8; 32], u64>,
+    /// When expired entries were last dropped: at most once a second, so that a full
+    /// cache does not scan all its entries for every request.
+    swept_at: u64,
 }
 
 /// About 70 bytes an entry: 200,000 live proofs (over 1,600 DPoP requests a second held
@@ -292,7 +320,7 @@ impl std::fmt::Debug for ReplayCache {
 
 impl ReplayCache {
     pub fn new(capacity: usize) -> Self {
-        Self { seen: Mutex::new(HashMap::new()), capacity }
+        Self { seen: Mutex::new(Seen::default()), capacity }
     }
 
     /// Record the proof's first use: an error for a replay within its window, or when
@@ -300,21 +328,22 @@ impl ReplayCache {
     pub fn use_once(&self, proof: &VerifiedProof, now: u64) -> Result<(), ProofError> {
         let key = replay_key(&proof.jkt, &proof.jti);
         let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
-        if seen.get(&key).is_some_and(|expires| *expires > now) {
+        if seen.entries.get(&key).is_some_and(|expires| *expires > now) {
             return Err(ProofError::Replayed);
         }
-        if seen.len() >= self.capacity {
-            seen.retain(|_, expires| *expires > now);
-            if seen.len() >= self.capacity {
-                return Err(ProofError::ReplayCacheFull);
-            }
+        if seen.entries.len() >= self.capacity && seen.swept_at < now {
+            seen.entries.retain(|_, expires| *expires > now);
+            seen.swept_at = now;
         }
-        seen.insert(key, proof.replay_expiry());
+        if seen.entries.len() >= self.capacity {
+            return Err(ProofError::ReplayCacheFull);
+        }
+        seen.entries.insert(key, proof.replay_expiry());
         Ok(())
     }
 
     pub fn len(&self) -> usize {
-        self.seen.lock().unwrap_or_else(PoisonError::into_inner).len()
+        self.seen.lock().unwrap_or_else(PoisonError::into_inner).entries.len()
     }
 
     pub fn is_empty(&self) -> bool {

@@ -3,7 +3,7 @@
 
 use crate::bearer::{Presented, bearer_credentials};
 use crate::claims::AccessClaims;
-use crate::dpop::{self, BindingError, ProofTarget, ReplayCache, Scheme};
+use crate::dpop::{self, BindingError, ProofError, ProofTarget, ReplayCache, Scheme};
 use crate::feed::{EntryKind, FeedError};
 use crate::jwks::{KeyCache, KeySource, KeysError};
 use crate::remote::{HttpFeed, HttpJwks, http_client};
@@ -40,8 +40,9 @@ pub struct GuardConfig {
     /// Clock skew allowed on `exp` and `nbf`; at most 30 s (see `Verifier::with_leeway`).
     pub leeway: Duration,
     /// The origin clients address this API by (`https://api.example.com`): DPoP proofs
-    /// name it in `htu`. Unset, the tower layer takes the request's own URI if absolute,
-    /// else `http://` and its `Host` header: set it behind a TLS-terminating proxy.
+    /// name it in `htu`, with the path the layer sees (so, under a nested router, the
+    /// nested path). Unset, the tower layer accepts no DPoP-bound token (unless the
+    /// request's URI is absolute): it never takes the origin from the caller's `Host`.
     pub public_origin: Option<String>,
 }
 
@@ -119,7 +120,8 @@ pub enum Refusal {
 impl Refusal {
     pub fn status(&self) -> u16 {
         match self {
-            Self::Stale(_) => 503,
+            // A full replay cache is this server's capacity, not the caller's fault.
+            Self::Stale(_) | Self::Dpop(BindingError::Proof(ProofError::ReplayCacheFull)) => 503,
             Self::NoToken | Self::InvalidToken(_) | Self::Revoked(_) | Self::Dpop(_) => 401,
         }
     }
@@ -128,22 +130,27 @@ impl Refusal {
     pub fn www_authenticate(&self) -> Option<&'static str> {
         match self {
             // Both schemes are offered (RFC 9449 §7.1).
-            Self::NoToken => Some(r#"Bearer, DPoP algs="ES256 EdDSA RS256""#),
+            Self::NoToken => Some(dpop::NO_TOKEN_CHALLENGE),
             Self::InvalidToken(_) | Self::Revoked(_) => Some(r#"Bearer error="invalid_token""#),
-            Self::Dpop(BindingError::Proof(_)) => Some(r#"DPoP error="invalid_dpop_proof", algs="ES256 EdDSA RS256""#),
-            Self::Dpop(_) => Some(r#"DPoP error="invalid_token", algs="ES256 EdDSA RS256""#),
+            Self::Dpop(BindingError::Proof(ProofError::ReplayCacheFull)) => None,
+            Self::Dpop(BindingError::Proof(_)) => Some(dpop::INVALID_PROOF_CHALLENGE),
+            Self::Dpop(_) => Some(dpop::WRONG_SCHEME_CHALLENGE),
             Self::Stale(_) => None,
         }
     }
 
     /// Seconds after which a retry may succeed (the next poll).
     pub fn retry_after(&self) -> Option<u32> {
-        matches!(self, Self::Stale(_)).then_some(1)
+        self.is_unavailable().then_some(1)
     }
 
     /// The JSON body, if any (RFC 6750 needs none on 401).
     pub fn body(&self) -> Option<&'static str> {
-        matches!(self, Self::Stale(_)).then_some(r#"{"error":"temporarily_unavailable"}"#)
+        self.is_unavailable().then_some(r#"{"error":"temporarily_unavailable"}"#)
+    }
+
+    fn is_unavailable(&self) -> bool {
+        self.status() == 503
     }
 
     /// The log event: `guard.denied` with the shared reason vocabulary, or `feed.stale`.
@@ -161,8 +168,9 @@ impl Refusal {
     }
 }
 
-/// What a protected request presents.
-#[derive(Clone, Copy, Debug)]
+/// What a protected request presents. Its `Debug` shows neither the token nor the
+/// proofs.
+#[derive(Clone, Copy)]
 pub struct Presentation<'a> {
     pub authorization: Option<&'a str>,
     /// Every `DPoP` header line (exactly one is needed with a bound token).
@@ -170,6 +178,17 @@ pub struct Presentation<'a> {
     /// The request's method and URL as the client addressed it (a proof's `htm`, `htu`).
     pub method: &'a str,
     pub url: &'a str,
+}
+
+impl std::fmt::Debug for Presentation<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Presentation")
+            .field("authorization", &self.authorization.map(|_| "<redacted>"))
+            .field("dpop_proofs", &self.dpop.len())
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .finish()
+    }
 }
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -332,6 +351,9 @@ impl Guard {
             Ok(None) => {}
             Ok(Some(kind)) => return Err(Refusal::Revoked(kind)),
             Err(stale) => return Err(Refusal::Stale(stale)),
+        }
+        if scheme == Scheme::Dpop && request.url.is_empty() {
+            tracing::error!(event = "guard.dpop_unconfigured", "set GuardConfig::public_origin to accept DPoP tokens");
         }
         let target = ProofTarget { method: request.method, url: request.url, access_token: Some(token), now: now_unix };
         if let Some(proof) =

@@ -4,7 +4,7 @@
 
 use crate::claims::AccessClaims;
 use crate::guard::{Guard, Presentation, Refusal};
-use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, HOST, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderValue, Request, Response, StatusCode};
 use std::future::Future;
 use std::pin::Pin;
@@ -79,18 +79,17 @@ where
     }
 }
 
-/// The URL a DPoP proof's `htu` must name: the configured public origin and the path, the
-/// request's own URI when absolute, else `http://` and the `Host` header.
+/// The URL a DPoP proof's `htu` must name: the configured public origin and the path, or
+/// the request's own URI when absolute. Never the `Host` header: the caller chooses it, and
+/// a proof made for another API's origin must not pass here. With neither, no proof can
+/// match (the empty URL), and DPoP-bound tokens are refused: set `public_origin`.
 fn request_url<B>(request: &Request<B>, public_origin: Option<&str>) -> String {
     let uri = request.uri();
     let path = uri.path();
     match (public_origin, uri.scheme_str(), uri.authority()) {
         (Some(origin), _, _) => format!("{}{path}", origin.trim_end_matches('/')),
         (None, Some(scheme), Some(authority)) => format!("{scheme}://{authority}{path}"),
-        _ => {
-            let host = request.headers().get(HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
-            format!("http://{host}{path}")
-        }
+        _ => String::new(),
     }
 }
 

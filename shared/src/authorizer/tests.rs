@@ -269,3 +269,23 @@ async fn a_bound_token_passes_only_with_a_fresh_proof_by_its_key_in_either_mode(
         }
     }
 }
+
+/// API Gateway caches answers by the `Authorization` header alone: with the cache on, a
+/// DPoP request is refused, since a cached allow would skip every later proof.
+#[tokio::test]
+async fn with_api_gateways_cache_on_dpop_tokens_are_refused() {
+    use crate::testing::dpop::DpopKey;
+    const URL: &str = "https://api.example.com/orders";
+    let services = kit::services_with(
+        Config { authorizer_cache_ttl: 300, ..config("strict") },
+        Arc::new(MemoryStore::new()) as Arc<dyn FullStore>,
+    );
+    let authorizer = services.authorizer().expect("an authorizer");
+    let key = DpopKey::generate(SigningAlgorithm::Es256);
+    let claims = AccessTokenClaims { cnf: Some(Confirmation { jkt: key.jkt.clone() }), ..user_claims() };
+    let token = mint(&*services.keys().current().await, SigningAlgorithm::Es256, &claims).unwrap();
+    assert!(!authorizer.decide(&dpop_request(&token, &key, "GET", URL)).await.allow);
+    let bearer = mint(&*services.keys().current().await, SigningAlgorithm::Es256, &user_claims()).unwrap();
+    let plain = ResourceRequest::with_authorization(Some(&format!("Bearer {bearer}")));
+    assert!(authorizer.decide(&plain).await.allow, "bearer tokens are unaffected");
+}

@@ -81,6 +81,17 @@ pub enum ClientAuthentication {
     PrivateKeyJwt(ClientJwks),
 }
 
+impl ClientAuthentication {
+    /// Its `token_endpoint_auth_method` (a secret client may also use `client_secret_post`).
+    pub fn method(&self) -> &'static str {
+        match self {
+            Self::Secret(_) => "client_secret_basic",
+            Self::None => "none",
+            Self::PrivateKeyJwt(_) => "private_key_jwt",
+        }
+    }
+}
+
 /// What browser sign-in needs of a client; empty for a client that signs no one in.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BrowserSettings {

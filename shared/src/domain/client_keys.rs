@@ -34,8 +34,23 @@ pub enum InvalidClientJwks {
     Private(usize),
     #[error("key {0}: only EC P-256 (ES256), OKP Ed25519 (EdDSA) and RSA (RS256) signing keys are accepted")]
     Unsupported(usize),
+    #[error("key {0}: an RSA key needs at least 2048 bits (smaller ones verify nothing)")]
+    WeakRsa(usize),
     #[error("with more than one key, every key needs a distinct kid")]
     KeyIds,
+}
+
+/// RSA keys under this never verify (the RSA verifier takes 2048 to 8192 bits): refused
+/// at registration rather than failing every assertion later.
+const MIN_RSA_BITS: usize = 2048;
+
+/// The size of an RSA key's modulus, in bits (leading zero octets aside).
+fn rsa_modulus_bits(jwk: &Jwk) -> Option<usize> {
+    use base64::Engine;
+    let jsonwebtoken::jwk::AlgorithmParameters::RSA(rsa) = &jwk.algorithm else { return None };
+    let n = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(rsa.n.trim_end_matches('=')).ok()?;
+    let first = n.iter().position(|b| *b != 0)?;
+    Some((n.len() - first) * 8 - n[first].leading_zeros() as usize)
 }
 
 impl ClientJwks {
@@ -61,6 +76,9 @@ impl ClientJwks {
                 .map_err(|_| InvalidClientJwks::Unsupported(index))?;
             if algorithm_of(&jwk).is_none() || jsonwebtoken::DecodingKey::from_jwk(&jwk).is_err() {
                 return Err(InvalidClientJwks::Unsupported(index));
+            }
+            if rsa_modulus_bits(&jwk).is_some_and(|bits| bits < MIN_RSA_BITS) {
+                return Err(InvalidClientJwks::WeakRsa(index));
             }
             keys.push(jwk);
         }
@@ -134,5 +152,18 @@ mod tests {
             let jwks = ClientJwks::parse(&crate::testing::kit::ClientKey::generate(alg).jwks()).unwrap();
             assert_eq!(algorithm_of(jwks.key_for(None).unwrap()), Some(alg.jwt_algorithm()));
         }
+    }
+
+    #[test]
+    fn an_rsa_key_under_2048_bits_is_refused_at_registration() {
+        use base64::Engine;
+        let modulus = |bytes: usize| {
+            let mut n = vec![0xC5u8; bytes];
+            n[bytes - 1] = 0x01;
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(n)
+        };
+        let key = |bytes: usize| format!(r#"{{"keys":[{{"kty":"RSA","e":"AQAB","n":"{}"}}]}}"#, modulus(bytes));
+        assert_eq!(ClientJwks::parse(&key(128)), Err(InvalidClientJwks::WeakRsa(0)), "1024 bits");
+        assert!(ClientJwks::parse(&key(256)).is_ok(), "2048 bits");
     }
 }

@@ -87,13 +87,13 @@ impl ToResponse for BearerError {
         let (status, challenge, code) = match self {
             // Both schemes are offered (RFC 9449 §7.1).
             BearerError::Missing => {
-                (401, format!("Bearer realm=\"userinfo\", DPoP algs=\"{}\"", guard::dpop::CHALLENGE_ALGS), None)
+                (401, format!("Bearer realm=\"userinfo\", DPoP algs=\"{}\"", crate::dpop::CHALLENGE_ALGS), None)
             }
             BearerError::Dpop { error, description } => (
                 401,
                 format!(
                     "DPoP error=\"{error}\", error_description=\"{description}\", algs=\"{}\"",
-                    guard::dpop::CHALLENGE_ALGS
+                    crate::dpop::CHALLENGE_ALGS
                 ),
                 Some(*error),
             ),

@@ -185,6 +185,10 @@ impl AssertionVerifier {
     /// Everything but single use, without I/O: header, key, signature, then claims.
     fn check(&self, assertion: &ClientAssertion, keys: &ClientJwks, now: UnixTime) -> Result<Authentic, Refusal> {
         let header = decode_header(&assertion.jwt).map_err(|_| Refusal::Malformed)?;
+        // RFC 7515 §4.1.11: no extension this verifier does not understand.
+        if header.crit.is_some() {
+            return Err(Refusal::Malformed);
+        }
         let typ_ok = header.typ.as_deref().is_none_or(|typ| ACCEPTED_TYPES.iter().any(|t| t.eq_ignore_ascii_case(typ)));
         if !typ_ok {
             return Err(Refusal::WrongType);
@@ -221,7 +225,10 @@ impl AssertionVerifier {
     fn judge(&self, claims: &Value, now: UnixTime) -> Result<Authentic, Refusal> {
         let names_us = |aud: &Value| aud.as_str().is_some_and(|aud| self.audiences.iter().any(|ours| ours == aud));
         let aud_ok = match claims.get("aud") {
-            Some(Value::Array(auds)) => auds.iter().any(names_us),
+            // One audience only: an assertion that names other servers too could have
+            // been made for one of them and replayed here (the 2025 audience-injection
+            // findings behind draft-ietf-oauth-rfc7523bis).
+            Some(Value::Array(auds)) => matches!(auds.as_slice(), [one] if names_us(one)),
             Some(aud) => names_us(aud),
             None => false,
         };

@@ -140,8 +140,34 @@ fn the_replay_cache_accepts_a_proof_once_per_window_and_fails_closed_when_full()
     assert_eq!(cache.use_once(&proof("a"), NOW + 30), Err(ProofError::Replayed));
     assert_eq!(cache.use_once(&proof("b"), NOW), Ok(()));
     assert_eq!(cache.use_once(&proof("c"), NOW), Err(ProofError::ReplayCacheFull));
-    // Once the window has passed the entries go, and the (now stale) ids may be cached again.
+    // Once the window has passed the entries go (swept at most once a second), and the
+    // (now stale) ids may be cached again.
     let later = NOW + PROOF_WINDOW_SECONDS + 1;
     assert_eq!(cache.use_once(&proof("c"), later), Ok(()));
     assert_eq!(cache.len(), 1);
+}
+
+#[test]
+fn a_full_cache_is_swept_at_most_once_a_second() {
+    let cache = ReplayCache::new(1);
+    let proof = |jti: &str, iat: u64| VerifiedProof { jkt: "k".into(), jti: jti.into(), iat };
+    assert_eq!(cache.use_once(&proof("a", NOW), NOW), Ok(()));
+    // Full of a live entry: refused, and the sweep is not repeated within the second.
+    assert_eq!(cache.use_once(&proof("b", NOW), NOW + 1), Err(ProofError::ReplayCacheFull));
+    let expired = NOW + PROOF_WINDOW_SECONDS + 1;
+    assert_eq!(cache.use_once(&proof("c", expired), expired), Ok(()), "a later second sweeps again");
+}
+
+#[test]
+fn the_challenge_lists_exactly_the_signing_algorithms() {
+    assert_eq!(SIGNING_ALGS.join(" "), CHALLENGE_ALGS);
+    assert!(INVALID_PROOF_CHALLENGE.ends_with(&format!("algs=\"{CHALLENGE_ALGS}\"")));
+}
+
+#[test]
+fn a_proof_with_critical_extensions_is_refused() {
+    let key = ClientKey::es256();
+    let mut header = key.header();
+    header["crit"] = json!(["exp"]);
+    assert_eq!(verify_proof(&key.sign(header, claims(None)), &target(None)), Err(ProofError::Malformed));
 }

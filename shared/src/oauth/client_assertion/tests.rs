@@ -103,6 +103,11 @@ async fn each_refusal_has_its_reason() {
             Refusal::WrongAudience,
         ),
         ("aud missing", valid(|c| drop(c.as_object_mut().unwrap().remove("aud"))), Refusal::WrongAudience),
+        (
+            "aud naming us among others",
+            valid(|c| c["aud"] = json!(["https://other.example.com", "https://auth.example.com/oauth2/token"])),
+            Refusal::WrongAudience,
+        ),
         ("exp missing", valid(|c| drop(c.as_object_mut().unwrap().remove("exp"))), Refusal::MissingExpiry),
         ("exp not a number", valid(|c| c["exp"] = json!("soon")), Refusal::Malformed),
         ("expired", valid(|c| c["exp"] = c["iat"].clone()), Refusal::Expired),
@@ -144,7 +149,7 @@ async fn what_is_accepted_at_the_edges() {
     let iat = now.0;
     let edits: Vec<(&str, Value, Option<&str>)> = vec![
         ("aud the issuer", json!({ "aud": ISSUER }), None),
-        ("aud an array naming us", json!({ "aud": ["https://other.example.com", TOKEN_ENDPOINT] }), None),
+        ("aud an array of us alone", json!({ "aud": [TOKEN_ENDPOINT] }), None),
         ("exp at the limit", json!({ "exp": iat + MAX_CLIENT_ASSERTION_SECONDS + LEEWAY_SECONDS }), None),
         ("exp a fraction", json!({ "exp": iat as f64 + 30.5 }), None),
         ("iat and nbf within the skew", json!({ "iat": iat + LEEWAY_SECONDS, "nbf": iat + LEEWAY_SECONDS }), None),

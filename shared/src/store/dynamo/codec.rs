@@ -262,6 +262,9 @@ impl Item {
                     ClientAuthentication::None | ClientAuthentication::Secret(_) => None,
                 },
             )
+            // Stated, so that an item missing its secret or keys reads as corrupt, never
+            // as a public client.
+            .set("auth_method", s(c.authentication.method()))
             .set("dpop_bound_access_tokens", AttributeValue::Bool(c.dpop_bound_access_tokens))
             .set("grant_types", list(c.grant_types.iter().map(|g| g.as_str())))
             .set("scopes", s(c.scopes.to_string()))
@@ -282,6 +285,26 @@ impl Item {
         item
     }
 
+    /// The method the item states, with its secret or keys: any other combination is
+    /// corrupt. Items written before `auth_method` existed had a secret or nothing.
+    fn client_authentication(&self) -> StoreResult<ClientAuthentication> {
+        let authentication = match (self.opt_s("secret_hash")?, self.opt_s("jwks")?) {
+            (Some(stored), None) => ClientAuthentication::Secret(ClientSecretHash::from_stored(stored)),
+            (None, Some(jwks)) => {
+                ClientAuthentication::PrivateKeyJwt(ClientJwks::parse(&jwks).map_err(|_| self.corrupt("jwks"))?)
+            }
+            (None, None) => ClientAuthentication::None,
+            (Some(_), Some(_)) => return Err(self.corrupt("jwks")),
+        };
+        match self.opt_s("auth_method")? {
+            Some(stated) if stated != authentication.method() => Err(self.corrupt("auth_method")),
+            None if matches!(authentication, ClientAuthentication::PrivateKeyJwt(_)) => {
+                Err(self.corrupt("auth_method"))
+            }
+            _ => Ok(authentication),
+        }
+    }
+
     pub fn to_client(&self) -> StoreResult<ClientRecord> {
         let grant_types = self
             .req_list("grant_types")?
@@ -291,15 +314,7 @@ impl Item {
         Ok(ClientRecord {
             id: ClientId::new(self.req_s("client_id")?),
             epoch: ClientEpoch::new(self.req_s("epoch")?),
-            // A client with neither a secret nor keys is public (`token_endpoint_auth_method` none).
-            authentication: match (self.opt_s("secret_hash")?, self.opt_s("jwks")?) {
-                (Some(stored), None) => ClientAuthentication::Secret(ClientSecretHash::from_stored(stored)),
-                (None, Some(jwks)) => {
-                    ClientAuthentication::PrivateKeyJwt(ClientJwks::parse(&jwks).map_err(|_| self.corrupt("jwks"))?)
-                }
-                (None, None) => ClientAuthentication::None,
-                (Some(_), Some(_)) => return Err(self.corrupt("jwks")),
-            },
+            authentication: self.client_authentication()?,
             dpop_bound_access_tokens: self.opt_bool("dpop_bound_access_tokens")?.unwrap_or(false),
             grant_types,
             scopes: self.scope("scopes")?,
@@ -630,5 +645,32 @@ impl Item {
             status: DeliveryStatus::parse(&self.req_s("status")?).ok_or_else(|| self.corrupt("status"))?,
             expires_at: UnixTime(self.req_n(EXPIRES_AT)?),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::behaviour::sample_client;
+
+    /// A `private_key_jwt` client whose keys went missing (a partial edit) must not read
+    /// as a public client, whose `client_id` alone would then be accepted.
+    #[test]
+    fn a_client_item_missing_its_keys_or_secret_is_corrupt_not_public() {
+        let mut client = sample_client("keys");
+        let jwks = r#"{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#;
+        client.authentication = ClientAuthentication::PrivateKeyJwt(ClientJwks::parse(jwks).unwrap());
+        let mut item = Item::from_client(&client);
+        assert_eq!(item.to_client().unwrap(), client);
+        item.0.remove("jwks");
+        assert!(matches!(item.to_client(), Err(StoreError::Corrupt(_))));
+
+        let mut secret = Item::from_client(&sample_client("secret"));
+        secret.0.remove("secret_hash");
+        assert!(matches!(secret.to_client(), Err(StoreError::Corrupt(_))));
+        // Items from before `auth_method`: a secret, or nothing (a public client).
+        let mut legacy = Item::from_client(&sample_client("legacy"));
+        legacy.0.remove("auth_method");
+        assert!(matches!(legacy.to_client().unwrap().authentication, ClientAuthentication::Secret(_)));
     }
 }
