@@ -690,6 +690,39 @@ async fn browser_sign_in(d: &mut Deployment, recorder: &LogoutRecorder, user: &t
     let again = d.http("authorize", "GET", &authorize, &[("cookie", session_cookie.as_str())], "").await;
     assert_eq!(again.status, 303, "{}", again.body);
 
+    // DPoP (RFC 9449 §5): this public client exchanges the SSO code with a proof, so its
+    // refresh family is bound to the key: a refresh without a proof, or with another key's,
+    // is refused and changes nothing; the key's holder refreshes.
+    let code = query_of(again.header("location").expect("a Location"))["code"].clone();
+    let key = DpopKey::generate(SigningAlgorithm::Es256);
+    let exchange = encode_form(&[
+        ("grant_type", "authorization_code"),
+        ("client_id", app.id.as_str()),
+        ("code", code.as_str()),
+        ("redirect_uri", back),
+        ("code_verifier", VERIFIER),
+    ]);
+    let proof = key.proof("POST", &format!("{ISSUER}{path}"), None);
+    let form_type = ("content-type", "application/x-www-form-urlencoded");
+    let bound = d.http("issue", "POST", &path, &[form_type, ("dpop", proof.as_str())], &exchange).await;
+    assert_eq!((bound.status, bound.json()["token_type"].as_str()), (200, Some("DPoP")), "{}", bound.body);
+    let refresh_token = bound.json()["refresh_token"].as_str().expect("a refresh token").to_string();
+    let refresh = encode_form(&[
+        ("grant_type", "refresh_token"),
+        ("client_id", app.id.as_str()),
+        ("refresh_token", refresh_token.as_str()),
+    ]);
+    let refresh_path = d.route("refresh", "POST");
+    let refresh_url = format!("{ISSUER}{refresh_path}");
+    let bare = d.http("refresh", "POST", &refresh_path, &[form_type], &refresh).await;
+    assert_eq!((bare.status, bare.json()["error"].as_str()), (400, Some("invalid_dpop_proof")), "{}", bare.body);
+    let thief = DpopKey::generate(SigningAlgorithm::Es256).proof("POST", &refresh_url, None);
+    let stolen = d.http("refresh", "POST", &refresh_path, &[form_type, ("dpop", thief.as_str())], &refresh).await;
+    assert_eq!((stolen.status, stolen.json()["error"].as_str()), (400, Some("invalid_grant")), "{}", stolen.body);
+    let own = key.proof("POST", &refresh_url, None);
+    let rotated = d.http("refresh", "POST", &refresh_path, &[form_type, ("dpop", own.as_str())], &refresh).await;
+    assert_eq!((rotated.status, rotated.json()["token_type"].as_str()), (200, Some("DPoP")), "{}", rotated.body);
+
     // RP-initiated logout: a hint naming this browser's session ends it at once, and the
     // RP is told by back-channel...
     let before = recorder.tokens().len();
