@@ -101,6 +101,9 @@ pub struct Rotation {
     pub kind: RotationKind,
     pub now: UnixTime,
     pub guard: LoginGuard,
+    /// An advance that binds a public client's unbound family to the DPoP key of the
+    /// request (RFC 9449 §5): written with the advance, only if no key is bound yet.
+    pub bind_dpop_jkt: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

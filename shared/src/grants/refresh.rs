@@ -111,7 +111,14 @@ impl TokenIssuer {
                 Verdict::Reuse => return Err(self.reuse_detected(client, &family, token.generation, deadline).await),
                 Verdict::Refuse(reason) => return Err(refused(client, &family, reason)),
             };
-            let rotation = Rotation { family: family.fid.clone(), kind, now, guard: LoginGuard::of(&family) };
+            // RFC 9449 §5: a public client's refresh token issued in answer to a proof is
+            // bound to its key, also when the family began without one.
+            let bind_dpop_jkt = match (kind, family.dpop_jkt.as_deref(), sender.jkt) {
+                (RotationKind::Advance { .. }, None, Some(jkt)) if client.is_public() => Some(jkt.to_string()),
+                _ => None,
+            };
+            let rotation =
+                Rotation { family: family.fid.clone(), kind, now, guard: LoginGuard::of(&family), bind_dpop_jkt };
             match self.families.rotate(&rotation).await? {
                 RotationOutcome::Committed => {
                     let event = match kind {
@@ -130,6 +137,10 @@ impl TokenIssuer {
                 RotationOutcome::FamilyChanged(Some(current)) => {
                     return match self.judge(client, &current, token.generation, now) {
                         Verdict::Rotate(RotationKind::Grace { .. }) => {
+                            // The winner may have bound the family to its key.
+                            if current.dpop_jkt.as_deref().is_some_and(|bound| sender.jkt != Some(bound)) {
+                                return Err(refused(client, &current, "dpop_key_mismatch"));
+                            }
                             if let RevocationStatus::Revoked(reason) =
                                 self.revocations.revocation_status(&RevocationQuery::of_family(&current)).await?
                             {

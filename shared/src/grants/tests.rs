@@ -261,6 +261,7 @@ mod refresh {
                 kind: RotationKind::Advance { from: 0 },
                 now,
                 guard: LoginGuard::of(&family),
+                bind_dpop_jkt: None,
             };
             let marker = Marker::Session {
                 sid: family.sid.clone(),

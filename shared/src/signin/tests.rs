@@ -538,3 +538,30 @@ async fn a_public_clients_dpop_bound_family_refreshes_only_with_its_key() {
     let refreshed = w.issuer.token(&with_proof(&refresh, &key)).await.expect("the key's holder refreshes");
     assert_eq!(refreshed.token_type, "DPoP");
 }
+
+/// RFC 9449 §5: a public client's family that began without a proof is bound by the first
+/// refresh that brings one; from then on it refreshes only with that key.
+#[tokio::test]
+async fn an_unbound_public_family_is_bound_by_the_first_refresh_with_a_proof() {
+    use crate::domain::SigningAlgorithm;
+    use crate::testing::dpop::DpopKey;
+    let w = world().await;
+    let mut browser = Browser::default();
+    let params = w.sign_in(&mut browser, "shop", SHOP).await;
+    let tokens = w.exchange("shop", &params["code"], SHOP, VERIFIER).await.expect("the exchange, no proof");
+    assert_eq!(tokens.token_type, "Bearer");
+    let refresh_url = format!("{}/oauth2/refresh", kit::ISSUER);
+    let key = DpopKey::generate(SigningAlgorithm::Es256);
+    let refresh = |token: &str| format!("grant_type=refresh_token&client_id=shop&refresh_token={token}");
+    let with_proof = |body: String| kit::form(&body).with_dpop(vec![key.proof("POST", &refresh_url, None)]);
+    let refresh_path = crate::discovery::REFRESH_PATH;
+    let grants = crate::grants::REFRESH_ENDPOINT_GRANTS;
+    let bound = w.issuer.token_for(&with_proof(refresh(&tokens.refresh_token.unwrap())), grants, refresh_path).await;
+    let bound = bound.expect("a refresh with a proof");
+    assert_eq!(bound.token_type, "DPoP");
+    let next = bound.refresh_token.unwrap();
+    let err = w.issuer.token_for(&kit::form(&refresh(&next)), grants, refresh_path).await.unwrap_err();
+    assert_eq!(err.code.as_str(), "invalid_dpop_proof", "bound now: no proof, no refresh");
+    let again = w.issuer.token_for(&with_proof(refresh(&next)), grants, refresh_path).await;
+    assert_eq!(again.expect("the key's holder refreshes").token_type, "DPoP");
+}

@@ -29,6 +29,7 @@ pub async fn run_all(store: &impl FullStore) {
     a_login_form_completes_once_and_a_code_is_redeemed_once(store).await;
     a_code_is_not_redeemed_into_an_ended_session_or_for_a_user_revoked_since_login(store).await;
     key_clients_and_key_bound_families_round_trip(store).await;
+    an_advance_binds_an_unbound_family_once(store).await;
     one_time_ids_are_accepted_once_until_they_expire(store).await;
 }
 
@@ -166,7 +167,13 @@ async fn login(store: &impl FullStore, now: UnixTime) -> FamilyRecord {
 }
 
 fn advance(family: &FamilyRecord, from: u32, now: UnixTime) -> Rotation {
-    Rotation { family: family.fid.clone(), kind: RotationKind::Advance { from }, now, guard: LoginGuard::of(family) }
+    Rotation {
+        family: family.fid.clone(),
+        kind: RotationKind::Advance { from },
+        now,
+        guard: LoginGuard::of(family),
+        bind_dpop_jkt: None,
+    }
 }
 
 async fn rotation_advances_exactly_once_and_the_loser_sees_the_winner(store: &impl FullStore) {
@@ -195,6 +202,7 @@ async fn grace_answers_only_for_the_current_generation_inside_the_window(store: 
         kind: RotationKind::Grace { current, rotated_since: since },
         now,
         guard: LoginGuard::of(&family),
+        bind_dpop_jkt: None,
     };
     assert_eq!(store.rotate(&grace(1, UnixTime(now.0 - 10))).await.expect("grace"), RotationOutcome::Committed);
     assert!(matches!(
@@ -334,6 +342,21 @@ async fn key_clients_and_key_bound_families_round_trip(store: &impl FullStore) {
     family.dpop_jkt = Some("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I".into());
     store.begin_session(&session, &family).await.expect("begin");
     assert_eq!(store.family(&family.fid).await.expect("family"), Some(family));
+}
+
+async fn an_advance_binds_an_unbound_family_once(store: &impl FullStore) {
+    let now = UnixTime::now();
+    let family = login(store, now).await;
+    let bind = |from, jkt: &str| Rotation { bind_dpop_jkt: Some(jkt.to_string()), ..advance(&family, from, now) };
+    assert_eq!(store.rotate(&bind(0, "key-a")).await.expect("rotate"), RotationOutcome::Committed);
+    let bound = store.family(&family.fid).await.expect("family").expect("live");
+    assert_eq!((bound.generation, bound.dpop_jkt.as_deref()), (1, Some("key-a")));
+    // A bound family is never bound again: the advance is refused, and nothing changes.
+    assert!(matches!(store.rotate(&bind(1, "key-b")).await.expect("rotate"), RotationOutcome::FamilyChanged(Some(_))));
+    assert_eq!(store.family(&family.fid).await.expect("family").expect("live"), bound);
+    // Advancing without a binding keeps the key.
+    assert_eq!(store.rotate(&advance(&family, 1, now)).await.expect("rotate"), RotationOutcome::Committed);
+    assert_eq!(store.family(&family.fid).await.expect("family").expect("live").dpop_jkt.as_deref(), Some("key-a"));
 }
 
 async fn one_time_ids_are_accepted_once_until_they_expire(store: &impl FullStore) {

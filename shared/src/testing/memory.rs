@@ -353,7 +353,9 @@ impl FamilyWrite for MemoryStore {
         let family_ok = family.is_some_and(|f| {
             f.status == FamilyStatus::Active
                 && match rotation.kind {
-                    RotationKind::Advance { from } => f.generation == from,
+                    RotationKind::Advance { from } => {
+                        f.generation == from && (rotation.bind_dpop_jkt.is_none() || f.dpop_jkt.is_none())
+                    }
                     RotationKind::Grace { current, rotated_since } => {
                         f.generation == current && f.rotated_at >= rotated_since
                     }
@@ -381,6 +383,9 @@ impl FamilyWrite for MemoryStore {
         if let (RotationKind::Advance { from }, Some(f)) = (rotation.kind, inner.families.get_mut(&rotation.family)) {
             f.generation = from + 1;
             f.rotated_at = now;
+            if let Some(jkt) = &rotation.bind_dpop_jkt {
+                f.dpop_jkt = Some(jkt.clone());
+            }
         }
         Ok(RotationOutcome::Committed)
     }

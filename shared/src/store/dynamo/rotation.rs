@@ -58,6 +58,15 @@ impl DynamoStore {
                 ]),
             ),
         };
+        // Binding a key goes with the advance, and never replaces one.
+        let (update, condition, vals) = match (&rotation.kind, &rotation.bind_dpop_jkt) {
+            (RotationKind::Advance { .. }, Some(jkt)) => {
+                let mut vals = vals;
+                vals.insert(":jkt".into(), s(jkt));
+                (format!("{update}, dpop_jkt = :jkt"), format!("{condition} AND attribute_not_exists(dpop_jkt)"), vals)
+            }
+            _ => (update.to_string(), condition.to_string(), vals),
+        };
         let update = built(
             Update::builder()
                 .table_name(&self.table)
