@@ -26,14 +26,17 @@ impl UserInfo {
             Presented::Nothing => return Err(BearerError::Missing),
             Presented::Malformed => return Err(BearerError::InvalidRequest("malformed bearer token")),
         };
+        // RFC 9449 §7.1: a token presented by the DPoP scheme is refused with its challenge.
+        let invalid_token = |description| match scheme {
+            Scheme::Bearer => BearerError::InvalidToken(description),
+            Scheme::Dpop => BearerError::Dpop { error: "invalid_token", description },
+        };
         let keys = self.keys.current().await;
         let claims = match self.checker.check_access_token(&keys, token, None).await {
             Ok(claims) => claims,
             Err(CheckError::Store(err)) => return Err(err.into()),
-            Err(CheckError::Revoked(_)) => return Err(BearerError::InvalidToken("the access token was revoked")),
-            Err(CheckError::Invalid(_)) => {
-                return Err(BearerError::InvalidToken("the access token is invalid or expired"));
-            }
+            Err(CheckError::Revoked(_)) => return Err(invalid_token("the access token was revoked")),
+            Err(CheckError::Invalid(_)) => return Err(invalid_token("the access token is invalid or expired")),
         };
         let proofs = request.proofs();
         match self
@@ -53,7 +56,7 @@ impl UserInfo {
         }
         let user = match self.users.user_profile_by_subject(&claims.sub).await? {
             Some(user) if !user.disabled => user,
-            _ => return Err(BearerError::InvalidToken("the user is disabled or gone")),
+            _ => return Err(invalid_token("the user is disabled or gone")),
         };
         let mut info = json!({ "sub": user.sub });
         if claims.scope.contains("profile") {

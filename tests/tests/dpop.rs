@@ -103,6 +103,12 @@ async fn a_bound_token_works_only_with_a_fresh_proof_by_its_key() {
     ] {
         assert_dpop_challenge(&userinfo(&stack, method, &dpop, &proofs).await, "invalid_dpop_proof", case);
     }
+    // AND a token that is no good itself, sent by the DPoP scheme, gets the DPoP challenge
+    // (A signature two characters longer is no signature of this key.)
+    let forged = format!("{token}AA");
+    let forged_proof = key.proof("GET", &userinfo_url, Some(&forged));
+    let refused = userinfo(&stack, "GET", &format!("DPoP {forged}"), &[forged_proof]).await;
+    assert_dpop_challenge(&refused, "invalid_token", "a forged token by the DPoP scheme");
     // AND a bound token sent as a bearer token is refused, with the DPoP challenge
     let as_bearer = userinfo(&stack, "GET", &format!("Bearer {token}"), &[]).await;
     assert_dpop_challenge(&as_bearer, "invalid_token", "bound token as Bearer");

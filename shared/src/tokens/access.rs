@@ -37,11 +37,9 @@ pub struct AccessTokenClaims {
     pub cnf: Option<Confirmation>,
 }
 
-/// RFC 7800 confirmation: `jkt`, the RFC 7638 thumbprint of a DPoP key.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Confirmation {
-    pub jkt: String,
-}
+/// RFC 7800 confirmation (`jkt`, the RFC 7638 thumbprint of a DPoP key): the guard's
+/// type, so that a resource server reads `cnf` as the issuer writes it.
+pub use guard::claims::Confirmation;
 
 impl AccessTokenClaims {
     /// The thumbprint of the key this token is bound to, if it is.
