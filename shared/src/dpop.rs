@@ -8,6 +8,7 @@
 //! mode), in the instance's own memory (`guard::dpop::ReplayCache`).
 
 use crate::domain::OneTimeId;
+use crate::ids::{ClientId, FamilyId};
 use crate::oauth::OAuthError;
 use crate::store::{OneTimeUse, StoreError};
 use crate::time::UnixTime;
@@ -100,6 +101,15 @@ impl DpopProofs {
                 .map_err(|reason| DpopFailure::Refused(BindingError::Proof(reason))),
         }
     }
+}
+
+/// A token request that needed a proof and sent none (a client registered
+/// `dpop_bound_access_tokens`, or a bound refresh family): logged like any refused proof,
+/// answered `invalid_dpop_proof`.
+pub(crate) fn proof_required(client_id: &ClientId, family: Option<&FamilyId>, description: &'static str) -> OAuthError {
+    tracing::warn!(event = "dpop.proof_rejected", reason = "missing_proof", endpoint = "token", client_id = %client_id,
+        fid = family.map(FamilyId::as_str));
+    OAuthError::invalid_dpop_proof(description)
 }
 
 /// A refused proof is a security event: someone may hold a token without its key.

@@ -43,6 +43,16 @@ impl SigningAlgorithm {
             Self::Rs256 => Algorithm::RS256,
         }
     }
+
+    /// A signing key of this algorithm from its PKCS#8 PEM.
+    pub fn encoding_key(self, pem: &[u8]) -> jsonwebtoken::errors::Result<jsonwebtoken::EncodingKey> {
+        use jsonwebtoken::EncodingKey;
+        match self {
+            Self::Es256 => EncodingKey::from_ec_pem(pem),
+            Self::EdDsa => EncodingKey::from_ed_pem(pem),
+            Self::Rs256 => EncodingKey::from_rsa_pem(pem),
+        }
+    }
 }
 
 impl FromStr for SigningAlgorithm {

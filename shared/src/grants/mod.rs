@@ -116,9 +116,8 @@ impl TokenIssuer {
         let url = format!("{}{path}", self.config.issuer);
         let proof = self.proofs.token_request(&req.dpop_proofs(), &url).await?;
         if client.dpop_bound_access_tokens && proof.is_none() {
-            tracing::warn!(event = "dpop.proof_rejected", reason = "missing_proof", endpoint = "token",
-                client_id = %client.id);
-            return Err(OAuthError::invalid_dpop_proof("this client's tokens must be DPoP-bound: send a DPoP proof"));
+            let needs = "this client's tokens must be DPoP-bound: send a DPoP proof";
+            return Err(crate::dpop::proof_required(&client.id, None, needs));
         }
         let sender = Sender { jkt: proof.as_ref().map(|p| p.jkt.as_str()) };
         match grant {

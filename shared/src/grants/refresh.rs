@@ -81,11 +81,8 @@ impl TokenIssuer {
             if let Some(bound) = family.dpop_jkt.as_deref() {
                 match sender.jkt {
                     None => {
-                        tracing::warn!(event = "dpop.proof_rejected", reason = "missing_proof", endpoint = "token",
-                            client_id = %client.id, fid = %family.fid);
-                        return Err(OAuthError::invalid_dpop_proof(
-                            "this refresh token is DPoP-bound: send a proof by its key",
-                        ));
+                        let needs = "this refresh token is DPoP-bound: send a proof by its key";
+                        return Err(crate::dpop::proof_required(&client.id, Some(&family.fid), needs));
                     }
                     Some(jkt) if jkt != bound => return Err(refused(client, &family, "dpop_key_mismatch")),
                     Some(_) => {}

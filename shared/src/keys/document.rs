@@ -10,7 +10,6 @@ use aws_lc_rs::rsa::KeySize;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, RsaKeyPair};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use jsonwebtoken::EncodingKey;
 use jsonwebtoken::jwk::{Jwk, ThumbprintHash};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -120,12 +119,7 @@ pub fn generate_key(alg: SigningAlgorithm) -> Result<StoredKey, KeyError> {
         }
     };
     let private_key_pem = pkcs8_pem(&der);
-    let encoding = match alg {
-        SigningAlgorithm::Es256 => EncodingKey::from_ec_pem(private_key_pem.as_bytes()),
-        SigningAlgorithm::EdDsa => EncodingKey::from_ed_pem(private_key_pem.as_bytes()),
-        SigningAlgorithm::Rs256 => EncodingKey::from_rsa_pem(private_key_pem.as_bytes()),
-    }
-    .map_err(|_| KeyError::Generation)?;
+    let encoding = alg.encoding_key(private_key_pem.as_bytes()).map_err(|_| KeyError::Generation)?;
     let kid = Jwk::from_encoding_key(&encoding, alg.jwt_algorithm())
         .and_then(|jwk| jwk.thumbprint(ThumbprintHash::SHA256))
         .map_err(|_| KeyError::Generation)?;

@@ -152,12 +152,7 @@ fn load_stored_key(stored: &StoredKey) -> Result<(SigningKey, (VerifyingKey, Jwk
     let bad = |reason: String| KeyError::BadKey { kid: stored.kid.clone(), reason };
     let algorithm = stored.alg.jwt_algorithm();
     let pem = stored.private_key_pem.as_bytes();
-    let encoding = match stored.alg {
-        SigningAlgorithm::Es256 => EncodingKey::from_ec_pem(pem),
-        SigningAlgorithm::EdDsa => EncodingKey::from_ed_pem(pem),
-        SigningAlgorithm::Rs256 => EncodingKey::from_rsa_pem(pem),
-    }
-    .map_err(|e| bad(e.to_string()))?;
+    let encoding = stored.alg.encoding_key(pem).map_err(|e| bad(e.to_string()))?;
     let mut jwk = Jwk::from_encoding_key(&encoding, algorithm).map_err(|e| bad(e.to_string()))?;
     // The kid is the RFC 7638 thumbprint, so a stored kid that disagrees with the key
     // means the file was tampered with or mixed up.

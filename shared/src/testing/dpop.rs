@@ -2,36 +2,26 @@
 
 use crate::domain::SigningAlgorithm;
 use crate::ids::random_id;
-use crate::keys::generate_key;
+use crate::testing::kit::ClientKey;
 use crate::time::UnixTime;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::EncodingKey;
-use jsonwebtoken::jwk::Jwk;
 use serde_json::{Value, json};
 
+/// A client's key pair (as for `private_key_jwt`), used to prove possession.
 pub struct DpopKey {
-    alg: SigningAlgorithm,
-    encoding: EncodingKey,
+    key: ClientKey,
     /// The public JWK a proof's header carries.
     pub jwk: Value,
-    /// Its RFC 7638 thumbprint: what a bound token's `cnf.jkt` names.
+    /// Its RFC 7638 thumbprint: what a bound token's `cnf.jkt` names (the key's `kid`).
     pub jkt: String,
 }
 
 impl DpopKey {
     pub fn generate(alg: SigningAlgorithm) -> Self {
-        let stored = generate_key(alg).expect("key");
-        let pem = stored.private_key_pem.as_bytes();
-        let encoding = match alg {
-            SigningAlgorithm::Es256 => EncodingKey::from_ec_pem(pem),
-            SigningAlgorithm::EdDsa => EncodingKey::from_ed_pem(pem),
-            SigningAlgorithm::Rs256 => EncodingKey::from_rsa_pem(pem),
-        }
-        .expect("encoding key");
-        let jwk = Jwk::from_encoding_key(&encoding, alg.jwt_algorithm()).expect("jwk");
-        let jkt = guard::jwk::thumbprint(&jwk).expect("thumbprint");
-        Self { alg, encoding, jwk: serde_json::to_value(jwk).expect("json"), jkt }
+        let key = ClientKey::generate(alg);
+        let jwk = serde_json::to_value(key.public()).expect("json");
+        Self { jkt: key.kid.clone(), jwk, key }
     }
 
     /// A fresh proof for `htm` `htu`, with `ath` of `access_token` if given.
@@ -45,11 +35,12 @@ impl DpopKey {
 
     /// A proof with exactly these claims.
     pub fn sign(&self, claims: &Value) -> String {
-        let header = json!({ "typ": "dpop+jwt", "alg": self.alg.as_str(), "jwk": self.jwk });
+        let header = json!({ "typ": "dpop+jwt", "alg": self.key.alg.as_str(), "jwk": self.jwk });
         let encode = |value: &Value| URL_SAFE_NO_PAD.encode(value.to_string());
         let message = format!("{}.{}", encode(&header), encode(claims));
         let signature =
-            jsonwebtoken::crypto::sign(message.as_bytes(), &self.encoding, self.alg.jwt_algorithm()).expect("sign");
+            jsonwebtoken::crypto::sign(message.as_bytes(), self.key.encoding(), self.key.alg.jwt_algorithm())
+                .expect("sign");
         format!("{message}.{signature}")
     }
 }

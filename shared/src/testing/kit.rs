@@ -149,15 +149,20 @@ impl ClientKey {
     pub fn generate(alg: SigningAlgorithm) -> Self {
         let stored = crate::keys::generate_key(alg).expect("a key");
         let pem = stored.private_key_pem.as_bytes();
-        let encoding = match alg {
-            SigningAlgorithm::Es256 => EncodingKey::from_ec_pem(pem),
-            SigningAlgorithm::EdDsa => EncodingKey::from_ed_pem(pem),
-            SigningAlgorithm::Rs256 => EncodingKey::from_rsa_pem(pem),
-        }
-        .expect("the key just made");
+        let encoding = alg.encoding_key(pem).expect("the key just made");
         let mut public = Jwk::from_encoding_key(&encoding, alg.jwt_algorithm()).expect("its public half");
         public.common.key_id = Some(stored.kid.clone());
         Self { kid: stored.kid, alg, private_key_pem: stored.private_key_pem, encoding, public }
+    }
+
+    /// Its public key, as a JWK with its `kid` (the RFC 7638 thumbprint).
+    pub fn public(&self) -> &Jwk {
+        &self.public
+    }
+
+    /// What signs with its private key.
+    pub fn encoding(&self) -> &EncodingKey {
+        &self.encoding
     }
 
     /// The JWK set document the client registers: its public key alone.
